@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tessera tile: weight memory beside a Lanes x KWidth int8 MAC array with int32 accumulators.
+//
+// One operation computes out[r] = sum_{k<K} W[r,k] * x[k] for r < rows. Activation chunks are
+// written to a local buffer as they arrive and every row group reads them back from it, so the
+// MAC array performs one step (Lanes x KWidth MACs) per cycle while input streams and while later
+// row groups run. Pipeline: issue (memory addresses) -> memory read -> multiply -> adder tree ->
+// accumulate -> result holding register. See docs/tile.md.
+
+`include "prim_assert.svh"
+
+module tile
+  import tessera_pkg::*;
+#(
+  parameter int unsigned Lanes       = 4,    // output rows per MAC step
+  parameter int unsigned KWidth      = 8,    // int8 elements per activation chunk / lane / step
+  parameter int unsigned WeightWords = 256,  // weight memory depth; one word = Lanes*KWidth int8
+  parameter int unsigned ActWords    = 64    // activation buffer depth in chunks
+) (
+  input  logic                      clk_i,
+  input  logic                      rst_ni,       // async, active low
+  // Operation set-up (accepted only when idle)
+  input  logic                      cfg_valid_i,
+  output logic                      cfg_ready_o,
+  input  tile_cfg_t                 cfg_i,
+  // Front-door weight writes
+  input  logic                      wr_valid_i,
+  output logic                      wr_ready_o,
+  input  logic [31:0]               wr_addr_i,    // word address
+  input  logic [Lanes*KWidth*8-1:0] wr_data_i,    // byte (l*KWidth + j): lane l, element j
+  // Activation chunks
+  input  logic                      act_valid_i,
+  output logic                      act_ready_o,
+  input  logic [KWidth*8-1:0]       act_data_i,   // int8 element j at bits [8j+7:8j]
+  // Results: one row group per beat
+  output logic                      res_valid_o,
+  input  logic                      res_ready_i,
+  output logic [Lanes*32-1:0]       res_data_o,   // int32 of lane l at bits [32l+31:32l]
+  output logic                      res_last_o,   // last row group of the operation
+  // Status
+  output logic                      busy_o,       // set-up accepted, last result not handed over
+  output logic                      mac_busy_o,   // the MAC array performs a step this cycle
+  output logic                      err_o,        // sticky error flag
+  input  logic                      err_clear_i   // clears err_o
+);
+
+  ////////////////
+  // Parameters //
+  ////////////////
+
+  localparam int unsigned MaxKTile   = ActWords * KWidth;          // largest legal K
+  localparam int unsigned WordWidth  = Lanes * KWidth * 8;         // weight word
+  localparam int unsigned ChunkWidth = KWidth * 8;                 // activation chunk
+  localparam int unsigned ResWidth   = Lanes * AccWidth;           // result beat
+  localparam int unsigned LaneShift  = $clog2(Lanes);
+  localparam int unsigned KShift     = $clog2(KWidth);
+  localparam int unsigned WAddrWidth = $clog2(WeightWords);        // weight word address
+  localparam int unsigned AAddrWidth = $clog2(ActWords);           // activation chunk address
+  localparam int unsigned ChunkCntW  = $clog2(ActWords + 1);       // counts 0..ActWords chunks
+  localparam int unsigned GroupCntW  = $clog2(WeightWords + 1);    // counts 0..WeightWords groups
+  localparam int unsigned ProdWidth  = 16;                         // int8 x int8
+  localparam int unsigned SumWidth   = ProdWidth + KShift;         // sum of KWidth products
+  localparam int unsigned SpanWidth  = GroupCntW + ChunkCntW + 1;  // base + groups * chunks
+
+  `ASSERT_STATIC(gen_lanes_pow2_A, Lanes >= 1 && (Lanes & (Lanes - 1)) == 0,
+                 "tile: Lanes must be a power of two")
+  `ASSERT_STATIC(gen_kwidth_pow2_A, KWidth >= 1 && (KWidth & (KWidth - 1)) == 0,
+                 "tile: KWidth must be a power of two")
+  `ASSERT_STATIC(gen_lanes_max_A, Lanes <= 1024, "tile: Lanes must be at most 1024")
+  `ASSERT_STATIC(gen_kwidth_max_A, KWidth <= 1024, "tile: KWidth must be at most 1024")
+  `ASSERT_STATIC(gen_weight_words_A, WeightWords >= 2 && WeightWords <= (1 << 30),
+                 "tile: WeightWords must be in [2, 2^30]")
+  `ASSERT_STATIC(gen_act_words_A, ActWords >= 2 && ActWords <= MaxK,
+                 "tile: ActWords must be in [2, 131072]")
+  `ASSERT_STATIC(gen_max_k_A, ActWords * KWidth <= MaxK,
+                 "tile: ActWords * KWidth must not exceed 131072 (int32 accumulator bound)")
+
+  ////////////////////////
+  // Set-up and control //
+  ////////////////////////
+
+  tile_state_e state_d, state_q;
+
+  // Operation registers, loaded by a legal set-up.
+  logic [WAddrWidth-1:0] base_d, base_q;           // first weight word
+  logic [ChunkCntW-1:0]  chunk_last_d, chunk_last_q;  // C - 1
+  logic [GroupCntW-1:0]  group_last_d, group_last_q;  // G - 1
+  logic [ChunkWidth-1:0] kmask_d, kmask_q;         // bytes of the last chunk within K
+  logic [ResWidth-1:0]   rmask_d, rmask_q;         // lanes of the last group within rows
+
+  // Progress counters.
+  logic [ChunkCntW-1:0]  recv_d, recv_q;           // activation chunks received
+  logic [ChunkCntW-1:0]  ichunk_d, ichunk_q;       // chunk of the next step to issue
+  logic [GroupCntW-1:0]  igroup_d, igroup_q;       // row group of the next step to issue
+  logic [WAddrWidth-1:0] waddr_d, waddr_q;         // weight word of the next step
+  logic                  idone_d, idone_q;         // every step of the operation issued
+
+  logic err_d, err_q;
+
+  // Set-up decode: legality and derived sizes, all without overflow.
+  logic                  cfg_hs, cfg_legal;
+  logic [32:0]           cfg_chunks, cfg_groups;   // C and G, 33 bits wide
+  logic [SpanWidth-1:0]  cfg_span;                 // base + G * C, valid when the parts fit
+  logic                  cfg_fits;                 // G, C and base fit their registers
+  logic [31:0]           cfg_krem, cfg_rrem;       // K mod KWidth, rows mod Lanes
+
+  assign cfg_ready_o = (state_q == TileIdle);
+  assign cfg_hs      = cfg_valid_i && cfg_ready_o;
+
+  always_comb begin
+    cfg_chunks = ({1'b0, cfg_i.k} + 33'(KWidth - 1)) >> KShift;
+    cfg_groups = ({1'b0, cfg_i.rows} + 33'(Lanes - 1)) >> LaneShift;
+    cfg_fits   = (cfg_i.k <= 32'(MaxKTile)) &&
+                 (cfg_groups <= 33'(WeightWords)) &&
+                 (cfg_i.base <= 32'(WeightWords));
+    cfg_span   = SpanWidth'(cfg_i.base[GroupCntW-1:0]) +
+                 SpanWidth'(cfg_groups[GroupCntW-1:0]) * SpanWidth'(cfg_chunks[ChunkCntW-1:0]);
+    cfg_legal  = (cfg_i.rows != 32'd0) && (cfg_i.k != 32'd0) && cfg_fits &&
+                 (cfg_span <= SpanWidth'(WeightWords));
+    cfg_krem   = cfg_i.k & 32'(KWidth - 1);
+    cfg_rrem   = cfg_i.rows & 32'(Lanes - 1);
+  end
+
+  // Upper bits of C are zero whenever K is legal (checked on K itself).
+  logic unused_cfg_chunks;
+  assign unused_cfg_chunks = ^cfg_chunks[32:ChunkCntW];
+
+  // Byte mask of the last activation chunk and word mask of the last result beat.
+  always_comb begin
+    kmask_d = kmask_q;
+    rmask_d = rmask_q;
+    if (cfg_hs) begin
+      for (int unsigned j = 0; j < KWidth; j++) begin
+        kmask_d[8*j +: 8] = (cfg_krem == 32'd0 || 32'(j) < cfg_krem) ? 8'hff : 8'h00;
+      end
+      for (int unsigned l = 0; l < Lanes; l++) begin
+        rmask_d[32*l +: 32] = (cfg_rrem == 32'd0 || 32'(l) < cfg_rrem) ? 32'hffff_ffff : 32'd0;
+      end
+    end
+  end
+
+  // Pipeline handshakes (defined with the datapath below).
+  logic issue, stall;
+  logic v1_q, v3_q, last3_q;
+  logic res_valid_q, res_last_q;
+  logic res_hs;
+
+  logic act_hs;
+  logic act_last_chunk;
+  logic issue_first, issue_last, issue_final;
+
+  assign act_ready_o    = (state_q == TileRun) && (recv_q <= chunk_last_q);
+  assign act_hs         = act_valid_i && act_ready_o;
+  assign act_last_chunk = (recv_q == chunk_last_q);
+
+  assign issue_first = (ichunk_q == '0);
+  assign issue_last  = (ichunk_q == chunk_last_q);
+  assign issue_final = issue_last && (igroup_q == group_last_q);
+  // A step reads an activation chunk only after the cycle that wrote it to the buffer.
+  assign issue = (state_q == TileRun) && !idone_q && (ichunk_q < recv_q) && !stall;
+
+  assign res_hs = res_valid_q && res_ready_i;
+
+  always_comb begin
+    state_d      = state_q;
+    base_d       = base_q;
+    chunk_last_d = chunk_last_q;
+    group_last_d = group_last_q;
+    recv_d       = recv_q;
+    ichunk_d     = ichunk_q;
+    igroup_d     = igroup_q;
+    waddr_d      = waddr_q;
+    idone_d      = idone_q;
+    err_d        = err_q;
+
+    unique case (state_q)
+      TileIdle: begin
+        if (cfg_hs && cfg_legal) begin
+          state_d      = TileRun;
+          base_d       = cfg_i.base[WAddrWidth-1:0];
+          chunk_last_d = cfg_chunks[ChunkCntW-1:0] - ChunkCntW'(1);
+          group_last_d = cfg_groups[GroupCntW-1:0] - GroupCntW'(1);
+          recv_d       = '0;
+          ichunk_d     = '0;
+          igroup_d     = '0;
+          waddr_d      = cfg_i.base[WAddrWidth-1:0];
+          idone_d      = 1'b0;
+        end
+      end
+      TileRun: begin
+        if (act_hs) begin
+          recv_d = recv_q + ChunkCntW'(1);
+        end
+        if (issue) begin
+          waddr_d = waddr_q + WAddrWidth'(1);
+          if (issue_last) begin
+            ichunk_d = '0;
+            igroup_d = igroup_q + GroupCntW'(1);
+            idone_d  = issue_final;
+          end else begin
+            ichunk_d = ichunk_q + ChunkCntW'(1);
+          end
+        end
+        if (res_hs && res_last_q) begin
+          state_d = TileIdle;
+        end
+      end
+      default: state_d = TileIdle;
+    endcase
+
+    // Errors: set wins over clear in the same cycle so that no error is lost.
+    if (err_clear_i) begin
+      err_d = 1'b0;
+    end
+    if ((cfg_hs && !cfg_legal) || (wr_valid_i && wr_addr_i >= 32'(WeightWords))) begin
+      err_d = 1'b1;
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      state_q      <= TileIdle;
+      base_q       <= '0;
+      chunk_last_q <= '0;
+      group_last_q <= '0;
+      kmask_q      <= '0;
+      rmask_q      <= '0;
+      recv_q       <= '0;
+      ichunk_q     <= '0;
+      igroup_q     <= '0;
+      waddr_q      <= '0;
+      idone_q      <= 1'b1;
+      err_q        <= 1'b0;
+    end else begin
+      state_q      <= state_d;
+      base_q       <= base_d;
+      chunk_last_q <= chunk_last_d;
+      group_last_q <= group_last_d;
+      kmask_q      <= kmask_d;
+      rmask_q      <= rmask_d;
+      recv_q       <= recv_d;
+      ichunk_q     <= ichunk_d;
+      igroup_q     <= igroup_d;
+      waddr_q      <= waddr_d;
+      idone_q      <= idone_d;
+      err_q        <= err_d;
+    end
+  end
+
+  assign busy_o = (state_q == TileRun);
+  assign err_o  = err_q;
+
+  //////////////
+  // Memories //
+  //////////////
+
+  logic                  wr_in_range;
+  logic [WordWidth-1:0]  w_word;      // stage 1: weight word of the step
+  logic [ChunkWidth-1:0] x_chunk;     // stage 1: activation chunk of the step
+  logic [ChunkWidth-1:0] act_wdata;
+
+  assign wr_ready_o  = 1'b1;
+  assign wr_in_range = (wr_addr_i < 32'(WeightWords));
+
+  prim_ram_1r1w #(
+    .Width (WordWidth),
+    .Depth (WeightWords)
+  ) u_weight_ram (
+    .clk_i   (clk_i),
+    .we_i    (wr_valid_i && wr_in_range),
+    .waddr_i (wr_addr_i[WAddrWidth-1:0]),
+    .wdata_i (wr_data_i),
+    .re_i    (issue),
+    .raddr_i (waddr_q),
+    .rdata_o (w_word)
+  );
+
+  // Elements beyond K in the last chunk are stored as zero, so they add nothing whatever the
+  // weights hold.
+  assign act_wdata = act_last_chunk ? (act_data_i & kmask_q) : act_data_i;
+
+  prim_ram_1r1w #(
+    .Width (ChunkWidth),
+    .Depth (ActWords)
+  ) u_act_ram (
+    .clk_i   (clk_i),
+    .we_i    (act_hs),
+    .waddr_i (recv_q[AAddrWidth-1:0]),
+    .wdata_i (act_wdata),
+    .re_i    (issue),
+    .raddr_i (ichunk_q[AAddrWidth-1:0]),
+    .rdata_o (x_chunk)
+  );
+
+  //////////////
+  // Pipeline //
+  //////////////
+
+  // Stage valids and tags: first (chunk 0), last (chunk C-1), final (last step of the last
+  // group). Every stage holds while stall is high.
+  logic first1_q, last1_q, final1_q;
+  logic v2_q, first2_q, last2_q, final2_q;
+  logic first3_q, final3_q;
+  logic v1_d, first1_d, last1_d, final1_d;
+  logic v2_d, first2_d, last2_d, final2_d;
+  logic v3_d, first3_d, last3_d, final3_d;
+
+  // The only stall: a finished row group meets a result that is still waiting.
+  assign stall = v3_q && last3_q && res_valid_q && !res_ready_i;
+
+  always_comb begin
+    v1_d = v1_q;  first1_d = first1_q;  last1_d = last1_q;  final1_d = final1_q;
+    v2_d = v2_q;  first2_d = first2_q;  last2_d = last2_q;  final2_d = final2_q;
+    v3_d = v3_q;  first3_d = first3_q;  last3_d = last3_q;  final3_d = final3_q;
+    if (!stall) begin
+      v1_d = issue;  first1_d = issue_first;  last1_d = issue_last;  final1_d = issue_final;
+      v2_d = v1_q;   first2_d = first1_q;     last2_d = last1_q;     final2_d = final1_q;
+      v3_d = v2_q;   first3_d = first2_q;     last3_d = last2_q;     final3_d = final2_q;
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      v1_q <= 1'b0;  first1_q <= 1'b0;  last1_q <= 1'b0;  final1_q <= 1'b0;
+      v2_q <= 1'b0;  first2_q <= 1'b0;  last2_q <= 1'b0;  final2_q <= 1'b0;
+      v3_q <= 1'b0;  first3_q <= 1'b0;  last3_q <= 1'b0;  final3_q <= 1'b0;
+    end else begin
+      v1_q <= v1_d;  first1_q <= first1_d;  last1_q <= last1_d;  final1_q <= final1_d;
+      v2_q <= v2_d;  first2_q <= first2_d;  last2_q <= last2_d;  final2_q <= final2_d;
+      v3_q <= v3_d;  first3_q <= first3_d;  last3_q <= last3_d;  final3_q <= final3_d;
+    end
+  end
+
+  logic en2, en3, en_acc;
+  assign en2    = v1_q && !stall;  // stage 1 -> 2: multiply
+  assign en3    = v2_q && !stall;  // stage 2 -> 3: adder tree
+  assign en_acc = v3_q && !stall;  // stage 3: accumulate
+
+  assign mac_busy_o = en2;
+
+  logic [ResWidth-1:0] acc_sum;    // accumulator plus this step's lane sums, all lanes
+
+  for (genvar l = 0; l < Lanes; l++) begin : gen_lane
+    // Stage 1 -> 2: KWidth products, registered.
+    for (genvar j = 0; j < KWidth; j++) begin : gen_mul
+      logic signed [7:0]           w_elem, x_elem;
+      logic signed [ProdWidth-1:0] prod_d, prod_q;
+      assign w_elem = w_word[8*(l*KWidth+j) +: 8];
+      assign x_elem = x_chunk[8*j +: 8];
+      assign prod_d = en2 ? (w_elem * x_elem) : prod_q;
+      always_ff @(posedge clk_i or negedge rst_ni) begin
+        if (!rst_ni) begin
+          prod_q <= '0;
+        end else begin
+          prod_q <= prod_d;
+        end
+      end
+    end
+
+    // Stage 2 -> 3: binary adder tree, one bit wider per level.
+    for (genvar lv = 0; lv <= KShift; lv++) begin : gen_level
+      localparam int unsigned Nodes = KWidth >> lv;
+      logic signed [ProdWidth+lv-1:0] node [Nodes];
+      if (lv == 0) begin : gen_leaves
+        for (genvar n = 0; n < Nodes; n++) begin : gen_leaf
+          assign node[n] = gen_mul[n].prod_q;
+        end
+      end else begin : gen_adders
+        for (genvar n = 0; n < Nodes; n++) begin : gen_add
+          assign node[n] = (ProdWidth+lv)'(gen_level[lv-1].node[2*n]) +
+                           (ProdWidth+lv)'(gen_level[lv-1].node[2*n+1]);
+        end
+      end
+    end
+
+    logic signed [SumWidth-1:0] lsum_d, lsum_q;
+    assign lsum_d = en3 ? gen_level[KShift].node[0] : lsum_q;
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        lsum_q <= '0;
+      end else begin
+        lsum_q <= lsum_d;
+      end
+    end
+
+    // Stage 3: accumulate. The first step of a group starts from zero.
+    logic signed [AccWidth-1:0] acc_d, acc_q, acc_in;
+    assign acc_in  = first3_q ? '0 : acc_q;
+    assign acc_sum[AccWidth*l +: AccWidth] = acc_in + AccWidth'(lsum_q);
+    assign acc_d   = en_acc ? acc_sum[AccWidth*l +: AccWidth] : acc_q;
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        acc_q <= '0;
+      end else begin
+        acc_q <= acc_d;
+      end
+    end
+  end
+
+  ///////////////////////////
+  // Result holding register //
+  ///////////////////////////
+
+  logic                res_load;
+  logic                res_valid_d, res_last_d;
+  logic [ResWidth-1:0] res_data_d, res_data_q;
+
+  assign res_load = en_acc && last3_q;
+
+  always_comb begin
+    res_valid_d = res_valid_q;
+    res_last_d  = res_last_q;
+    res_data_d  = res_data_q;
+    if (res_hs) begin
+      res_valid_d = 1'b0;
+    end
+    if (res_load) begin
+      res_valid_d = 1'b1;
+      res_last_d  = final3_q;
+      // Lanes beyond rows in the last group read as zero.
+      res_data_d  = final3_q ? (acc_sum & rmask_q) : acc_sum;
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      res_valid_q <= 1'b0;
+      res_last_q  <= 1'b0;
+      res_data_q  <= '0;
+    end else begin
+      res_valid_q <= res_valid_d;
+      res_last_q  <= res_last_d;
+      res_data_q  <= res_data_d;
+    end
+  end
+
+  assign res_valid_o = res_valid_q;
+  assign res_data_o  = res_data_q;
+  assign res_last_o  = res_last_q;
+
+  ////////////////
+  // Assertions //
+  ////////////////
+
+  `ASSERT_STREAM(ResStream_A, res_valid_o, res_ready_i, {res_data_o, res_last_o})
+  `ASSERT_KNOWN(StateKnown_A, state_q)
+  `ASSERT(StateLegal_A, state_q inside {TileIdle, TileRun})
+  `ASSERT(RecvBound_A, recv_q <= chunk_last_q + ChunkCntW'(1) || state_q == TileIdle)
+  `ASSERT(IssueBound_A, !issue || (ichunk_q <= chunk_last_q && igroup_q <= group_last_q))
+  `ASSERT(IssueAddr_A, !issue || (32'(waddr_q) < 32'(WeightWords)))
+  `ASSERT(ChunkBound_A, state_q == TileIdle || chunk_last_q < ChunkCntW'(ActWords))
+  `ASSERT_NEVER(ResLoadFull_A, res_load && res_valid_q && !res_ready_i)
+  `ASSERT_NEVER(ActIdle_A, act_ready_o && state_q != TileRun)
+  `ASSERT_NEVER(ResIdle_A, res_valid_o && state_q != TileRun)
+  `ASSERT_NEVER(MacIdle_A, mac_busy_o && state_q != TileRun)
+  `ASSERT_NEVER(CfgBusy_A, cfg_ready_o && busy_o)
+
+endmodule
