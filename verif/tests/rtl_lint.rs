@@ -45,7 +45,11 @@ fn rtl_lint_all_configs_clean() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     eprintln!("{stderr}");
-    assert!(out.status.success(), "scripts/lint failed ({}):\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "scripts/lint failed ({}):\n{stderr}",
+        out.status
+    );
     assert!(
         stdout.contains("lint: tiny clean") && stdout.contains("lint: sim clean"),
         "scripts/lint did not report the tiny and sim configurations:\n{stdout}"

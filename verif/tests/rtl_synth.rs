@@ -64,7 +64,11 @@ fn rtl_synth_tiny_generic_and_ecp5() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     eprintln!("{stderr}");
-    assert!(out.status.success(), "scripts/synth failed ({}):\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "scripts/synth failed ({}):\n{stderr}",
+        out.status
+    );
     assert!(stdout.contains("synth: OK"), "no success line:\n{stdout}");
 
     // tiny: Lanes = 4, KWidth = 8 -> 32 int8 multipliers in the MAC array; two memories.
@@ -73,7 +77,15 @@ fn rtl_synth_tiny_generic_and_ecp5() {
             .unwrap_or_else(|| panic!("no {target} row in the table:\n{stdout}"));
         assert!(row.cells > 0, "{target}: empty netlist");
         assert!(row.ffs > 0, "{target}: no flip-flops");
-        assert!(row.muls >= 32, "{target}: {} multipliers, want >= 32", row.muls);
-        assert!(row.mem_cells >= 2, "{target}: {} memory cells", row.mem_cells);
+        assert!(
+            row.muls >= 32,
+            "{target}: {} multipliers, want >= 32",
+            row.muls
+        );
+        assert!(
+            row.mem_cells >= 2,
+            "{target}: {} memory cells",
+            row.mem_cells
+        );
     }
 }
