@@ -331,23 +331,29 @@ module tile
     end
   end
 
-  logic en2, en3, en_acc;
-  assign en2    = v1_q && !stall;  // stage 1 -> 2: multiply
-  assign en3    = v2_q && !stall;  // stage 2 -> 3: adder tree
+  // Stages 2 and 3 load whenever their input stage holds a step, stall or not: during a stall
+  // no read is issued, the memories hold their outputs and stages 1 and 2 hold, so the reloaded
+  // values are the held ones. Keeping ready out of these enables keeps the wide datapath free
+  // of combinational paths from the result handshake. Only the accumulator and the result
+  // register, which sum and hand over, obey the stall.
+  logic en_acc;
   assign en_acc = v3_q && !stall;  // stage 3: accumulate
 
-  assign mac_busy_o = en2;
+  assign mac_busy_o = v1_q && !stall;  // stage 1 -> 2 advances: the multipliers take a step
 
   logic [ResWidth-1:0] acc_sum;    // accumulator plus this step's lane sums, all lanes
 
   for (genvar l = 0; l < Lanes; l++) begin : gen_lane
     // Stage 1 -> 2: KWidth products, registered.
     for (genvar j = 0; j < KWidth; j++) begin : gen_mul
-      logic signed [7:0]           w_elem, x_elem;
+      logic [7:0]                  w_elem, x_elem;
       logic signed [ProdWidth-1:0] prod_d, prod_q;
       assign w_elem = w_word[8*(l*KWidth+j) +: 8];
       assign x_elem = x_chunk[8*j +: 8];
-      assign prod_d = en2 ? (w_elem * x_elem) : prod_q;
+      // int8 x int8: the low 16 bits of the product of the sign-extended operands are the exact
+      // signed product. Written unsigned so that simulation uses native multiplies.
+      assign prod_d = v1_q ? ProdWidth'({{8{w_elem[7]}}, w_elem} * {{8{x_elem[7]}}, x_elem})
+                           : prod_q;
       always_ff @(posedge clk_i or negedge rst_ni) begin
         if (!rst_ni) begin
           prod_q <= '0;
@@ -374,7 +380,7 @@ module tile
     end
 
     logic signed [SumWidth-1:0] lsum_d, lsum_q;
-    assign lsum_d = en3 ? gen_level[KShift].node[0] : lsum_q;
+    assign lsum_d = v2_q ? gen_level[KShift].node[0] : lsum_q;
     always_ff @(posedge clk_i or negedge rst_ni) begin
       if (!rst_ni) begin
         lsum_q <= '0;
