@@ -305,8 +305,11 @@ module tile
   logic v2_d, first2_d, last2_d, final2_d;
   logic v3_d, first3_d, last3_d, final3_d;
 
-  // The only stall: a finished row group meets a result that is still waiting.
-  assign stall = v3_q && last3_q && res_valid_q && !res_ready_i;
+  // The only stall: a finished row group meets a full result buffer (both the output and the
+  // spare register hold results). Registered state only: no combinational path from
+  // res_ready_i into the pipeline.
+  logic skid_valid_q;
+  assign stall = v3_q && last3_q && skid_valid_q;
 
   always_comb begin
     v1_d = v1_q;  first1_d = first1_q;  last1_d = last1_q;  final1_d = final1_q;
@@ -331,12 +334,9 @@ module tile
     end
   end
 
-  // Stages 2 and 3 load whenever their input stage holds a step, stall or not: during a stall
-  // no read is issued, the memories hold their outputs and stages 1 and 2 hold, so the reloaded
-  // values are the held ones. Keeping ready out of these enables keeps the wide datapath free
-  // of combinational paths from the result handshake. Only the accumulator and the result
-  // register, which sum and hand over, obey the stall.
-  logic en_acc;
+  logic en2, en3, en_acc;
+  assign en2    = v1_q && !stall;  // stage 1 -> 2: multiply
+  assign en3    = v2_q && !stall;  // stage 2 -> 3: adder tree
   assign en_acc = v3_q && !stall;  // stage 3: accumulate
 
   assign mac_busy_o = v1_q && !stall;  // stage 1 -> 2 advances: the multipliers take a step
@@ -352,7 +352,7 @@ module tile
       assign x_elem = x_chunk[8*j +: 8];
       // int8 x int8: the low 16 bits of the product of the sign-extended operands are the exact
       // signed product. Written unsigned so that simulation uses native multiplies.
-      assign prod_d = v1_q ? ProdWidth'({{8{w_elem[7]}}, w_elem} * {{8{x_elem[7]}}, x_elem})
+      assign prod_d = en2 ? ProdWidth'({{8{w_elem[7]}}, w_elem} * {{8{x_elem[7]}}, x_elem})
                            : prod_q;
       always_ff @(posedge clk_i or negedge rst_ni) begin
         if (!rst_ni) begin
@@ -380,7 +380,7 @@ module tile
     end
 
     logic signed [SumWidth-1:0] lsum_d, lsum_q;
-    assign lsum_d = v2_q ? gen_level[KShift].node[0] : lsum_q;
+    assign lsum_d = en3 ? gen_level[KShift].node[0] : lsum_q;
     always_ff @(posedge clk_i or negedge rst_ni) begin
       if (!rst_ni) begin
         lsum_q <= '0;
@@ -403,40 +403,65 @@ module tile
     end
   end
 
-  ///////////////////////////
-  // Result holding register //
-  ///////////////////////////
+  ////////////////////
+  // Result buffer  //
+  ////////////////////
 
+  // Two entries: the output register (res_*_q) and a spare (skid_*_q). A finished row group
+  // goes to the output register when it is free after this cycle's handshake, otherwise to the
+  // spare, so the next group runs while a result waits.
   logic                res_load;
+  logic [ResWidth-1:0] res_new;
   logic                res_valid_d, res_last_d;
   logic [ResWidth-1:0] res_data_d, res_data_q;
+  logic                skid_valid_d, skid_last_d, skid_last_q;
+  logic [ResWidth-1:0] skid_data_d, skid_data_q;
 
   assign res_load = en_acc && last3_q;
+  // Lanes beyond rows in the last group read as zero.
+  assign res_new  = final3_q ? (acc_sum & rmask_q) : acc_sum;
 
   always_comb begin
-    res_valid_d = res_valid_q;
-    res_last_d  = res_last_q;
-    res_data_d  = res_data_q;
+    res_valid_d  = res_valid_q;
+    res_last_d   = res_last_q;
+    res_data_d   = res_data_q;
+    skid_valid_d = skid_valid_q;
+    skid_last_d  = skid_last_q;
+    skid_data_d  = skid_data_q;
     if (res_hs) begin
-      res_valid_d = 1'b0;
+      res_valid_d  = skid_valid_q;
+      res_last_d   = skid_last_q;
+      res_data_d   = skid_data_q;
+      skid_valid_d = 1'b0;
     end
     if (res_load) begin
-      res_valid_d = 1'b1;
-      res_last_d  = final3_q;
-      // Lanes beyond rows in the last group read as zero.
-      res_data_d  = final3_q ? (acc_sum & rmask_q) : acc_sum;
+      if (!res_valid_d) begin
+        res_valid_d = 1'b1;
+        res_last_d  = final3_q;
+        res_data_d  = res_new;
+      end else begin
+        skid_valid_d = 1'b1;
+        skid_last_d  = final3_q;
+        skid_data_d  = res_new;
+      end
     end
   end
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      res_valid_q <= 1'b0;
-      res_last_q  <= 1'b0;
-      res_data_q  <= '0;
+      res_valid_q  <= 1'b0;
+      res_last_q   <= 1'b0;
+      res_data_q   <= '0;
+      skid_valid_q <= 1'b0;
+      skid_last_q  <= 1'b0;
+      skid_data_q  <= '0;
     end else begin
-      res_valid_q <= res_valid_d;
-      res_last_q  <= res_last_d;
-      res_data_q  <= res_data_d;
+      res_valid_q  <= res_valid_d;
+      res_last_q   <= res_last_d;
+      res_data_q   <= res_data_d;
+      skid_valid_q <= skid_valid_d;
+      skid_last_q  <= skid_last_d;
+      skid_data_q  <= skid_data_d;
     end
   end
 
@@ -455,7 +480,8 @@ module tile
   `ASSERT(IssueBound_A, !issue || (ichunk_q <= chunk_last_q && igroup_q <= group_last_q))
   `ASSERT(IssueAddr_A, !issue || (32'(waddr_q) < 32'(WeightWords)))
   `ASSERT(ChunkBound_A, state_q == TileIdle || chunk_last_q < ChunkCntW'(ActWords))
-  `ASSERT_NEVER(ResLoadFull_A, res_load && res_valid_q && !res_ready_i)
+  `ASSERT_NEVER(ResLoadFull_A, res_load && skid_valid_q)
+  `ASSERT_NEVER(SkidAlone_A, skid_valid_q && !res_valid_q)
   `ASSERT_NEVER(ActIdle_A, act_ready_o && state_q != TileRun)
   `ASSERT_NEVER(ResIdle_A, res_valid_o && state_q != TileRun)
   `ASSERT_NEVER(MacIdle_A, mac_busy_o && state_q != TileRun)
