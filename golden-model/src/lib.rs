@@ -1,0 +1,13 @@
+//! Tessera golden model: Llama-3.1-class inference as Hugging Face transformers'
+//! `LlamaForCausalLM` computes it (FP32 path), and the chip's exact w8a8 arithmetic
+//! (numerics v1, `docs/numerics.md`).
+//!
+//! Layout follows candle's `llama.rs`: a serde [`config::Config`] read from `config.json`,
+//! a memory-mapped [`checkpoint::Checkpoint`], and [`model`] layers with `load` and `forward`.
+
+pub mod error;
+pub mod quant;
+pub mod synth;
+pub mod tokenizer;
+
+pub use error::{Error, Result};
