@@ -233,6 +233,9 @@ module tessera_regs (
         logic CFG_WEIGHT_WORDS;
         logic CFG_ACT_WORDS;
         logic CFG_VBUF_WORDS;
+        logic CFG_ABUF_WORDS;
+        logic CFG_RBUF_WORDS;
+        logic CFG_STREAM;
         logic CTRL;
         logic STATUS;
         logic ERROR;
@@ -285,6 +288,15 @@ module tessera_regs (
         decoded_reg_strb.CFG_VBUF_WORDS = cpuif_req_masked & (cpuif_addr == 9'h20) & !cpuif_req_is_wr;
         is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h20);
         is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h20) & !cpuif_req_is_wr;
+        decoded_reg_strb.CFG_ABUF_WORDS = cpuif_req_masked & (cpuif_addr == 9'h24) & !cpuif_req_is_wr;
+        is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h24);
+        is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h24) & !cpuif_req_is_wr;
+        decoded_reg_strb.CFG_RBUF_WORDS = cpuif_req_masked & (cpuif_addr == 9'h28) & !cpuif_req_is_wr;
+        is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h28);
+        is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h28) & !cpuif_req_is_wr;
+        decoded_reg_strb.CFG_STREAM = cpuif_req_masked & (cpuif_addr == 9'h2c) & !cpuif_req_is_wr;
+        is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h2c);
+        is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h2c) & !cpuif_req_is_wr;
         decoded_reg_strb.CTRL = cpuif_req_masked & (cpuif_addr == 9'h40) & cpuif_req_is_wr;
         is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h40);
         is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h40) & cpuif_req_is_wr;
@@ -543,6 +555,7 @@ module tessera_regs (
             end
         end
     end
+    assign hwif_out.INTR_STATUS.done.value = field_storage.INTR_STATUS.done.value;
     // Field: tessera_regs.INTR_STATUS.error
     always_comb begin
         automatic logic [0:0] next_c;
@@ -568,6 +581,7 @@ module tessera_regs (
             end
         end
     end
+    assign hwif_out.INTR_STATUS.error.value = field_storage.INTR_STATUS.error.value;
     // Field: tessera_regs.INTR_ENABLE.done
     always_comb begin
         automatic logic [0:0] next_c;
@@ -705,6 +719,15 @@ module tessera_regs (
         end
         if(rd_mux_addr == 9'h20) begin
             readback_data_var[31:0] = hwif_in.CFG_VBUF_WORDS.words.next;
+        end
+        if(rd_mux_addr == 9'h24) begin
+            readback_data_var[31:0] = hwif_in.CFG_ABUF_WORDS.chunks.next;
+        end
+        if(rd_mux_addr == 9'h28) begin
+            readback_data_var[31:0] = hwif_in.CFG_RBUF_WORDS.words.next;
+        end
+        if(rd_mux_addr == 9'h2c) begin
+            readback_data_var[31:0] = hwif_in.CFG_STREAM.bits.next;
         end
         if(rd_mux_addr == 9'h44) begin
             readback_data_var[0] = hwif_in.STATUS.busy.next;

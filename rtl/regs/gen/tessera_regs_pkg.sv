@@ -59,6 +59,30 @@ package tessera_regs_pkg;
     } tessera_regs__CFG_VBUF_WORDS__in_t;
 
     typedef struct {
+        logic [31:0] next;
+    } tessera_regs__CFG_ABUF_WORDS__chunks__in_t;
+
+    typedef struct {
+        tessera_regs__CFG_ABUF_WORDS__chunks__in_t chunks;
+    } tessera_regs__CFG_ABUF_WORDS__in_t;
+
+    typedef struct {
+        logic [31:0] next;
+    } tessera_regs__CFG_RBUF_WORDS__words__in_t;
+
+    typedef struct {
+        tessera_regs__CFG_RBUF_WORDS__words__in_t words;
+    } tessera_regs__CFG_RBUF_WORDS__in_t;
+
+    typedef struct {
+        logic [31:0] next;
+    } tessera_regs__CFG_STREAM__bits__in_t;
+
+    typedef struct {
+        tessera_regs__CFG_STREAM__bits__in_t bits;
+    } tessera_regs__CFG_STREAM__in_t;
+
+    typedef struct {
         logic next;
     } tessera_regs__STATUS__busy__in_t;
 
@@ -188,6 +212,9 @@ package tessera_regs_pkg;
         tessera_regs__CFG_WEIGHT_WORDS__in_t CFG_WEIGHT_WORDS;
         tessera_regs__CFG_ACT_WORDS__in_t CFG_ACT_WORDS;
         tessera_regs__CFG_VBUF_WORDS__in_t CFG_VBUF_WORDS;
+        tessera_regs__CFG_ABUF_WORDS__in_t CFG_ABUF_WORDS;
+        tessera_regs__CFG_RBUF_WORDS__in_t CFG_RBUF_WORDS;
+        tessera_regs__CFG_STREAM__in_t CFG_STREAM;
         tessera_regs__STATUS__in_t STATUS;
         tessera_regs__ERROR__in_t ERROR;
         tessera_regs__INTR_STATUS__in_t INTR_STATUS;
@@ -223,6 +250,19 @@ package tessera_regs_pkg;
 
     typedef struct {
         logic value;
+    } tessera_regs__INTR_STATUS__done__out_t;
+
+    typedef struct {
+        logic value;
+    } tessera_regs__INTR_STATUS__error__out_t;
+
+    typedef struct {
+        tessera_regs__INTR_STATUS__done__out_t done;
+        tessera_regs__INTR_STATUS__error__out_t error;
+    } tessera_regs__INTR_STATUS__out_t;
+
+    typedef struct {
+        logic value;
     } tessera_regs__INTR_ENABLE__done__out_t;
 
     typedef struct {
@@ -245,6 +285,7 @@ package tessera_regs_pkg;
 
     typedef struct {
         tessera_regs__CTRL__out_t CTRL;
+        tessera_regs__INTR_STATUS__out_t INTR_STATUS;
         tessera_regs__INTR_ENABLE__out_t INTR_ENABLE;
         tessera_regs__CMD_FIFO__out_t CMD_FIFO;
     } tessera_regs__out_t;

@@ -87,6 +87,15 @@ fn regs_layer_offsets_match_the_documentation() {
     probe("CFG_VBUF_WORDS", &|| {
         let _ = regs.cfg_vbuf_words().read();
     });
+    probe("CFG_ABUF_WORDS", &|| {
+        let _ = regs.cfg_abuf_words().read();
+    });
+    probe("CFG_RBUF_WORDS", &|| {
+        let _ = regs.cfg_rbuf_words().read();
+    });
+    probe("CFG_STREAM", &|| {
+        let _ = regs.cfg_stream().read();
+    });
     probe("CTRL", &|| regs.ctrl().write(|r| r.set_start(true)));
     probe("STATUS", &|| {
         let _ = regs.status().read();

@@ -5,8 +5,11 @@
 use super::_root; // alias to root module of generated code
 
 // Anonymous component instances
+pub mod cfg_abuf_words;
 pub mod cfg_act_words;
 pub mod cfg_grid;
+pub mod cfg_rbuf_words;
+pub mod cfg_stream;
 pub mod cfg_tile;
 pub mod cfg_vbuf_words;
 pub mod cfg_weight_words;
@@ -163,7 +166,8 @@ impl<'io, IO: peakrdl_rust::io::RegisterIO> TesseraRegs<'io, IO> {
 
     /// Build configuration: vector buffer words
     ///
-    /// Depth of the on-chip vector buffer in 32-bit words.
+    /// Size of the on-chip vector buffer in 32-bit words: the activation buffer
+    /// (CFG_ABUF_WORDS x KWidth / 4) plus the result buffer (CFG_RBUF_WORDS x Lanes).
     #[inline(always)]
     #[must_use]
     pub const fn cfg_vbuf_words(
@@ -171,6 +175,45 @@ impl<'io, IO: peakrdl_rust::io::RegisterIO> TesseraRegs<'io, IO> {
     ) -> peakrdl_rust::reg::Reg<'io, cfg_vbuf_words::CfgVbufWords, IO> {
         unsafe {
             peakrdl_rust::reg::Reg::from_ptr_with(self.ptr.wrapping_byte_add(0x20).cast(), self.io)
+        }
+    }
+
+    /// Build configuration: activation buffer chunks
+    ///
+    /// Depth of the activation (int8 input vector) buffer in chunks of KWidth int8 elements;
+    /// VBUF_LOAD and MATVEC address it in chunks.
+    #[inline(always)]
+    #[must_use]
+    pub const fn cfg_abuf_words(
+        &self,
+    ) -> peakrdl_rust::reg::Reg<'io, cfg_abuf_words::CfgAbufWords, IO> {
+        unsafe {
+            peakrdl_rust::reg::Reg::from_ptr_with(self.ptr.wrapping_byte_add(0x24).cast(), self.io)
+        }
+    }
+
+    /// Build configuration: result buffer words
+    ///
+    /// Depth of the result buffer in words of Lanes int32 results; MATVEC and VBUF_READ
+    /// address it in these words.
+    #[inline(always)]
+    #[must_use]
+    pub const fn cfg_rbuf_words(
+        &self,
+    ) -> peakrdl_rust::reg::Reg<'io, cfg_rbuf_words::CfgRbufWords, IO> {
+        unsafe {
+            peakrdl_rust::reg::Reg::from_ptr_with(self.ptr.wrapping_byte_add(0x28).cast(), self.io)
+        }
+    }
+
+    /// Build configuration: stream width
+    ///
+    /// Bits of tdata on the AXI4-Stream ports.
+    #[inline(always)]
+    #[must_use]
+    pub const fn cfg_stream(&self) -> peakrdl_rust::reg::Reg<'io, cfg_stream::CfgStream, IO> {
+        unsafe {
+            peakrdl_rust::reg::Reg::from_ptr_with(self.ptr.wrapping_byte_add(0x2C).cast(), self.io)
         }
     }
 

@@ -6,7 +6,8 @@ use super::_root; // alias to root module of generated code
 
 /// Build configuration: vector buffer words
 ///
-/// Depth of the on-chip vector buffer in 32-bit words.
+/// Size of the on-chip vector buffer in 32-bit words: the activation buffer
+/// (CFG_ABUF_WORDS x KWidth / 4) plus the result buffer (CFG_RBUF_WORDS x Lanes).
 #[repr(transparent)]
 #[derive(Copy, Clone, Eq, PartialEq)]
 pub struct CfgVbufWords(u32);

@@ -41,7 +41,8 @@ impl Ctrl {
 
     /// start
     ///
-    /// Write 1 to start the command processor on the queued descriptors.
+    /// Write 1 to run the descriptors queued in CMD_FIFO; the command processor takes
+    /// them until the FIFO is empty. Descriptors on the command stream run without it.
     #[inline(always)]
     pub fn set_start(&mut self, val: bool) {
         let val = val as u32;

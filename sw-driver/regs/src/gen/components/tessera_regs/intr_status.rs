@@ -44,7 +44,7 @@ impl IntrStatus {
 
     /// done
     ///
-    /// A fence or the end of a program was reached.
+    /// A FENCE descriptor completed.
     #[inline(always)]
     #[allow(clippy::missing_panics_doc)]
     #[must_use]
@@ -55,7 +55,7 @@ impl IntrStatus {
 
     /// done
     ///
-    /// A fence or the end of a program was reached.
+    /// A FENCE descriptor completed.
     #[inline(always)]
     pub fn set_done(&mut self, val: bool) {
         let val = val as u32;
