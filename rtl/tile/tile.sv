@@ -394,6 +394,10 @@ module tile
     assign acc_in  = first3_q ? '0 : acc_q;
     assign acc_sum[AccWidth*l +: AccWidth] = acc_in + AccWidth'(lsum_q);
     assign acc_d   = en_acc ? acc_sum[AccWidth*l +: AccWidth] : acc_q;
+
+    // Legal shapes never overflow the int32 accumulator (K <= 131072, int8 symmetric).
+    `ASSERT_NEVER(AccOverflow_A, en_acc && (acc_in[AccWidth-1] == lsum_q[SumWidth-1]) &&
+                  (acc_sum[AccWidth*l + AccWidth-1] != acc_in[AccWidth-1]))
     always_ff @(posedge clk_i or negedge rst_ni) begin
       if (!rst_ni) begin
         acc_q <= '0;
