@@ -129,7 +129,7 @@ module tile
   always_comb begin
     kmask_d = kmask_q;
     rmask_d = rmask_q;
-    if (cfg_hs) begin
+    if (cfg_hs && cfg_legal) begin
       for (int unsigned j = 0; j < KWidth; j++) begin
         kmask_d[8*j +: 8] = (cfg_krem == 32'd0 || 32'(j) < cfg_krem) ? 8'hff : 8'h00;
       end
