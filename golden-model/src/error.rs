@@ -40,10 +40,7 @@ pub enum Error {
     NoWeights { dir: PathBuf },
     /// A tensor the model needs is absent.
     #[error("tensor `{name}` not found{}", file.as_ref().map(|f| format!(" in {}", f.display())).unwrap_or_default())]
-    MissingTensor {
-        file: Option<PathBuf>,
-        name: String,
-    },
+    MissingTensor { file: Option<PathBuf>, name: String },
     /// A tensor has the wrong shape.
     #[error("{}: tensor `{name}`: expected shape {expected:?}, found {found:?}", file.display())]
     Shape {

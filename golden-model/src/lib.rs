@@ -5,7 +5,10 @@
 //! Layout follows candle's `llama.rs`: a serde [`config::Config`] read from `config.json`,
 //! a memory-mapped [`checkpoint::Checkpoint`], and [`model`] layers with `load` and `forward`.
 
+pub mod checkpoint;
+pub mod config;
 pub mod error;
+pub mod model;
 pub mod quant;
 pub mod synth;
 pub mod tokenizer;

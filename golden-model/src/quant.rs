@@ -108,11 +108,9 @@ pub fn matvec_i32_scalar(w: &[i8], rows: usize, k: usize, x: &[i8]) -> Vec<i32> 
     (0..rows)
         .map(|r| {
             let row = &w[r * k..r * k + kk];
-            row.iter()
-                .zip(&x[..kk])
-                .fold(0i32, |acc, (&a, &b)| {
-                    acc.wrapping_add(i32::from(a) * i32::from(b))
-                })
+            row.iter().zip(&x[..kk]).fold(0i32, |acc, (&a, &b)| {
+                acc.wrapping_add(i32::from(a) * i32::from(b))
+            })
         })
         .collect()
 }
@@ -321,6 +319,9 @@ mod tests {
     fn quant_scalar_small() {
         let w = [1i8, 2, 3, -4, 5, 6];
         let x = [1i8, -1, 2];
-        assert_eq!(matvec_i32_scalar(&w, 2, 3, &x), vec![1 - 2 + 6, -4 - 5 + 12]);
+        assert_eq!(
+            matvec_i32_scalar(&w, 2, 3, &x),
+            vec![1 - 2 + 6, -4 - 5 + 12]
+        );
     }
 }

@@ -99,9 +99,17 @@ fn quant_golden_engine_groups_share_input() {
     let a = QuantMatrix::quantize(arr2(&[[1.0f32, 2.0, 3.0], [-1.0, 0.0, 1.0]]).view());
     let b = QuantMatrix::quantize(arr2(&[[4.0f32, 4.0, 4.0]]).view());
     let xs = Array2::from_shape_vec((2, 3), vec![1i8, 2, 3, -4, 5, -6]).unwrap();
-    let ida = MatrixId { layer: Some(0), kind: MatrixKind::Q };
-    let idb = MatrixId { layer: Some(0), kind: MatrixKind::K };
-    let outs = GoldenEngine.matvec(&[(ida, &a), (idb, &b)], xs.view()).unwrap();
+    let ida = MatrixId {
+        layer: Some(0),
+        kind: MatrixKind::Q,
+    };
+    let idb = MatrixId {
+        layer: Some(0),
+        kind: MatrixKind::K,
+    };
+    let outs = GoldenEngine
+        .matvec(&[(ida, &a), (idb, &b)], xs.view())
+        .unwrap();
     assert_eq!(outs.len(), 2);
     for (o, m) in outs.iter().zip([&a, &b]) {
         assert_eq!(o.dim(), (2, m.rows));
