@@ -1,0 +1,268 @@
+//! Config parsing, checkpoint loading (single file, shards, f32/bf16/f16) and the typed errors
+//! for bad input.
+
+mod model_util;
+
+use model_util::*;
+use safetensors::Dtype;
+use tessera_golden::checkpoint::Checkpoint;
+use tessera_golden::config::{Config, EosTokenId};
+use tessera_golden::model::{KvCache, Llama, Precision};
+use tessera_golden::quant::GoldenEngine;
+use tessera_golden::Error;
+
+#[test]
+fn model_config_parses_hf_fields() {
+    let c = Config::from_json(CONFIG_JSON).unwrap();
+    assert_eq!(c.hidden_size, 64);
+    assert_eq!(c.num_key_value_heads, 2);
+    assert_eq!(c.head_dim(), 16);
+    assert_eq!(c.eos_token_id, Some(EosTokenId::Multiple(vec![2, 3])));
+    assert_eq!(c.eos_token_ids(), vec![2, 3]);
+    let rs = c.rope_scaling.as_ref().unwrap();
+    assert_eq!(rs.rope_type, "llama3");
+    assert_eq!(rs.factor, 8.0);
+    assert_eq!(rs.original_max_position_embeddings, 32);
+    assert!(c.llama3_scaling().unwrap().is_some());
+    // Unknown fields survive a round trip.
+    assert_eq!(c.extra["model_type"], "llama");
+    let back = Config::from_json(&serde_json::to_string(&c).unwrap()).unwrap();
+    assert_eq!(back, c);
+}
+
+#[test]
+fn model_config_defaults_and_single_eos() {
+    let c = Config::from_json(
+        r#"{"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 4, "vocab_size": 10, "eos_token_id": 2,
+            "rope_scaling": {"type": "default"}}"#,
+    )
+    .unwrap();
+    assert_eq!(c.num_key_value_heads, 4);
+    assert_eq!(c.head_dim(), 8);
+    assert!(!c.tie_word_embeddings);
+    assert_eq!(c.eos_token_ids(), vec![2]);
+    assert!(c.llama3_scaling().unwrap().is_none());
+}
+
+#[test]
+fn model_config_rejects_bad_input() {
+    let e = Config::from_json(&CONFIG_JSON.replace("\"llama3\"", "\"yarn\"")).unwrap_err();
+    assert!(
+        matches!(&e, Error::UnsupportedRope { rope_type } if rope_type == "yarn"),
+        "{e}"
+    );
+    let e = Config::from_json(
+        &CONFIG_JSON.replace("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3"),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Config(_)), "{e}");
+    let e = Config::from_json("{\"hidden_size\": ").unwrap_err();
+    assert!(matches!(e, Error::Json { .. }), "{e}");
+}
+
+#[test]
+fn model_checkpoint_bad_json_names_file() {
+    let dir = write_checkpoint("badjson", Dtype::F32, true, |_| {});
+    std::fs::write(dir.join("config.json"), "{ not json").unwrap();
+    let e = Checkpoint::open(&dir).unwrap_err();
+    match &e {
+        Error::Json { path, .. } => assert!(path.ends_with("config.json")),
+        other => panic!("unexpected {other}"),
+    }
+    assert!(e.to_string().contains("config.json"));
+}
+
+#[test]
+fn model_checkpoint_unsupported_rope_type() {
+    let dir = write_checkpoint("rope", Dtype::F32, true, |c| {
+        c["rope_scaling"]["rope_type"] = "dynamic".into();
+    });
+    let e = Checkpoint::open(&dir).unwrap_err();
+    assert!(matches!(e, Error::UnsupportedRope { .. }), "{e}");
+}
+
+#[test]
+fn model_checkpoint_missing_weights_and_tensor() {
+    let dir = temp_dir("noweights");
+    std::fs::write(dir.join("config.json"), CONFIG_JSON).unwrap();
+    assert!(matches!(
+        Checkpoint::open(&dir).unwrap_err(),
+        Error::NoWeights { .. }
+    ));
+
+    let mut tensors = random_tensors(true, Dtype::F32, 1);
+    tensors.retain(|t| t.0 != "model.layers.1.mlp.up_proj.weight");
+    write_safetensors(&dir.join("model.safetensors"), &tensors);
+    let ckpt = Checkpoint::open(&dir).unwrap();
+    assert!(!ckpt.has_tensor("model.layers.1.mlp.up_proj.weight"));
+    let e = Llama::load(&ckpt, Precision::F32).unwrap_err();
+    match &e {
+        Error::MissingTensor { file, name } => {
+            assert_eq!(name, "model.layers.1.mlp.up_proj.weight");
+            assert!(file.as_ref().unwrap().ends_with("model.safetensors"));
+        }
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[test]
+fn model_checkpoint_untied_without_lm_head_is_an_error() {
+    let dir = write_checkpoint("nohead", Dtype::F32, false, |c| {
+        c["tie_word_embeddings"] = false.into();
+    });
+    let ckpt = Checkpoint::open(&dir).unwrap();
+    let e = Llama::load(&ckpt, Precision::F32).unwrap_err();
+    assert!(
+        matches!(&e, Error::MissingTensor { name, .. } if name == "lm_head.weight"),
+        "{e}"
+    );
+}
+
+#[test]
+fn model_checkpoint_wrong_shape() {
+    let dir = temp_dir("shape");
+    std::fs::write(dir.join("config.json"), CONFIG_JSON).unwrap();
+    let mut tensors = random_tensors(true, Dtype::F32, 1);
+    for t in tensors.iter_mut() {
+        if t.0 == "model.layers.0.self_attn.k_proj.weight" {
+            t.1 = vec![16, 128];
+        }
+    }
+    write_safetensors(&dir.join("model.safetensors"), &tensors);
+    let ckpt = Checkpoint::open(&dir).unwrap();
+    let e = Llama::load(&ckpt, Precision::F32).unwrap_err();
+    match &e {
+        Error::Shape {
+            name,
+            expected,
+            found,
+            ..
+        } => {
+            assert_eq!(name, "model.layers.0.self_attn.k_proj.weight");
+            assert_eq!(expected, &vec![32, 64]);
+            assert_eq!(found, &vec![16, 128]);
+        }
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[test]
+fn model_checkpoint_wrong_dtype() {
+    let dir = temp_dir("dtype");
+    std::fs::write(dir.join("config.json"), CONFIG_JSON).unwrap();
+    let mut tensors = random_tensors(true, Dtype::F32, 1);
+    for t in tensors.iter_mut() {
+        if t.0 == "model.norm.weight" {
+            t.2 = vec![1u8; 64];
+            t.3 = Dtype::I8;
+        }
+    }
+    write_safetensors(&dir.join("model.safetensors"), &tensors);
+    let ckpt = Checkpoint::open(&dir).unwrap();
+    let e = Llama::load(&ckpt, Precision::F32).unwrap_err();
+    assert!(
+        matches!(&e, Error::Dtype { name, found, .. } if name == "model.norm.weight" && found == "I8"),
+        "{e}"
+    );
+}
+
+#[test]
+fn model_checkpoint_truncated_file() {
+    let dir = write_checkpoint("trunc", Dtype::F32, true, |_| {});
+    let p = dir.join("model.safetensors");
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() - 100]).unwrap();
+    let e = Checkpoint::open(&dir).unwrap_err();
+    match &e {
+        Error::Truncated {
+            path,
+            expected,
+            found,
+        } => {
+            assert!(path.ends_with("model.safetensors"));
+            assert_eq!(*expected, bytes.len());
+            assert_eq!(*found, bytes.len() - 100);
+        }
+        other => panic!("unexpected {other}"),
+    }
+    // Cut inside the header, and below the 8-byte length prefix.
+    std::fs::write(&p, &bytes[..20]).unwrap();
+    assert!(matches!(
+        Checkpoint::open(&dir).unwrap_err(),
+        Error::Truncated { .. }
+    ));
+    std::fs::write(&p, &bytes[..3]).unwrap();
+    assert!(matches!(
+        Checkpoint::open(&dir).unwrap_err(),
+        Error::Truncated { .. }
+    ));
+}
+
+#[test]
+fn model_checkpoint_token_out_of_range() {
+    let dir = write_checkpoint("tok", Dtype::F32, true, |_| {});
+    let ckpt = Checkpoint::open(&dir).unwrap();
+    let model = Llama::load(&ckpt, Precision::F32).unwrap();
+    let mut cache = KvCache::new(model.config());
+    let e = model
+        .forward(&[1, 100], &mut cache, &mut GoldenEngine)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::TokenOutOfRange {
+                id: 100,
+                vocab: 100
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(cache.len(), 0);
+}
+
+#[test]
+fn model_checkpoint_half_precision_weights_convert_exactly() {
+    for dtype in [Dtype::BF16, Dtype::F16] {
+        let dir = write_checkpoint("half", dtype, true, |_| {});
+        let ckpt = Checkpoint::open(&dir).unwrap();
+        let name = "model.layers.1.mlp.down_proj.weight";
+        let got = ckpt.tensor2(name, 64, 96).unwrap();
+        let want = random_values(name, &[64, 96], 7);
+        for (g, w) in got.iter().zip(&want) {
+            let r = match dtype {
+                Dtype::BF16 => half::bf16::from_f32(*w).to_f32(),
+                _ => half::f16::from_f32(*w).to_f32(),
+            };
+            assert_eq!(*g, r);
+        }
+        // The whole model loads and runs from half-precision weights.
+        let model = Llama::load(&ckpt, Precision::F32).unwrap();
+        let mut cache = KvCache::new(model.config());
+        let logits = model
+            .forward(&[5, 6], &mut cache, &mut GoldenEngine)
+            .unwrap();
+        assert_eq!(logits.dim(), (2, 100));
+        assert!(logits.iter().all(|v| v.is_finite()));
+    }
+}
+
+#[test]
+fn model_checkpoint_sharded_equals_single_file() {
+    let single = write_checkpoint("single", Dtype::F32, true, |_| {});
+    let sharded = write_sharded_checkpoint("sharded");
+    let a = Checkpoint::open(&single).unwrap();
+    let b = Checkpoint::open(&sharded).unwrap();
+    assert_eq!(b.files.len(), 2);
+    assert_eq!(a.tensor_names(), b.tensor_names());
+    let ma = Llama::load(&a, Precision::F32).unwrap();
+    let mb = Llama::load(&b, Precision::F32).unwrap();
+    let toks = [3u32, 14, 15, 92];
+    let la = ma
+        .forward(&toks, &mut KvCache::new(ma.config()), &mut GoldenEngine)
+        .unwrap();
+    let lb = mb
+        .forward(&toks, &mut KvCache::new(mb.config()), &mut GoldenEngine)
+        .unwrap();
+    assert_eq!(la, lb);
+}
