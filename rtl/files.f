@@ -1,4 +1,16 @@
 +incdir+rtl/prim
 rtl/pkg/tessera_pkg.sv
+rtl/regs/gen/tessera_regs_pkg.sv
 rtl/prim/prim_ram_1r1w.sv
 rtl/tile/tile.sv
+rtl/regs/gen/tessera_regs.sv
+rtl/noc/noc_fifo.sv
+rtl/noc/noc_mcast_tree.sv
+rtl/noc/noc_wr_tree.sv
+rtl/noc/noc_reduce_tree.sv
+rtl/noc/noc_tile_port.sv
+rtl/ctrl/ctrl_vbuf.sv
+rtl/ctrl/ctrl_perf.sv
+rtl/ctrl/ctrl_cmdproc.sv
+rtl/host/host_csr.sv
+rtl/top/tessera_top.sv

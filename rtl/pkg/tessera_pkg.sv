@@ -24,4 +24,73 @@ package tessera_pkg;
     TileRun  = 1'b1   // streaming activations, stepping the MAC array, handing over results
   } tile_state_e;
 
+
+  ///////////////////////////////////////////////////////////////////////////
+  // Chip level: descriptors, error codes, network payloads (docs/architecture.md)
+  ///////////////////////////////////////////////////////////////////////////
+
+  // A descriptor header is eight 32-bit words; word 0 holds the opcode in bits [7:0].
+  localparam int unsigned DescWords = 8;
+  localparam int unsigned DescBits  = DescWords * 32;
+
+  // Width of a tile index in network tags (at most 65536 tiles).
+  localparam int unsigned TileIdxWidth = 16;
+
+  // Width of log2(P_k), the K-partition count of a matrix-vector product.
+  localparam int unsigned LgPkWidth = 5;
+
+  // Descriptor opcodes.
+  typedef enum logic [7:0] {
+    OpNop          = 8'h00,  // no operation
+    OpMatvec       = 8'h01,  // matrix-vector product over every tile
+    OpWeightLoad   = 8'h02,  // weight words to a range of tiles; payload follows
+    OpVbufLoad     = 8'h03,  // int8 chunks to the activation buffer; payload follows
+    OpVbufRead     = 8'h04,  // result buffer words to the output stream
+    OpFence        = 8'h05,  // wait for every earlier descriptor, then raise INTR_STATUS.done
+    OpPerfSnapshot = 8'h06   // wait for every earlier descriptor, then copy the counters
+  } opcode_e;
+
+  // Error codes reported in ERROR.code.
+  typedef enum logic [7:0] {
+    ErrNone        = 8'h00,  // no error
+    ErrOpcode      = 8'h01,  // unknown opcode
+    ErrShape       = 8'h02,  // zero or too large a size, or P_k larger than the tile count
+    ErrWeightRange = 8'h03,  // weight words past the weight memory of a tile
+    ErrAbufRange   = 8'h04,  // activation buffer address range past the buffer
+    ErrRbufRange   = 8'h05,  // result buffer address range past the buffer
+    ErrTileRange   = 8'h06,  // tile range empty or past the last tile
+    ErrStreamShort = 8'h07,  // tlast before the end of the descriptor's packet
+    ErrStreamLong  = 8'h08,  // no tlast on the last beat of the descriptor's packet
+    ErrCmdOverflow = 8'h09,  // a CMD_FIFO write found the FIFO full
+    ErrTile        = 8'h0a   // a tile flagged an illegal set-up or weight write
+  } err_code_e;
+
+  // Set-up of one matrix-vector product as the multicast network carries it to every tile.
+  // Every tile computes groups x Lanes rows over chunks x KWidth elements from weight word
+  // base; its results go to result buffer word out_base + rp * groups + g, where
+  // rp = tile >> lg_pk is the tile's row partition.
+  typedef struct packed {
+    logic [LgPkWidth-1:0] lg_pk;     // log2 of the K-partition count
+    logic [31:0]          out_base;  // first result buffer word of the product
+    logic [31:0]          base;      // first weight word in every tile
+    logic [31:0]          groups;    // row groups (Lanes rows each) per tile
+    logic [31:0]          chunks;    // activation chunks (KWidth elements each) per tile
+  } mc_op_t;
+
+  localparam int unsigned McOpBits = $bits(mc_op_t);
+
+
+  // Command processor state.
+  typedef enum logic [3:0] {
+    CmdIdle     = 4'd0,  // no descriptor in hand
+    CmdHdr      = 4'd1,  // collecting the eight header words
+    CmdDecode   = 4'd2,  // checking the descriptor
+    CmdWait     = 4'd3,  // waiting for every earlier matrix-vector product to complete
+    CmdMvOp     = 4'd4,  // sending the operation beat down the multicast tree
+    CmdMvChunks = 4'd5,  // sending the activation chunks down the multicast tree
+    CmdLoad     = 4'd6,  // taking a weight or activation payload from the stream
+    CmdRead     = 4'd7,  // sending result buffer words to the output stream
+    CmdError    = 4'd8   // stopped on an error until a soft reset
+  } cmd_state_e;
+
 endpackage
