@@ -4,8 +4,8 @@
 // One operation computes out[r] = sum_{k<K} W[r,k] * x[k] for r < rows. Activation chunks are
 // written to a local buffer as they arrive and every row group reads them back from it, so the
 // MAC array performs one step (Lanes x KWidth MACs) per cycle while input streams and while later
-// row groups run. Pipeline: issue (memory addresses) -> memory read -> multiply -> adder tree ->
-// accumulate -> result holding register. See docs/tile.md.
+// row groups run. Pipeline: issue (memory addresses) -> memory read -> operand registers ->
+// multiply -> adder tree -> accumulate -> two-entry result buffer. See docs/tile.md.
 
 `include "prim_assert.svh"
 
@@ -255,8 +255,8 @@ module tile
   //////////////
 
   logic                  wr_in_range;
-  logic [WordWidth-1:0]  w_word;      // stage 1: weight word of the step
-  logic [ChunkWidth-1:0] x_chunk;     // stage 1: activation chunk of the step
+  logic [WordWidth-1:0]  w_word;      // stage 1: weight word of the step (memory output)
+  logic [ChunkWidth-1:0] x_chunk;     // stage 1: activation chunk of the step (memory output)
   logic [ChunkWidth-1:0] act_wdata;
 
   assign wr_ready_o  = 1'b1;
@@ -296,9 +296,12 @@ module tile
   // Pipeline //
   //////////////
 
-  // Stage valids and tags: first (chunk 0), last (chunk C-1), final (last step of the last
-  // group). Every stage holds while stall is high.
+  // Stages: 1 memory outputs, o operand registers, 2 products, 3 lane sums, then the
+  // accumulator. Valids and tags: first (chunk 0), last (chunk C-1), final (last step of the
+  // last group). Every stage holds while stall is high.
   logic first1_q, last1_q, final1_q;
+  logic vo_q, firsto_q, lasto_q, finalo_q;
+  logic vo_d, firsto_d, lasto_d, finalo_d;
   logic v2_q, first2_q, last2_q, final2_q;
   logic first3_q, final3_q;
   logic v1_d, first1_d, last1_d, final1_d;
@@ -313,11 +316,13 @@ module tile
 
   always_comb begin
     v1_d = v1_q;  first1_d = first1_q;  last1_d = last1_q;  final1_d = final1_q;
+    vo_d = vo_q;  firsto_d = firsto_q;  lasto_d = lasto_q;  finalo_d = finalo_q;
     v2_d = v2_q;  first2_d = first2_q;  last2_d = last2_q;  final2_d = final2_q;
     v3_d = v3_q;  first3_d = first3_q;  last3_d = last3_q;  final3_d = final3_q;
     if (!stall) begin
       v1_d = issue;  first1_d = issue_first;  last1_d = issue_last;  final1_d = issue_final;
-      v2_d = v1_q;   first2_d = first1_q;     last2_d = last1_q;     final2_d = final1_q;
+      vo_d = v1_q;   firsto_d = first1_q;     lasto_d = last1_q;     finalo_d = final1_q;
+      v2_d = vo_q;   first2_d = firsto_q;     last2_d = lasto_q;     final2_d = finalo_q;
       v3_d = v2_q;   first3_d = first2_q;     last3_d = last2_q;     final3_d = final2_q;
     end
   end
@@ -325,21 +330,40 @@ module tile
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
       v1_q <= 1'b0;  first1_q <= 1'b0;  last1_q <= 1'b0;  final1_q <= 1'b0;
+      vo_q <= 1'b0;  firsto_q <= 1'b0;  lasto_q <= 1'b0;  finalo_q <= 1'b0;
       v2_q <= 1'b0;  first2_q <= 1'b0;  last2_q <= 1'b0;  final2_q <= 1'b0;
       v3_q <= 1'b0;  first3_q <= 1'b0;  last3_q <= 1'b0;  final3_q <= 1'b0;
     end else begin
       v1_q <= v1_d;  first1_q <= first1_d;  last1_q <= last1_d;  final1_q <= final1_d;
+      vo_q <= vo_d;  firsto_q <= firsto_d;  lasto_q <= lasto_d;  finalo_q <= finalo_d;
       v2_q <= v2_d;  first2_q <= first2_d;  last2_q <= last2_d;  final2_q <= final2_d;
       v3_q <= v3_d;  first3_q <= first3_d;  last3_q <= last3_d;  final3_q <= final3_d;
     end
   end
 
-  logic en2, en3, en_acc;
-  assign en2    = v1_q && !stall;  // stage 1 -> 2: multiply
+  logic eno, en2, en3, en_acc;
+  assign eno    = v1_q && !stall;  // stage 1 -> o: operands off the memory outputs
+  assign en2    = vo_q && !stall;  // stage o -> 2: multiply
   assign en3    = v2_q && !stall;  // stage 2 -> 3: adder tree
   assign en_acc = v3_q && !stall;  // stage 3: accumulate
 
-  assign mac_busy_o = v1_q && !stall;  // stage 1 -> 2 advances: the multipliers take a step
+  assign mac_busy_o = en2;  // stage o -> 2 advances: the multipliers take a step
+
+  // Operand registers: the memories' outputs go straight into flip-flops, so the multipliers
+  // never sit behind a RAM's clock-to-output delay.
+  logic [WordWidth-1:0]  w_op_d, w_op_q;
+  logic [ChunkWidth-1:0] x_op_d, x_op_q;
+  assign w_op_d = eno ? w_word : w_op_q;
+  assign x_op_d = eno ? x_chunk : x_op_q;
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      w_op_q <= '0;
+      x_op_q <= '0;
+    end else begin
+      w_op_q <= w_op_d;
+      x_op_q <= x_op_d;
+    end
+  end
 
   logic [ResWidth-1:0] acc_sum;    // accumulator plus this step's lane sums, all lanes
 
@@ -348,8 +372,8 @@ module tile
     for (genvar j = 0; j < KWidth; j++) begin : gen_mul
       logic [7:0]                  w_elem, x_elem;
       logic signed [ProdWidth-1:0] prod_d, prod_q;
-      assign w_elem = w_word[8*(l*KWidth+j) +: 8];
-      assign x_elem = x_chunk[8*j +: 8];
+      assign w_elem = w_op_q[8*(l*KWidth+j) +: 8];
+      assign x_elem = x_op_q[8*j +: 8];
       // int8 x int8: the low 16 bits of the product of the sign-extended operands are the exact
       // signed product. Written unsigned so that simulation uses native multiplies.
       assign prod_d = en2 ? ProdWidth'({{8{w_elem[7]}}, w_elem} * {{8{x_elem[7]}}, x_elem})
