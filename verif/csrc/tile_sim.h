@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: Apache-2.0
+// Model handles over Verilated classes: one VerilatedContext per model, the thread's context
+// set on every entry, SV errors collected by the hooks in bridge.cpp and thrown as exceptions
+// (which the bridge returns to Rust as errors).
+#pragma once
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <deque>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "svdpi.h"
+#include "verilated.h"
+#include "verilated_fst_c.h"
+#include "csrc/bridge.h"
+
+namespace tessera {
+
+// Error state of the SV code running on this thread (set by vl_stop/vl_fatal/vl_finish).
+bool sv_failed();
+std::string sv_take_error();
+void sv_clear();
+
+// Sets the thread's Verilator context and clears stale SV messages on entry.
+struct Enter {
+  explicit Enter(VerilatedContext* c) {
+    Verilated::threadContextp(c);
+    sv_clear();
+  }
+};
+
+inline void check_sv(const char* where) {
+  if (sv_failed()) throw std::runtime_error(sv_take_error() + " (during " + where + ")");
+}
+
+// Little-endian bytes into a port of any width.
+template <class T>
+inline void put_le(T& port, const uint8_t* b, size_t n) {
+  uint64_t v = 0;
+  std::memcpy(&v, b, std::min<size_t>(n, sizeof(T)));
+  port = static_cast<T>(v);
+}
+template <std::size_t W>
+inline void put_le(VlWide<W>& port, const uint8_t* b, size_t n) {
+  for (size_t i = 0; i < W; ++i) {
+    uint32_t w = 0;
+    const size_t off = 4 * i;
+    if (off < n) std::memcpy(&w, b + off, std::min<size_t>(4, n - off));
+    port.at(i) = w;
+  }
+}
+template <class T>
+inline void get_words(const T& port, uint32_t* out, size_t n) {
+  const uint64_t v = port;
+  out[0] = static_cast<uint32_t>(v);
+  if (n > 1) out[1] = static_cast<uint32_t>(v >> 32);
+}
+template <std::size_t W>
+inline void get_words(const VlWide<W>& port, uint32_t* out, size_t n) {
+  for (size_t i = 0; i < std::min(W, n); ++i) out[i] = port.at(i);
+}
+
+// Stream of beats with idle cycles before each.
+template <class B>
+struct Stream {
+  std::deque<B> q;
+  uint32_t waited = 0;
+  bool ready_to_show() const { return !q.empty() && waited >= q.front().gap; }
+  void advance(bool fired) {
+    if (fired) {
+      q.pop_front();
+      waited = 0;
+    } else if (!q.empty() && waited < q.front().gap) {
+      ++waited;
+    }
+  }
+};
+
+// Shared pieces: context, model, trace.
+template <class M>
+class ModelBase {
+ protected:
+  std::unique_ptr<VerilatedContext> ctx_;
+  std::unique_ptr<M> m_;
+  std::unique_ptr<VerilatedFstC> tfp_;
+  uint64_t cycle_ = 0;
+  uint64_t tr_start_ = 0, tr_end_ = 0;
+
+  ModelBase() : ctx_(new VerilatedContext) {
+    Enter e(ctx_.get());
+    ctx_->fatalOnError(false);
+    ctx_->traceEverOn(true);
+    m_.reset(new M(ctx_.get(), "TOP"));
+    m_->clk_i = 0;
+    m_->rst_ni = 1;
+    m_->eval();
+    check_sv("construction");
+  }
+  ~ModelBase() {
+    Enter e(ctx_.get());
+    if (tfp_) tfp_->close();
+    tfp_.reset();
+    m_->final();
+    m_.reset();
+    ctx_.reset();
+    Verilated::threadContextp(nullptr);
+    sv_clear();
+  }
+  inline void dump(uint64_t t) {
+    if (tfp_ && cycle_ >= tr_start_ && cycle_ < tr_end_) tfp_->dump(t);
+  }
+  // One clock edge after the inputs of this cycle were evaluated.
+  inline void edge() {
+    dump(2 * cycle_);
+    ctx_->time(2 * cycle_ + 1);
+    m_->clk_i = 1;
+    m_->eval();
+    dump(2 * cycle_ + 1);
+    m_->clk_i = 0;
+    ++cycle_;
+    ctx_->time(2 * cycle_);
+  }
+  void open_trace(rust::Str path, uint64_t start, uint64_t end) {
+    Enter e(ctx_.get());
+    if (tfp_) tfp_->close();
+    tfp_.reset(new VerilatedFstC);
+    m_->trace(tfp_.get(), 99);
+    tfp_->open(std::string(path).c_str());
+    if (!tfp_->isOpen()) {
+      tfp_.reset();
+      throw std::runtime_error("cannot open FST file " + std::string(path));
+    }
+    tr_start_ = start;
+    tr_end_ = end;
+  }
+  void close_trace() {
+    Enter e(ctx_.get());
+    if (tfp_) tfp_->close();
+    tfp_.reset();
+  }
+};
+
+template <class M, unsigned L, unsigned KW, unsigned WW, unsigned AW, bool Backdoor>
+class TileSimImpl final : public TileSim, ModelBase<M> {
+  using B = ModelBase<M>;
+  using B::ctx_;
+  using B::cycle_;
+  using B::m_;
+  static constexpr size_t kWordBytes = size_t(L) * KW;
+
+  struct CfgBeat {
+    uint32_t base, rows, k, gap;
+  };
+  struct WrBeat {
+    uint32_t addr, gap;
+    std::array<uint8_t, kWordBytes> data;
+  };
+  struct ActBeat {
+    uint32_t gap;
+    std::array<uint8_t, KW> data;
+  };
+
+  bool drive_ = true;
+  Stream<CfgBeat> cfg_;
+  Stream<WrBeat> wr_;
+  Stream<ActBeat> act_;
+  uint32_t ready_permille_ = 1000;
+  uint64_t rng_ = 0x9E3779B97F4A7C15ull;
+  uint64_t results_ = 0, mac_busy_ = 0, busy_ = 0, err_cycles_ = 0;
+  std::vector<uint64_t> cfg_log_, wr_meta_, act_cycles_, res_meta_;
+  std::vector<uint8_t> wr_data_, act_data_;
+  std::vector<int32_t> res_data_;
+  svScope scope_ = nullptr;
+
+  static void set_cfg_port(decltype(M::cfg_i)& port, uint32_t base, uint32_t rows, uint32_t k) {
+    const uint32_t w[3] = {k, rows, base};
+    put_le(port, reinterpret_cast<const uint8_t*>(w), 12);
+  }
+  inline bool sink_ready() {
+    if (ready_permille_ >= 1000) return true;
+    rng_ ^= rng_ >> 12;
+    rng_ ^= rng_ << 25;
+    rng_ ^= rng_ >> 27;
+    return ((rng_ * 0x2545F4914F6CDD1Dull) >> 32) % 1000 < ready_permille_;
+  }
+
+  // One cycle: drive, evaluate, monitor, clock edge, advance the transactors.
+  inline void step() {
+    M& m = *m_;
+    if (drive_) {
+      if (cfg_.ready_to_show()) {
+        const CfgBeat& b = cfg_.q.front();
+        m.cfg_valid_i = 1;
+        set_cfg_port(m.cfg_i, b.base, b.rows, b.k);
+      } else {
+        m.cfg_valid_i = 0;
+      }
+      if (wr_.ready_to_show()) {
+        const WrBeat& b = wr_.q.front();
+        m.wr_valid_i = 1;
+        m.wr_addr_i = b.addr;
+        put_le(m.wr_data_i, b.data.data(), kWordBytes);
+      } else {
+        m.wr_valid_i = 0;
+      }
+      if (act_.ready_to_show()) {
+        m.act_valid_i = 1;
+        put_le(m.act_data_i, act_.q.front().data.data(), KW);
+      } else {
+        m.act_valid_i = 0;
+      }
+      m.res_ready_i = sink_ready();
+    }
+    m.eval();
+    const bool cfg_fire = m.cfg_valid_i && m.cfg_ready_o;
+    const bool wr_fire = m.wr_valid_i && m.wr_ready_o;
+    const bool act_fire = m.act_valid_i && m.act_ready_o;
+    const bool res_fire = m.res_valid_o && m.res_ready_i;
+    mac_busy_ += m.mac_busy_o;
+    busy_ += m.busy_o;
+    err_cycles_ += m.err_o;
+    if (cfg_fire) {
+      uint32_t w[3];
+      get_words(m.cfg_i, w, 3);
+      cfg_log_.insert(cfg_log_.end(), {cycle_, w[2], w[1], w[0]});
+    }
+    if (wr_fire) {
+      wr_meta_.insert(wr_meta_.end(), {cycle_, m.wr_addr_i});
+      uint32_t w[(kWordBytes + 3) / 4];
+      get_words(m.wr_data_i, w, (kWordBytes + 3) / 4);
+      const uint8_t* p = reinterpret_cast<const uint8_t*>(w);
+      wr_data_.insert(wr_data_.end(), p, p + kWordBytes);
+    }
+    if (act_fire) {
+      act_cycles_.push_back(cycle_);
+      uint32_t w[(KW + 3) / 4];
+      get_words(m.act_data_i, w, (KW + 3) / 4);
+      const uint8_t* p = reinterpret_cast<const uint8_t*>(w);
+      act_data_.insert(act_data_.end(), p, p + KW);
+    }
+    if (res_fire) {
+      res_meta_.insert(res_meta_.end(), {cycle_, uint64_t(m.res_last_o)});
+      uint32_t w[L];
+      get_words(m.res_data_o, w, L);
+      for (unsigned l = 0; l < L; ++l) res_data_.push_back(static_cast<int32_t>(w[l]));
+      ++results_;
+    }
+    this->edge();
+    if (drive_) {
+      cfg_.advance(cfg_fire);
+      wr_.advance(wr_fire);
+      act_.advance(act_fire);
+    }
+  }
+
+  template <class T>
+  static void move_out(std::vector<T>& from, rust::Vec<T>& to) {
+    to.reserve(to.size() + from.size());
+    for (const T& v : from) to.push_back(v);
+    from.clear();
+  }
+
+ public:
+  TileSimImpl(const char* scope_name) {
+    if constexpr (Backdoor) {
+      Enter e(ctx_.get());
+      scope_ = svGetScopeFromName(scope_name);
+      if (!scope_) throw std::runtime_error(std::string("no DPI scope ") + scope_name);
+    }
+    m_->cfg_valid_i = 0;
+    m_->wr_valid_i = 0;
+    m_->act_valid_i = 0;
+    m_->res_ready_i = 0;
+    m_->err_clear_i = 0;
+  }
+
+  void set_drive(bool transactors) override { drive_ = transactors; }
+  void poke_reset(bool active) override { m_->rst_ni = !active; }
+  void poke_err_clear(bool value) override { m_->err_clear_i = value; }
+  void poke_cfg(bool valid, uint32_t base, uint32_t rows, uint32_t k) override {
+    m_->cfg_valid_i = valid;
+    set_cfg_port(m_->cfg_i, base, rows, k);
+  }
+  void poke_wr(bool valid, uint32_t addr, rust::Slice<const uint8_t> data) override {
+    m_->wr_valid_i = valid;
+    m_->wr_addr_i = addr;
+    put_le(m_->wr_data_i, data.data(), std::min(data.size(), kWordBytes));
+  }
+  void poke_act(bool valid, rust::Slice<const uint8_t> data) override {
+    m_->act_valid_i = valid;
+    put_le(m_->act_data_i, data.data(), std::min<size_t>(data.size(), KW));
+  }
+  void poke_res_ready(bool ready) override { m_->res_ready_i = ready; }
+  void eval() override {
+    Enter e(ctx_.get());
+    m_->eval();
+    check_sv("eval");
+  }
+  uint32_t peek_status() const override {
+    const M& m = *m_;
+    return (uint32_t(m.cfg_ready_o) << 0) | (uint32_t(m.wr_ready_o) << 1) |
+           (uint32_t(m.act_ready_o) << 2) | (uint32_t(m.res_valid_o) << 3) |
+           (uint32_t(m.res_last_o) << 4) | (uint32_t(m.busy_o) << 5) |
+           (uint32_t(m.mac_busy_o) << 6) | (uint32_t(m.err_o) << 7);
+  }
+  void peek_res(rust::Slice<int32_t> out) const override {
+    uint32_t w[L];
+    get_words(m_->res_data_o, w, L);
+    for (size_t l = 0; l < std::min<size_t>(L, out.size()); ++l) out[l] = int32_t(w[l]);
+  }
+
+  void reset(uint32_t cycles) override {
+    Enter e(ctx_.get());
+    M& m = *m_;
+    m.rst_ni = 0;
+    m.cfg_valid_i = m.wr_valid_i = m.act_valid_i = 0;
+    m.res_ready_i = 0;
+    m.err_clear_i = 0;
+    m.eval();
+    for (uint32_t i = 0; i < std::max(cycles, 1u); ++i) {
+      m.eval();
+      this->edge();
+    }
+    m.rst_ni = 1;
+    m.eval();
+    check_sv("reset");
+  }
+  void tick(uint64_t cycles) override {
+    Enter e(ctx_.get());
+    for (uint64_t i = 0; i < cycles; ++i) {
+      step();
+      if (sv_failed()) break;
+    }
+    check_sv("tick");
+  }
+  uint64_t run_until(uint64_t results, uint64_t max_cycles, bool until_idle) override {
+    Enter e(ctx_.get());
+    const uint64_t start = cycle_;
+    const uint64_t goal = results_ + results;
+    while (cycle_ - start < max_cycles) {
+      step();
+      if (sv_failed()) break;
+      if (results_ >= goal) {
+        if (!until_idle) break;
+        if (pending_inputs() == 0 && !m_->busy_o && !m_->res_valid_o) break;
+      }
+    }
+    check_sv("run_until");
+    return cycle_ - start;
+  }
+
+  void push_cfg(uint32_t base, uint32_t rows, uint32_t k, uint32_t gap) override {
+    cfg_.q.push_back(CfgBeat{base, rows, k, gap});
+  }
+  void push_wr(uint32_t addr, rust::Slice<const uint8_t> data, uint32_t gap) override {
+    WrBeat b{addr, gap, {}};
+    std::memcpy(b.data.data(), data.data(), std::min(data.size(), kWordBytes));
+    wr_.q.push_back(b);
+  }
+  void push_act(rust::Slice<const uint8_t> data, uint32_t gap) override {
+    ActBeat b{gap, {}};
+    std::memcpy(b.data.data(), data.data(), std::min<size_t>(data.size(), KW));
+    act_.q.push_back(b);
+  }
+  void set_sink(uint32_t ready_permille, uint64_t seed) override {
+    ready_permille_ = ready_permille;
+    rng_ = seed ? seed : 0x9E3779B97F4A7C15ull;
+  }
+  uint64_t pending_inputs() const override {
+    return cfg_.q.size() + wr_.q.size() + act_.q.size();
+  }
+
+  void take_cfg_log(rust::Vec<uint64_t>& out) override { move_out(cfg_log_, out); }
+  void take_wr_log(rust::Vec<uint64_t>& meta, rust::Vec<uint8_t>& data) override {
+    move_out(wr_meta_, meta);
+    move_out(wr_data_, data);
+  }
+  void take_act_log(rust::Vec<uint64_t>& cycles, rust::Vec<uint8_t>& data) override {
+    move_out(act_cycles_, cycles);
+    move_out(act_data_, data);
+  }
+  void take_res_log(rust::Vec<uint64_t>& meta, rust::Vec<int32_t>& data) override {
+    move_out(res_meta_, meta);
+    move_out(res_data_, data);
+  }
+  void counters(rust::Slice<uint64_t> out) const override {
+    const uint64_t v[5] = {cycle_, mac_busy_, busy_, err_cycles_, results_};
+    for (size_t i = 0; i < std::min<size_t>(5, out.size()); ++i) out[i] = v[i];
+  }
+
+  bool has_backdoor() const override { return Backdoor; }
+  void backdoor_write(uint32_t addr, uint32_t piece, uint32_t value) override {
+    if constexpr (Backdoor) {
+      Enter e(ctx_.get());
+      svSetScope(scope_);
+      M::ram_backdoor_write(addr, piece, value);
+      check_sv("backdoor write");
+    } else {
+      throw std::runtime_error("this model has no weight-memory backdoor");
+    }
+  }
+  uint32_t backdoor_read(uint32_t addr, uint32_t piece) override {
+    if constexpr (Backdoor) {
+      Enter e(ctx_.get());
+      svSetScope(scope_);
+      const uint32_t v = M::ram_backdoor_read(addr, piece);
+      check_sv("backdoor read");
+      return v;
+    } else {
+      throw std::runtime_error("this model has no weight-memory backdoor");
+    }
+  }
+
+  void trace_open(rust::Str path, uint64_t start, uint64_t end) override {
+    this->open_trace(path, start, end);
+  }
+  void trace_close() override { this->close_trace(); }
+
+  uint64_t bare_matvec_loop(uint32_t base, uint32_t rows, uint32_t k,
+                            rust::Slice<const uint8_t> acts, uint32_t ops) override {
+    Enter e(ctx_.get());
+    M& m = *m_;
+    const uint32_t chunks = (k + KW - 1) / KW;
+    const uint32_t groups = (rows + L - 1) / L;
+    if (acts.size() < size_t(chunks) * KW) throw std::runtime_error("too few activation bytes");
+    const uint64_t start = cycle_;
+    m.wr_valid_i = 0;
+    m.res_ready_i = 1;
+    for (uint32_t op = 0; op < ops; ++op) {
+      m.cfg_valid_i = 1;
+      set_cfg_port(m.cfg_i, base, rows, k);
+      m.act_valid_i = 0;
+      for (;;) {
+        m.eval();
+        const bool fire = m.cfg_ready_o;
+        this->edge();
+        if (fire) break;
+      }
+      m.cfg_valid_i = 0;
+      uint32_t sent = 0, got = 0;
+      uint32_t w[L];
+      while (got < groups) {
+        if (sent < chunks) {
+          m.act_valid_i = 1;
+          put_le(m.act_data_i, acts.data() + size_t(sent) * KW, KW);
+        } else {
+          m.act_valid_i = 0;
+        }
+        m.eval();
+        if (m.act_valid_i && m.act_ready_o) ++sent;
+        if (m.res_valid_o) {
+          get_words(m.res_data_o, w, L);
+          ++got;
+        }
+        mac_busy_ += m.mac_busy_o;
+        this->edge();
+      }
+    }
+    m.act_valid_i = 0;
+    m.res_ready_i = 0;
+    m.eval();
+    check_sv("bare loop");
+    return cycle_ - start;
+  }
+};
+
+template <class M>
+class ProbeSimImpl final : public ProbeSim, ModelBase<M> {
+ public:
+  ProbeSimImpl() {
+    this->m_->fire_assert_i = 0;
+    this->m_->fire_fatal_i = 0;
+    Enter e(this->ctx_.get());
+    this->m_->rst_ni = 0;
+    this->m_->eval();
+    this->edge();
+    this->m_->rst_ni = 1;
+    this->m_->eval();
+    check_sv("reset");
+  }
+  void set_inputs(bool fire_assert, bool fire_fatal) override {
+    this->m_->fire_assert_i = fire_assert;
+    this->m_->fire_fatal_i = fire_fatal;
+  }
+  void tick(uint64_t cycles) override {
+    Enter e(this->ctx_.get());
+    for (uint64_t i = 0; i < cycles && !sv_failed(); ++i) {
+      this->m_->eval();
+      this->edge();
+    }
+    check_sv("tick");
+  }
+  uint32_t count() const override { return this->m_->count_o; }
+  void trace_open(rust::Str path, uint64_t start, uint64_t end) override {
+    this->open_trace(path, start, end);
+  }
+  void trace_close() override { this->close_trace(); }
+};
+
+}  // namespace tessera

@@ -1,0 +1,614 @@
+//! Safe handles on the Verilated models.
+//!
+//! A [`Tile`] is one tile-shaped model (the `tile` top in a named configuration, or a bench
+//! array with the same ports). It offers plain per-cycle port access (`poke_*`, [`Tile::eval`],
+//! [`Tile::status`], [`Tile::tick`]) and, for long runs, C++-side stream transactors: beats are
+//! queued with the idle cycles to insert before each ([`Tile::push_cfg`], [`Tile::push_wr`],
+//! [`Tile::push_act`]), the result sink applies random backpressure ([`Tile::set_sink`]), and
+//! [`Tile::run_until`] clocks the model in C++ while monitors record every handshake with its
+//! cycle ([`Tile::take_log`]).
+//!
+//! Every model owns its `VerilatedContext`; models may live on different threads and several
+//! may exist in one process. SV assertion failures, `$error`, `$fatal` and `$finish` end the
+//! call that ran the model with [`Error::Sv`] carrying the SV message.
+//!
+//! Waveforms: [`Tile::trace`] opens an FST file for a window of cycles; the environment
+//! variables `TESSERA_FST=path.fst` and `TESSERA_FST_WINDOW=start:end` do the same for every
+//! model a process creates (the second and later models get `-1`, `-2`, ... before the
+//! extension).
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cxx::UniquePtr;
+
+use crate::ffi::ffi;
+
+/// Parameters of a tile-shaped model, from `rtl/configs.toml` at build time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TileConfig {
+    /// Model name: `<top>_<configuration>`, e.g. `tile_tiny`.
+    pub model: &'static str,
+    /// SV top module.
+    pub top: &'static str,
+    /// MAC lanes (output rows per result beat).
+    pub lanes: u32,
+    /// int8 elements per activation chunk and per lane of a weight word.
+    pub k_width: u32,
+    /// Words of the weight memory.
+    pub weight_words: u32,
+    /// Activation chunks the tile can hold.
+    pub act_words: u32,
+    /// Whether the weight memory has a DPI backdoor.
+    pub backdoor: bool,
+    /// Every parameter of the configuration as given to Verilator.
+    pub params: &'static [(&'static str, &'static str)],
+}
+
+include!(concat!(env!("OUT_DIR"), "/gen/models.rs"));
+
+impl TileConfig {
+    /// The configuration of a model, by name.
+    pub fn get(model: &str) -> Option<&'static TileConfig> {
+        TILE_MODELS.iter().find(|c| c.model == model)
+    }
+    /// Bytes of one weight word.
+    pub fn word_bytes(&self) -> usize {
+        (self.lanes * self.k_width) as usize
+    }
+    /// Result beats of an operation with `rows` rows.
+    pub fn groups(&self, rows: u32) -> u32 {
+        rows.div_ceil(self.lanes)
+    }
+    /// Activation chunks of an operation with reduction length `k`.
+    pub fn chunks(&self, k: u32) -> u32 {
+        k.div_ceil(self.k_width)
+    }
+    /// Largest legal reduction length.
+    pub fn max_k(&self) -> u32 {
+        self.act_words * self.k_width
+    }
+    /// Whether a set-up is legal (the tile's contract).
+    pub fn is_legal(&self, base: u32, rows: u32, k: u32) -> bool {
+        rows != 0
+            && k != 0
+            && k <= self.max_k()
+            && (base as u64) + (self.groups(rows) as u64) * (self.chunks(k) as u64)
+                <= self.weight_words as u64
+    }
+}
+
+/// Harness errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An SV assertion, `$error`, `$fatal` or `$finish`; the SV message and source location.
+    #[error("SV error: {0}")]
+    Sv(String),
+    /// No model of that name was built.
+    #[error("unknown model `{0}`")]
+    UnknownModel(String),
+    /// A call the model cannot serve.
+    #[error("{0}")]
+    Usage(String),
+    /// A run did not reach its goal.
+    #[error("timeout after {cycles} cycles waiting for {what}")]
+    Timeout { cycles: u64, what: String },
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Result of harness calls.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn sv(e: cxx::Exception) -> Error {
+    Error::Sv(e.what().to_string())
+}
+
+/// Output ports of the tile sampled after the last evaluation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Status {
+    pub cfg_ready: bool,
+    pub wr_ready: bool,
+    pub act_ready: bool,
+    pub res_valid: bool,
+    pub res_last: bool,
+    pub busy: bool,
+    pub mac_busy: bool,
+    pub err: bool,
+}
+
+/// Cycle counters kept by the C++ side (monotonic over the model's life).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Clock cycles run (including reset).
+    pub cycles: u64,
+    /// Cycles with `mac_busy_o` high.
+    pub mac_busy: u64,
+    /// Cycles with `busy_o` high.
+    pub busy: u64,
+    /// Cycles with `err_o` high.
+    pub err: u64,
+    /// Result beats handed over.
+    pub results: u64,
+}
+
+impl std::ops::Sub for Counters {
+    type Output = Counters;
+    fn sub(self, o: Counters) -> Counters {
+        Counters {
+            cycles: self.cycles - o.cycles,
+            mac_busy: self.mac_busy - o.mac_busy,
+            busy: self.busy - o.busy,
+            err: self.err - o.err,
+            results: self.results - o.results,
+        }
+    }
+}
+
+/// An accepted set-up.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CfgEvent {
+    pub cycle: u64,
+    pub base: u32,
+    pub rows: u32,
+    pub k: u32,
+}
+/// An accepted weight write.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct WrEvent {
+    pub cycle: u64,
+    pub addr: u32,
+    pub data: Vec<u8>,
+}
+/// An accepted activation chunk.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ActEvent {
+    pub cycle: u64,
+    pub data: Vec<u8>,
+}
+/// A result beat handed over.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ResEvent {
+    pub cycle: u64,
+    pub last: bool,
+    pub lanes: Vec<i32>,
+}
+
+/// Everything the monitors recorded since the last [`Tile::take_log`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MonitorLog {
+    pub cfg: Vec<CfgEvent>,
+    pub wr: Vec<WrEvent>,
+    pub act: Vec<ActEvent>,
+    pub res: Vec<ResEvent>,
+}
+
+thread_local! {
+    static TRACE_OVERRIDE: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+}
+static ENV_TRACES: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `f` with every model created on this thread tracing to `path` (used to re-run a
+/// failing case with a waveform).
+pub fn with_trace<R>(path: &Path, f: impl FnOnce() -> R) -> R {
+    TRACE_OVERRIDE.with(|t| *t.borrow_mut() = Some(path.to_path_buf()));
+    let r = f();
+    TRACE_OVERRIDE.with(|t| *t.borrow_mut() = None);
+    r
+}
+
+/// The trace a new model should open: the thread's override, else `TESSERA_FST`.
+fn trace_request() -> Option<(PathBuf, u64, u64)> {
+    let window = std::env::var("TESSERA_FST_WINDOW")
+        .ok()
+        .and_then(|w| {
+            let (a, b) = w.split_once(':')?;
+            let a = if a.is_empty() { 0 } else { a.parse().ok()? };
+            let b = if b.is_empty() {
+                u64::MAX
+            } else {
+                b.parse().ok()?
+            };
+            Some((a, b))
+        })
+        .unwrap_or((0, u64::MAX));
+    if let Some(p) = TRACE_OVERRIDE.with(|t| t.borrow().clone()) {
+        return Some((p, window.0, window.1));
+    }
+    let p = PathBuf::from(std::env::var_os("TESSERA_FST")?);
+    let n = ENV_TRACES.fetch_add(1, Ordering::Relaxed);
+    let p = if n == 0 {
+        p
+    } else {
+        let stem = p
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let ext = p.extension().map(|e| e.to_string_lossy().into_owned());
+        let name = match ext {
+            Some(e) => format!("{stem}-{n}.{e}"),
+            None => format!("{stem}-{n}"),
+        };
+        p.with_file_name(name)
+    };
+    Some((p, window.0, window.1))
+}
+
+fn create_parent(path: &Path) -> Result<()> {
+    if let Some(d) = path.parent() {
+        if !d.as_os_str().is_empty() {
+            std::fs::create_dir_all(d).map_err(|source| Error::Io {
+                path: d.to_path_buf(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// A tile-shaped model.
+pub struct Tile {
+    sim: UniquePtr<ffi::TileSim>,
+    cfg: &'static TileConfig,
+    trace: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Tile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tile")
+            .field("model", &self.cfg.model)
+            .finish()
+    }
+}
+
+impl Tile {
+    /// Creates the model `name` (see [`TILE_MODELS`]), resets it for 4 cycles and opens a
+    /// waveform if one was requested through the environment or [`with_trace`].
+    pub fn new(name: &str) -> Result<Self> {
+        let cfg = TileConfig::get(name).ok_or_else(|| Error::UnknownModel(name.into()))?;
+        let sim = ffi::new_tile_sim(name).map_err(sv)?;
+        let mut t = Tile {
+            sim,
+            cfg,
+            trace: None,
+        };
+        if let Some((p, a, b)) = trace_request() {
+            t.trace(&p, a, b)?;
+        }
+        t.reset()?;
+        Ok(t)
+    }
+    /// The `tile` top in its `tiny` configuration.
+    pub fn tiny() -> Result<Self> {
+        Self::new("tile_tiny")
+    }
+    /// The `tile` top in its `sim` configuration.
+    pub fn sim() -> Result<Self> {
+        Self::new("tile_sim")
+    }
+    /// The model's parameters.
+    pub fn config(&self) -> &'static TileConfig {
+        self.cfg
+    }
+    /// The open waveform, if any.
+    pub fn trace_path(&self) -> Option<&Path> {
+        self.trace.as_deref()
+    }
+    fn pin(&mut self) -> Pin<&mut ffi::TileSim> {
+        self.sim.pin_mut()
+    }
+
+    /// Writes an FST waveform of cycles `[start, end)` to `path`.
+    pub fn trace(&mut self, path: &Path, start: u64, end: u64) -> Result<()> {
+        create_parent(path)?;
+        self.pin()
+            .trace_open(&path.to_string_lossy(), start, end)
+            .map_err(sv)?;
+        self.trace = Some(path.to_path_buf());
+        Ok(())
+    }
+    /// Flushes and closes the waveform.
+    pub fn close_trace(&mut self) {
+        self.pin().trace_close();
+    }
+
+    /// Holds reset for 4 cycles with all stream inputs idle.
+    pub fn reset(&mut self) -> Result<()> {
+        self.pin().reset(4).map_err(sv)
+    }
+    /// Runs `n` cycles (transactors active unless [`Tile::set_drive`] turned them off).
+    pub fn tick(&mut self, n: u64) -> Result<()> {
+        self.pin().tick(n).map_err(sv)
+    }
+    /// Runs until `results` more result beats were handed over (and, with `until_idle`, the
+    /// queues are empty and the tile is idle), at most `max_cycles`. Returns the cycles run.
+    pub fn run_until(&mut self, results: u64, max_cycles: u64, until_idle: bool) -> Result<u64> {
+        let before = self.counters().results;
+        let n = self
+            .pin()
+            .run_until(results, max_cycles, until_idle)
+            .map_err(sv)?;
+        if self.counters().results - before < results
+            || (until_idle && (self.pending_inputs() > 0 || self.status().busy))
+        {
+            return Err(Error::Timeout {
+                cycles: n,
+                what: format!(
+                    "{results} result beats{}",
+                    if until_idle { " and idle" } else { "" }
+                ),
+            });
+        }
+        Ok(n)
+    }
+    /// Runs until every queued input was accepted and the tile is idle.
+    pub fn run_until_idle(&mut self, max_cycles: u64) -> Result<u64> {
+        self.run_until(0, max_cycles, true)
+    }
+
+    /// Hands the stream inputs to the transactors (`true`, default) or to the `poke_*` calls.
+    pub fn set_drive(&mut self, transactors: bool) {
+        self.pin().set_drive(transactors);
+    }
+    /// Drives `rst_ni` low (`true`) or high.
+    pub fn poke_reset(&mut self, active: bool) {
+        self.pin().poke_reset(active);
+    }
+    /// Drives `err_clear_i`.
+    pub fn poke_err_clear(&mut self, value: bool) {
+        self.pin().poke_err_clear(value);
+    }
+    /// Drives the set-up stream.
+    pub fn poke_cfg(&mut self, valid: bool, base: u32, rows: u32, k: u32) {
+        self.pin().poke_cfg(valid, base, rows, k);
+    }
+    /// Drives the weight-write stream (`data`: one word, lane-major bytes).
+    pub fn poke_wr(&mut self, valid: bool, addr: u32, data: &[u8]) {
+        self.pin().poke_wr(valid, addr, data);
+    }
+    /// Drives the activation stream (`data`: one chunk of int8 as bytes).
+    pub fn poke_act(&mut self, valid: bool, data: &[u8]) {
+        self.pin().poke_act(valid, data);
+    }
+    /// Drives `res_ready_i`.
+    pub fn poke_res_ready(&mut self, ready: bool) {
+        self.pin().poke_res_ready(ready);
+    }
+    /// Evaluates the combinational logic after pokes.
+    pub fn eval(&mut self) -> Result<()> {
+        self.pin().eval().map_err(sv)
+    }
+    /// The output ports.
+    pub fn status(&self) -> Status {
+        let s = self.sim.peek_status();
+        Status {
+            cfg_ready: s & 1 != 0,
+            wr_ready: s & 2 != 0,
+            act_ready: s & 4 != 0,
+            res_valid: s & 8 != 0,
+            res_last: s & 16 != 0,
+            busy: s & 32 != 0,
+            mac_busy: s & 64 != 0,
+            err: s & 128 != 0,
+        }
+    }
+    /// `res_data_o` as int32 lanes.
+    pub fn res_data(&self) -> Vec<i32> {
+        let mut v = vec![0; self.cfg.lanes as usize];
+        self.sim.peek_res(&mut v);
+        v
+    }
+
+    /// Queues a set-up beat after `gap` idle cycles.
+    pub fn push_cfg(&mut self, base: u32, rows: u32, k: u32, gap: u32) {
+        self.pin().push_cfg(base, rows, k, gap);
+    }
+    /// Queues a weight write after `gap` idle cycles.
+    pub fn push_wr(&mut self, addr: u32, data: &[u8], gap: u32) {
+        assert_eq!(data.len(), self.cfg.word_bytes(), "weight word size");
+        self.pin().push_wr(addr, data, gap);
+    }
+    /// Queues an activation chunk after `gap` idle cycles.
+    pub fn push_act(&mut self, data: &[u8], gap: u32) {
+        assert_eq!(
+            data.len(),
+            self.cfg.k_width as usize,
+            "activation chunk size"
+        );
+        self.pin().push_act(data, gap);
+    }
+    /// Result sink: `res_ready_i` high in `ready_permille`/1000 of cycles, drawn from `seed`.
+    pub fn set_sink(&mut self, ready_permille: u32, seed: u64) {
+        self.pin().set_sink(ready_permille, seed);
+    }
+    /// Beats queued and not yet accepted.
+    pub fn pending_inputs(&self) -> u64 {
+        self.sim.pending_inputs()
+    }
+    /// Cycle counters.
+    pub fn counters(&self) -> Counters {
+        let mut v = [0u64; 5];
+        self.sim.counters(&mut v);
+        Counters {
+            cycles: v[0],
+            mac_busy: v[1],
+            busy: v[2],
+            err: v[3],
+            results: v[4],
+        }
+    }
+    /// Takes what the monitors recorded since the last call.
+    pub fn take_log(&mut self) -> MonitorLog {
+        let (wb, kw, lanes) = (
+            self.cfg.word_bytes(),
+            self.cfg.k_width as usize,
+            self.cfg.lanes as usize,
+        );
+        let mut cfg = Vec::new();
+        self.pin().take_cfg_log(&mut cfg);
+        let (mut wm, mut wd) = (Vec::new(), Vec::new());
+        self.pin().take_wr_log(&mut wm, &mut wd);
+        let (mut ac, mut ad) = (Vec::new(), Vec::new());
+        self.pin().take_act_log(&mut ac, &mut ad);
+        let (mut rm, mut rd) = (Vec::new(), Vec::new());
+        self.pin().take_res_log(&mut rm, &mut rd);
+        MonitorLog {
+            cfg: cfg
+                .chunks_exact(4)
+                .map(|c| CfgEvent {
+                    cycle: c[0],
+                    base: c[1] as u32,
+                    rows: c[2] as u32,
+                    k: c[3] as u32,
+                })
+                .collect(),
+            wr: wm
+                .chunks_exact(2)
+                .zip(wd.chunks_exact(wb))
+                .map(|(m, d)| WrEvent {
+                    cycle: m[0],
+                    addr: m[1] as u32,
+                    data: d.to_vec(),
+                })
+                .collect(),
+            act: ac
+                .iter()
+                .zip(ad.chunks_exact(kw))
+                .map(|(&cycle, d)| ActEvent {
+                    cycle,
+                    data: d.to_vec(),
+                })
+                .collect(),
+            res: rm
+                .chunks_exact(2)
+                .zip(rd.chunks_exact(lanes))
+                .map(|(m, d)| ResEvent {
+                    cycle: m[0],
+                    last: m[1] != 0,
+                    lanes: d.to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    fn check_word(&self, addr: u32) -> Result<()> {
+        if !self.sim.has_backdoor() {
+            return Err(Error::Usage(format!("{} has no backdoor", self.cfg.model)));
+        }
+        if addr >= self.cfg.weight_words {
+            return Err(Error::Usage(format!(
+                "backdoor address {addr} beyond {} words",
+                self.cfg.weight_words
+            )));
+        }
+        Ok(())
+    }
+    /// Writes one weight word through the DPI backdoor (no clock cycles).
+    pub fn backdoor_write(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+        self.check_word(addr)?;
+        if data.len() != self.cfg.word_bytes() {
+            return Err(Error::Usage("backdoor word size".into()));
+        }
+        for (p, c) in data.chunks(4).enumerate() {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            self.pin()
+                .backdoor_write(addr, p as u32, u32::from_le_bytes(w))
+                .map_err(sv)?;
+        }
+        Ok(())
+    }
+    /// Reads one weight word through the DPI backdoor.
+    pub fn backdoor_read(&mut self, addr: u32) -> Result<Vec<u8>> {
+        self.check_word(addr)?;
+        let n = self.cfg.word_bytes();
+        let mut out = Vec::with_capacity(n + 3);
+        for p in 0..n.div_ceil(4) {
+            let v = self.pin().backdoor_read(addr, p as u32).map_err(sv)?;
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// Benchmark reference: `ops` back-to-back operations with the given activation bytes,
+    /// always-ready sink, driven by a plain C++ loop. Returns the cycles run.
+    pub fn bare_matvec_loop(
+        &mut self,
+        base: u32,
+        rows: u32,
+        k: u32,
+        acts: &[u8],
+        ops: u32,
+    ) -> Result<u64> {
+        self.pin()
+            .bare_matvec_loop(base, rows, k, acts, ops)
+            .map_err(sv)
+    }
+}
+
+impl Drop for Tile {
+    fn drop(&mut self) {
+        self.close_trace();
+    }
+}
+
+/// The harness's assertion probe (`verif/bench/assert_probe.sv`).
+pub struct Probe {
+    sim: UniquePtr<ffi::ProbeSim>,
+}
+
+impl Probe {
+    /// Creates the probe model.
+    pub fn new() -> Result<Self> {
+        let mut p = Probe {
+            sim: ffi::new_probe_sim("assert_probe").map_err(sv)?,
+        };
+        if let Some((path, a, b)) = trace_request() {
+            p.trace(&path, a, b)?;
+        }
+        Ok(p)
+    }
+    /// Drives the probe's inputs: fail its assertion, or call `$fatal`, on the next edges.
+    pub fn set_inputs(&mut self, fire_assert: bool, fire_fatal: bool) {
+        self.sim.pin_mut().set_inputs(fire_assert, fire_fatal);
+    }
+    /// Runs `n` cycles.
+    pub fn tick(&mut self, n: u64) -> Result<()> {
+        self.sim.pin_mut().probe_tick(n).map_err(sv)
+    }
+    /// Cycles counted by the probe since reset.
+    pub fn count(&self) -> u32 {
+        self.sim.count()
+    }
+    /// Writes an FST waveform of cycles `[start, end)` to `path`.
+    pub fn trace(&mut self, path: &Path, start: u64, end: u64) -> Result<()> {
+        create_parent(path)?;
+        self.sim
+            .pin_mut()
+            .probe_trace_open(&path.to_string_lossy(), start, end)
+            .map_err(sv)
+    }
+    /// Flushes and closes the waveform.
+    pub fn close_trace(&mut self) {
+        self.sim.pin_mut().probe_trace_close();
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.close_trace();
+    }
+}
+
+/// The last lines the models printed on this thread (diagnostics).
+pub fn output_tail() -> String {
+    ffi::model_output_tail()
+}
