@@ -147,6 +147,56 @@ pub fn matvec_i32(w: &[i8], rows: usize, k: usize, x: &[i8], out: &mut [i32]) {
     }
 }
 
+/// Batched product for `t` input vectors sharing one matrix: `xs` is `[t, k]` row-major and
+/// `out` `[t, rows]` row-major, `out[i, r] = Σ_k w[r, k] · xs[i, k]` (wrapping int32), the
+/// same bits as [`matvec_i32`] per vector. A block of weight rows is read once for all
+/// vectors, so prefill does not stream the matrix `t` times.
+pub fn matmul_i32(w: &[i8], rows: usize, k: usize, xs: &[i8], t: usize, out: &mut [i32]) {
+    if k == 0 || w.len() < rows * k || xs.len() < t * k || out.len() < t * rows {
+        out.fill(0);
+        for i in 0..t.min(xs.len() / k.max(1)) {
+            let r = matvec_i32_scalar(w, rows, k, &xs[i * k..(i + 1) * k]);
+            for (o, v) in out[i * rows..].iter_mut().zip(r) {
+                *o = v;
+            }
+        }
+        return;
+    }
+    if t == 1 {
+        matvec_i32(w, rows, k, &xs[..k], &mut out[..rows]);
+        return;
+    }
+    let x16: Vec<Vec<i16>> = (0..t)
+        .map(|i| {
+            xs[i * k..(i + 1) * k]
+                .iter()
+                .map(|&v| i16::from(v))
+                .collect()
+        })
+        .collect();
+    let nblocks = rows.div_ceil(ROW_BLOCK);
+    let blocks: Vec<Vec<i32>> = (0..nblocks)
+        .into_par_iter()
+        .map(|b| {
+            let r0 = b * ROW_BLOCK;
+            let n = ROW_BLOCK.min(rows - r0);
+            let wb = &w[r0 * k..(r0 + n) * k];
+            let mut o = vec![0i32; t * n];
+            for (i, x) in x16.iter().enumerate() {
+                block(wb, k, x, &mut o[i * n..(i + 1) * n]);
+            }
+            o
+        })
+        .collect();
+    for (b, o) in blocks.iter().enumerate() {
+        let r0 = b * ROW_BLOCK;
+        let n = o.len() / t;
+        for i in 0..t {
+            out[i * rows + r0..i * rows + r0 + n].copy_from_slice(&o[i * n..(i + 1) * n]);
+        }
+    }
+}
+
 /// Computes `out.len()` consecutive rows of `w` against `x16`.
 fn block(w: &[i8], k: usize, x16: &[i16], out: &mut [i32]) {
     #[cfg(target_arch = "x86_64")]
@@ -275,7 +325,7 @@ pub trait MatVecEngine {
     ) -> Result<Vec<Array2<i32>>>;
 }
 
-/// The golden engine: [`matvec_i32`] on the host CPU.
+/// The golden engine: [`matmul_i32`] (the fast kernel) on the host CPU.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GoldenEngine;
 
@@ -286,6 +336,7 @@ impl MatVecEngine for GoldenEngine {
         xs: ArrayView2<i8>,
     ) -> Result<Vec<Array2<i32>>> {
         let (t, k) = xs.dim();
+        let xv: Vec<i8> = xs.iter().copied().collect();
         let mut outs = Vec::with_capacity(mats.len());
         for (id, m) in mats {
             if m.cols != k || m.q.len() != m.rows * m.cols {
@@ -297,14 +348,10 @@ impl MatVecEngine for GoldenEngine {
                 )));
             }
             let mut out = Array2::<i32>::zeros((t, m.rows));
-            for (ti, mut orow) in out.outer_iter_mut().enumerate() {
-                let x = xs.row(ti);
-                let xv: Vec<i8> = x.iter().copied().collect();
-                let o = orow
-                    .as_slice_mut()
-                    .ok_or_else(|| Error::Engine("output not contiguous".into()))?;
-                matvec_i32(&m.q, m.rows, k, &xv, o);
-            }
+            let o = out
+                .as_slice_mut()
+                .ok_or_else(|| Error::Engine("output not contiguous".into()))?;
+            matmul_i32(&m.q, m.rows, k, &xv, t, o);
             outs.push(out);
         }
         Ok(outs)

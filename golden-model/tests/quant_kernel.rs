@@ -3,8 +3,8 @@
 use ndarray::{arr2, Array2};
 use proptest::prelude::*;
 use tessera_golden::quant::{
-    matvec_i32, matvec_i32_scalar, quantize_vector, GoldenEngine, MatVecEngine, MatrixId,
-    MatrixKind, QuantMatrix,
+    matmul_i32, matvec_i32, matvec_i32_scalar, quantize_vector, GoldenEngine, MatVecEngine,
+    MatrixId, MatrixKind, QuantMatrix,
 };
 
 fn fast(w: &[i8], rows: usize, k: usize, x: &[i8]) -> Vec<i32> {
@@ -41,6 +41,29 @@ proptest! {
         let f = fast(&w, rows, k, &x);
         prop_assert_eq!(&f, &matvec_i32_scalar(&w, rows, k, &x));
         prop_assert_eq!(f[0] as i64, i64::from(wv) * i64::from(xv) * k as i64);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn quant_matmul_batch_equals_scalar_per_vector(
+        rows in 1usize..200,
+        k in 1usize..700,
+        t in 1usize..6,
+        seed in any::<u64>(),
+    ) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let w: Vec<i8> = (0..rows * k).map(|_| rng.gen()).collect();
+        let xs: Vec<i8> = (0..t * k).map(|_| rng.gen()).collect();
+        let mut out = vec![i32::MIN; t * rows];
+        matmul_i32(&w, rows, k, &xs, t, &mut out);
+        for i in 0..t {
+            let want = matvec_i32_scalar(&w, rows, k, &xs[i * k..(i + 1) * k]);
+            prop_assert_eq!(&out[i * rows..(i + 1) * rows], &want[..]);
+        }
     }
 }
 
