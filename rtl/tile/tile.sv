@@ -501,7 +501,11 @@ module tile
   // Assertions //
   ////////////////
 
+  // Stream protocol at every boundary: the tile's own output, and what it expects of its
+  // environment on the inputs (a source keeps valid and payload until the handshake).
   `ASSERT_STREAM(ResStream_A, res_valid_o, res_ready_i, {res_data_o, res_last_o})
+  `ASSERT_STREAM(CfgStream_A, cfg_valid_i, cfg_ready_o, cfg_i)
+  `ASSERT_STREAM(ActStream_A, act_valid_i, act_ready_o, act_data_i)
   `ASSERT_KNOWN(StateKnown_A, state_q)
   `ASSERT(StateLegal_A, state_q inside {TileIdle, TileRun})
   `ASSERT(RecvBound_A, recv_q <= chunk_last_q + ChunkCntW'(1) || state_q == TileIdle)
