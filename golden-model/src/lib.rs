@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod generate;
 pub mod model;
 pub mod quant;
 pub mod synth;

@@ -1,0 +1,129 @@
+//! `tessera eval`: perplexity on a text, FP32 and (with `--quant w8a8`) the chip's arithmetic.
+//!
+//! The text is tokenized once (with the tokenizer's special tokens, e.g. BOS) and cut into
+//! consecutive windows of `--context` tokens; each window is one forward pass from position 0,
+//! and every token after the first of a window is scored. Perplexity is
+//! `exp(mean negative log-likelihood)`. Top-1 agreement is the share of scored positions where
+//! the w8a8 model's most likely next token equals FP32's.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::Array2;
+use tessera_golden::generate::argmax;
+use tessera_golden::model::{KvCache, Llama};
+use tessera_golden::quant::GoldenEngine;
+use tessera_golden::tokenizer::Tokenizer;
+
+use super::{load_model, Quant};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Hugging Face checkpoint folder (with tokenizer.json).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// UTF-8 text file to score.
+    #[arg(long, value_name = "FILE")]
+    pub text: PathBuf,
+    /// `w8a8` also scores the chip's arithmetic and compares its top-1 with FP32.
+    #[arg(long, value_enum, default_value_t = Quant::None)]
+    pub quant: Quant,
+    /// Tokens per forward window.
+    #[arg(long, default_value_t = 512)]
+    pub context: usize,
+    /// Score at most this many tokens of the text (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub max_tokens: usize,
+}
+
+/// Negative log-likelihood of `targets[t]` under `logits[t]`, and the argmax per row.
+fn score(logits: &Array2<f32>, targets: &[u32]) -> Result<(Vec<f64>, Vec<u32>)> {
+    let mut nll = Vec::with_capacity(targets.len());
+    let mut top = Vec::with_capacity(targets.len());
+    for (row, &y) in logits.outer_iter().zip(targets) {
+        let row = row.to_vec();
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        let lse = f64::from(max)
+            + row
+                .iter()
+                .map(|&x| f64::from(x - max).exp())
+                .sum::<f64>()
+                .ln();
+        let ly = f64::from(*row.get(y as usize).context("target token beyond vocabulary")?);
+        nll.push(lse - ly);
+        top.push(argmax(&row));
+    }
+    Ok((nll, top))
+}
+
+fn window_logits(model: &Llama, cfg: &tessera_golden::config::Config, w: &[u32]) -> Result<Array2<f32>> {
+    let mut cache = KvCache::new(cfg);
+    Ok(model.forward(w, &mut cache, &mut GoldenEngine)?)
+}
+
+pub fn run(a: Args) -> Result<()> {
+    if a.context < 2 {
+        bail!("--context must be at least 2");
+    }
+    let text = std::fs::read_to_string(&a.text)
+        .with_context(|| format!("reading {}", a.text.display()))?;
+    let tok = Tokenizer::from_dir(&a.model)?;
+    let mut ids = tok.encode(&text, true)?;
+    if a.max_tokens > 0 {
+        ids.truncate(a.max_tokens);
+    }
+    if ids.len() < 2 {
+        bail!("{}: fewer than 2 tokens to score", a.text.display());
+    }
+    let (ckpt, f32_model) = load_model(&a.model, Quant::None)?;
+    let q_model = match a.quant {
+        Quant::W8a8 => Some(load_model(&a.model, Quant::W8a8)?.1),
+        Quant::None => None,
+    };
+    let cfg = ckpt.config();
+    let context = a.context.min(cfg.max_position_embeddings);
+
+    let scored_total = ids.len() - ids.len().div_ceil(context);
+    let bar = ProgressBar::new(scored_total as u64);
+    bar.set_style(ProgressStyle::with_template(
+        "{msg} [{bar:30}] {pos}/{len} tokens, {per_sec}, eta {eta}",
+    )?);
+    bar.set_message("eval");
+    let start = Instant::now();
+    let (mut nll_f, mut nll_q, mut agree, mut n) = (0.0f64, 0.0f64, 0usize, 0usize);
+    for w in ids.chunks(context) {
+        if w.len() < 2 {
+            continue;
+        }
+        let targets = &w[1..];
+        let lf = window_logits(&f32_model, cfg, w)?;
+        let (nf, tf) = score(&lf, targets)?;
+        nll_f += nf.iter().sum::<f64>();
+        if let Some(qm) = &q_model {
+            let lq = window_logits(qm, cfg, w)?;
+            let (nq, tq) = score(&lq, targets)?;
+            nll_q += nq.iter().sum::<f64>();
+            agree += tf.iter().zip(&tq).filter(|(a, b)| a == b).count();
+        }
+        n += targets.len();
+        bar.set_position(n as u64);
+    }
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "tokens: {} ({n} scored, windows of {context}), {:.1} s",
+        ids.len(),
+        secs
+    );
+    println!("fp32 perplexity: {:.4}", (nll_f / n as f64).exp());
+    if q_model.is_some() {
+        println!("w8a8 perplexity: {:.4}", (nll_q / n as f64).exp());
+        println!(
+            "w8a8 top-1 agreement with fp32: {:.2}% ({agree}/{n})",
+            100.0 * agree as f64 / n as f64
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Command-line interface: argument definitions and the shared model-loading helpers.
+
+mod eval;
+mod generate;
+mod logits;
+mod synth;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use tessera_golden::checkpoint::Checkpoint;
+use tessera_golden::model::{Llama, Precision};
+
+/// Tessera: a weight-stationary compute-in-memory inference chip for Llama-3.1-class models.
+///
+/// These commands run the golden model, the reference the chip is verified against: an FP32
+/// path equal to Hugging Face transformers, and `w8a8`, the chip's exact integer arithmetic
+/// (int8 weights with per-row scales, int8 activations with per-token scales, int32 sums).
+/// MODEL folders are Hugging Face checkpoint folders (config.json, safetensors weights,
+/// optionally tokenizer.json and tokenizer_config.json).
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a full-sequence forward pass and write the logits to a safetensors file.
+    Logits(logits::Args),
+    /// Generate text or tokens after a prompt (greedy unless --temperature is given).
+    Generate(generate::Args),
+    /// Write a deterministic synthetic checkpoint (Llama 3.1 8B shapes, or a tiny test model).
+    SynthWeights(synth::Args),
+    /// Measure perplexity on a text file, and how often w8a8 picks FP32's top-1 token.
+    Eval(eval::Args),
+}
+
+/// Which arithmetic runs the linear layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Quant {
+    /// FP32 everywhere: the reference equal to transformers.
+    None,
+    /// The chip's int8 × int8 → int32 matrix-vector products (numerics v1).
+    W8a8,
+}
+
+impl From<Quant> for Precision {
+    fn from(q: Quant) -> Self {
+        match q {
+            Quant::None => Precision::F32,
+            Quant::W8a8 => Precision::W8A8,
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Logits(a) => logits::run(a),
+        Command::Generate(a) => generate::run(a),
+        Command::SynthWeights(a) => synth::run(a),
+        Command::Eval(a) => eval::run(a),
+    }
+}
+
+/// Parses `1,2,3` (spaces allowed) into token ids.
+pub fn parse_tokens(s: &str) -> std::result::Result<Vec<u32>, String> {
+    let ids: std::result::Result<Vec<u32>, _> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<u32>()
+                .map_err(|_| format!("`{t}` is not a token id (expected e.g. 1,2,3)"))
+        })
+        .collect();
+    let ids = ids?;
+    if ids.is_empty() {
+        return Err("no token ids given".into());
+    }
+    Ok(ids)
+}
+
+/// Opens a checkpoint folder and loads the model at the given precision.
+pub fn load_model(dir: &Path, quant: Quant) -> Result<(Checkpoint, Llama)> {
+    if !dir.is_dir() {
+        bail!("{}: not a directory", dir.display());
+    }
+    let ckpt = Checkpoint::open(dir).with_context(|| format!("loading {}", dir.display()))?;
+    let model = Llama::load(&ckpt, quant.into())
+        .with_context(|| format!("loading {}", dir.display()))?;
+    Ok((ckpt, model))
+}
+
+/// The model folder argument shared by the commands.
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// Hugging Face checkpoint folder.
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Arithmetic of the linear layers.
+    #[arg(long, value_enum, default_value_t = Quant::None)]
+    pub quant: Quant,
+}
