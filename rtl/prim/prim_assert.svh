@@ -15,7 +15,7 @@
 
 `define ASSERT_STATIC(__name, __cond, __msg) \
   if (!(__cond)) begin : __name \
-    $error("%s", __msg); \
+    $fatal(1, "%s", __msg); \
   end
 
 `ifndef SYNTHESIS
