@@ -9,7 +9,7 @@ use tessera_golden::model::KvCache;
 use tessera_golden::quant::GoldenEngine;
 use tessera_golden::tokenizer::{Message, TextStream, Tokenizer};
 
-use super::{load_model, parse_tokens, ModelArgs};
+use super::{load_model, parse_tokens, ModelArgs, TokenIds};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,7 +20,7 @@ pub struct Args {
     pub prompt: Option<String>,
     /// Prompt as token ids, comma-separated.
     #[arg(long, value_name = "IDS", value_parser = parse_tokens)]
-    pub tokens: Option<Vec<u32>>,
+    pub tokens: Option<TokenIds>,
     /// Most new tokens to generate.
     #[arg(long, default_value_t = 32)]
     pub max_new: usize,
@@ -53,7 +53,7 @@ pub fn run(a: Args) -> Result<()> {
         None
     };
     let prompt_ids = match (&a.prompt, &a.tokens) {
-        (_, Some(ids)) => ids.clone(),
+        (_, Some(ids)) => ids.0.clone(),
         (Some(text), None) => {
             let tok = tok.as_ref().with_context(|| {
                 format!("{}: --prompt needs tokenizer.json (or use --tokens)", dir.display())

@@ -7,7 +7,7 @@ use tessera_golden::model::KvCache;
 use tessera_golden::quant::GoldenEngine;
 use tessera_golden::synth::write_f32_safetensors;
 
-use super::{load_model, parse_tokens, ModelArgs};
+use super::{load_model, parse_tokens, ModelArgs, TokenIds};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -15,7 +15,7 @@ pub struct Args {
     pub model: ModelArgs,
     /// Input token ids, comma-separated (positions start at 0).
     #[arg(long, value_name = "IDS", value_parser = parse_tokens)]
-    pub tokens: Vec<u32>,
+    pub tokens: TokenIds,
     /// Output file: an f32 tensor `logits` of shape [tokens, vocab].
     #[arg(long, value_name = "FILE.safetensors")]
     pub out: PathBuf,
@@ -24,7 +24,7 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let (ckpt, model) = load_model(&a.model.model, a.model.quant)?;
     let mut cache = KvCache::new(ckpt.config());
-    let logits = model.forward(&a.tokens, &mut cache, &mut GoldenEngine)?;
+    let logits = model.forward(&a.tokens.0, &mut cache, &mut GoldenEngine)?;
     let (t, v) = logits.dim();
     let data = logits.as_standard_layout();
     let data = data.as_slice().context("logits are not contiguous")?;

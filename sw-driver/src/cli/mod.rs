@@ -65,8 +65,12 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Token ids given on the command line as `1,2,3`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenIds(pub Vec<u32>);
+
 /// Parses `1,2,3` (spaces allowed) into token ids.
-pub fn parse_tokens(s: &str) -> std::result::Result<Vec<u32>, String> {
+pub fn parse_tokens(s: &str) -> std::result::Result<TokenIds, String> {
     let ids: std::result::Result<Vec<u32>, _> = s
         .split(',')
         .map(str::trim)
@@ -80,7 +84,7 @@ pub fn parse_tokens(s: &str) -> std::result::Result<Vec<u32>, String> {
     if ids.is_empty() {
         return Err("no token ids given".into());
     }
-    Ok(ids)
+    Ok(TokenIds(ids))
 }
 
 /// Opens a checkpoint folder and loads the model at the given precision.
