@@ -253,7 +253,9 @@ mod tests {
         };
         let run = |s: Sampling| {
             let mut smp = Sampler::new(Some(s)).unwrap();
-            (0..40).map(|_| smp.sample(&logits).unwrap()).collect::<Vec<_>>()
+            (0..40)
+                .map(|_| smp.sample(&logits).unwrap())
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(s), run(s));
         assert_ne!(run(s), run(Sampling { seed: 8, ..s }));

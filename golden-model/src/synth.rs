@@ -208,11 +208,31 @@ pub fn plan(spec: &SynthSpec) -> Vec<TensorPlan> {
     )];
     for i in 0..spec.layers {
         let p = format!("model.layers.{i}");
-        v.push(t(format!("{p}.input_layernorm.weight"), vec![h], Init::OnePlus(0.05)));
-        v.push(t(format!("{p}.self_attn.q_proj.weight"), vec![q, h], Init::Normal(std_in(h))));
-        v.push(t(format!("{p}.self_attn.k_proj.weight"), vec![kv, h], Init::Normal(std_in(h))));
-        v.push(t(format!("{p}.self_attn.v_proj.weight"), vec![kv, h], Init::Normal(std_in(h))));
-        v.push(t(format!("{p}.self_attn.o_proj.weight"), vec![h, q], Init::Normal(std_res(q))));
+        v.push(t(
+            format!("{p}.input_layernorm.weight"),
+            vec![h],
+            Init::OnePlus(0.05),
+        ));
+        v.push(t(
+            format!("{p}.self_attn.q_proj.weight"),
+            vec![q, h],
+            Init::Normal(std_in(h)),
+        ));
+        v.push(t(
+            format!("{p}.self_attn.k_proj.weight"),
+            vec![kv, h],
+            Init::Normal(std_in(h)),
+        ));
+        v.push(t(
+            format!("{p}.self_attn.v_proj.weight"),
+            vec![kv, h],
+            Init::Normal(std_in(h)),
+        ));
+        v.push(t(
+            format!("{p}.self_attn.o_proj.weight"),
+            vec![h, q],
+            Init::Normal(std_res(q)),
+        ));
         v.push(t(
             format!("{p}.post_attention_layernorm.weight"),
             vec![h],
@@ -379,22 +399,25 @@ pub fn write_checkpoint_sharded(
     }
     std::fs::create_dir_all(out).map_err(io(out))?;
     let cfg_path = out.join("config.json");
-    let cfg = serde_json::to_string_pretty(&spec.preset.config_json(spec.layers))
-        .map_err(|source| Error::Json {
-            path: cfg_path.clone(),
-            source,
+    let cfg =
+        serde_json::to_string_pretty(&spec.preset.config_json(spec.layers)).map_err(|source| {
+            Error::Json {
+                path: cfg_path.clone(),
+                source,
+            }
         })?;
     std::fs::write(&cfg_path, cfg + "\n").map_err(io(&cfg_path))?;
 
     let mut extra = Vec::new();
     if spec.preset == Preset::Tiny {
         let tok_path = out.join("tokenizer.json");
-        let text = serde_json::to_string_pretty(&byte_level_tokenizer_json()).map_err(
-            |source| Error::Json {
-                path: tok_path.clone(),
-                source,
-            },
-        )?;
+        let text =
+            serde_json::to_string_pretty(&byte_level_tokenizer_json()).map_err(|source| {
+                Error::Json {
+                    path: tok_path.clone(),
+                    source,
+                }
+            })?;
         std::fs::write(&tok_path, text + "\n").map_err(io(&tok_path))?;
         extra.push(tok_path);
     }
@@ -548,7 +571,8 @@ pub fn write_f32_safetensors(path: &Path, tensors: &[(&str, &[usize], &[f32])]) 
     }
     let file = File::create(path).map_err(io(path))?;
     let mut w = BufWriter::new(file);
-    w.write_all(&(h.len() as u64).to_le_bytes()).map_err(io(path))?;
+    w.write_all(&(h.len() as u64).to_le_bytes())
+        .map_err(io(path))?;
     w.write_all(&h).map_err(io(path))?;
     for (_, _, data) in tensors {
         for v in data.iter() {
@@ -590,7 +614,9 @@ mod tests {
         assert_eq!(params, 8_030_261_248);
         let p = plan(&spec);
         let groups = shards(&p, SHARD_BYTES);
-        assert!(groups.iter().all(|g| g.iter().map(|t| t.bytes()).sum::<u64>() <= SHARD_BYTES));
+        assert!(groups
+            .iter()
+            .all(|g| g.iter().map(|t| t.bytes()).sum::<u64>() <= SHARD_BYTES));
         assert_eq!(groups.len(), 9);
     }
 

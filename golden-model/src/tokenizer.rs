@@ -110,7 +110,9 @@ impl Tokenizer {
                 Some(other) => {
                     return Err(Error::Tokenizer {
                         path: cfg_path,
-                        message: format!("chat_template: expected a string or a list, found {other}"),
+                        message: format!(
+                            "chat_template: expected a string or a list, found {other}"
+                        ),
                     })
                 }
             };
@@ -203,7 +205,11 @@ impl Tokenizer {
     }
 
     /// Renders the chat template and encodes it (without adding special tokens twice).
-    pub fn encode_chat(&self, messages: &[Message], add_generation_prompt: bool) -> Result<Vec<u32>> {
+    pub fn encode_chat(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<Vec<u32>> {
         let text = self.apply_chat_template(messages, add_generation_prompt)?;
         self.encode(&text, false)
     }
@@ -243,7 +249,11 @@ pub fn render_chat_template(
     })
     .map_err(|e| {
         // Show the template's own message for raise_exception, not minijinja's wrapping.
-        Error::Template(e.detail().map(str::to_owned).unwrap_or_else(|| e.to_string()))
+        Error::Template(
+            e.detail()
+                .map(str::to_owned)
+                .unwrap_or_else(|| e.to_string()),
+        )
     })
 }
 
@@ -285,8 +295,7 @@ impl<'a> TextStream<'a> {
         let full = self
             .tok
             .decode(&self.ids[self.prefix_start..], self.skip_special_tokens)?;
-        if full.len() > prefix.len() && !full.ends_with('\u{FFFD}') && full.starts_with(&prefix)
-        {
+        if full.len() > prefix.len() && !full.ends_with('\u{FFFD}') && full.starts_with(&prefix) {
             let text = full[prefix.len()..].to_owned();
             self.prefix_start = self.read_start;
             self.read_start = self.ids.len();
@@ -322,14 +331,8 @@ mod tests {
 
     #[test]
     fn tokenizer_chat_template_renders() {
-        let out = render_chat_template(
-            SMOL_TEMPLATE,
-            &[Message::new("user", "Hi")],
-            true,
-            "",
-            "",
-        )
-        .unwrap();
+        let out = render_chat_template(SMOL_TEMPLATE, &[Message::new("user", "Hi")], true, "", "")
+            .unwrap();
         assert_eq!(
             out,
             "<|im_start|>system\nYou are a helpful AI assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
@@ -339,8 +342,8 @@ mod tests {
     #[test]
     fn tokenizer_chat_template_python_methods_and_raise() {
         let t = "{{ bos_token }}{% for m in messages %}{% if m.role not in ['user', 'assistant'] %}{{ raise_exception('bad role ' + m.role) }}{% endif %}{{ m.content.strip() }}|{% endfor %}";
-        let ok = render_chat_template(t, &[Message::new("user", "  a  ")], false, "<s>", "")
-            .unwrap();
+        let ok =
+            render_chat_template(t, &[Message::new("user", "  a  ")], false, "<s>", "").unwrap();
         assert_eq!(ok, "<s>a|");
         let err = render_chat_template(t, &[Message::new("tool", "x")], false, "", "")
             .unwrap_err()

@@ -56,8 +56,7 @@ fn load_expected(name: &str) -> Expected {
         hidden.push(f32s(&format!("hidden.{}", hidden.len())));
     }
     let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     let greedy = meta["greedy_new_tokens"]
         .as_array()
         .unwrap()
@@ -70,7 +69,10 @@ fn load_expected(name: &str) -> Expected {
         .iter()
         .map(|v| v.as_u64().unwrap() as u32)
         .collect();
-    assert_eq!(ids, json_ids, "{name}: expected.json and expected.safetensors disagree");
+    assert_eq!(
+        ids, json_ids,
+        "{name}: expected.json and expected.safetensors disagree"
+    );
     Expected {
         ids,
         full: f32s("logits_full"),
@@ -139,9 +141,14 @@ fn check_full_logits(name: &str) {
     let exp = load_expected(name);
     let (ckpt, model) = load(name, Precision::F32);
     let mut cache = KvCache::new(ckpt.config());
-    let logits = model.forward(&exp.ids, &mut cache, &mut GoldenEngine).unwrap();
+    let logits = model
+        .forward(&exp.ids, &mut cache, &mut GoldenEngine)
+        .unwrap();
     let (d, at) = max_diff(&logits, &exp.full).unwrap();
-    assert!(d <= LOGIT_TOL, "{name}: full logits max |diff| {d:.3e} at {at:?}");
+    assert!(
+        d <= LOGIT_TOL,
+        "{name}: full logits max |diff| {d:.3e} at {at:?}"
+    );
 }
 
 fn check_incremental_logits(name: &str) {
@@ -156,7 +163,10 @@ fn check_incremental_logits(name: &str) {
         got.row_mut(t).assign(&l.row(0));
     }
     let (d, at) = max_diff(&got, &exp.incremental).unwrap();
-    assert!(d <= LOGIT_TOL, "{name}: incremental logits max |diff| {d:.3e} at {at:?}");
+    assert!(
+        d <= LOGIT_TOL,
+        "{name}: incremental logits max |diff| {d:.3e} at {at:?}"
+    );
 }
 
 fn check_hidden(name: &str) {
@@ -204,9 +214,14 @@ fn check_w8a8(name: &str) {
     let exp = load_expected(name);
     let (ckpt, model) = load(name, Precision::W8A8);
     let mut cache = KvCache::new(ckpt.config());
-    let logits = model.forward(&exp.ids, &mut cache, &mut GoldenEngine).unwrap();
+    let logits = model
+        .forward(&exp.ids, &mut cache, &mut GoldenEngine)
+        .unwrap();
     assert_eq!(logits.dim(), exp.full.dim());
-    assert!(logits.iter().all(|x| x.is_finite()), "{name}: w8a8 logits not finite");
+    assert!(
+        logits.iter().all(|x| x.is_finite()),
+        "{name}: w8a8 logits not finite"
+    );
     let agree = logits
         .outer_iter()
         .zip(exp.full.outer_iter())
@@ -220,7 +235,10 @@ fn check_w8a8(name: &str) {
     // The quantized logits stay close to FP32 in scale: no gross error.
     let (d, _) = max_diff(&logits, &exp.full).unwrap();
     let scale = exp.full.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
-    assert!(d < 0.25 * scale, "{name}: w8a8 max |diff| {d} vs logit scale {scale}");
+    assert!(
+        d < 0.25 * scale,
+        "{name}: w8a8 max |diff| {d} vs logit scale {scale}"
+    );
 }
 
 macro_rules! hf_tests {
@@ -267,10 +285,9 @@ fn hf_hidden_state_mismatch_names_the_layer() {
 
 #[test]
 fn hf_fixture_versions_recorded() {
-    let v: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture_dir("versions.json")).unwrap(),
-    )
-    .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture_dir("versions.json")).unwrap())
+            .unwrap();
     for k in ["python", "torch", "transformers"] {
         assert!(v[k].is_string(), "versions.json lacks {k}");
     }

@@ -84,7 +84,11 @@ fn smollm2_tokenizer_matches_transformers() {
     let tok = Tokenizer::from_dir(&dir).unwrap();
     for c in cases().1 {
         let (text, ids) = encode(&tok, &c);
-        assert_eq!(text, c.rendered, "chat template rendering of {:?}", c.prompt);
+        assert_eq!(
+            text, c.rendered,
+            "chat template rendering of {:?}",
+            c.prompt
+        );
         assert_eq!(ids, c.prompt_tokens, "token ids of {:?}", c.prompt);
         assert_eq!(
             tok.decode(&c.greedy, false).unwrap(),

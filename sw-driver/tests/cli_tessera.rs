@@ -34,7 +34,17 @@ fn tiny() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = scratch("tiny-shared");
         let d = dir.to_str().unwrap();
-        ok(&["synth-weights", "--preset", "tiny", "--layers", "2", "--seed", "7", "--out", d]);
+        ok(&[
+            "synth-weights",
+            "--preset",
+            "tiny",
+            "--layers",
+            "2",
+            "--seed",
+            "7",
+            "--out",
+            d,
+        ]);
         dir
     })
 }
@@ -53,9 +63,8 @@ fn read_logits(path: &Path) -> (Vec<usize>, Vec<f32>) {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn u32s(v: &serde_json::Value) -> Vec<u32> {
@@ -82,7 +91,14 @@ fn cli_synth_is_deterministic_per_seed() {
     let c = scratch("synth-c");
     for (dir, seed) in [(&a, "3"), (&b, "3"), (&c, "4")] {
         ok(&[
-            "synth-weights", "--preset", "tiny", "--layers", "3", "--seed", seed, "--out",
+            "synth-weights",
+            "--preset",
+            "tiny",
+            "--layers",
+            "3",
+            "--seed",
+            seed,
+            "--out",
             dir.to_str().unwrap(),
         ]);
     }
@@ -102,9 +118,24 @@ fn cli_logits_writes_tokens_by_vocab() {
     let f32_path = dir.join("f32.safetensors");
     let q_path = dir.join("q.safetensors");
     let model = tiny().to_str().unwrap();
-    ok(&["logits", "--model", model, "--tokens", "1,2,3,200", "--out", f32_path.to_str().unwrap()]);
     ok(&[
-        "logits", "--model", model, "--tokens", "1,2,3,200", "--quant", "w8a8", "--out",
+        "logits",
+        "--model",
+        model,
+        "--tokens",
+        "1,2,3,200",
+        "--out",
+        f32_path.to_str().unwrap(),
+    ]);
+    ok(&[
+        "logits",
+        "--model",
+        model,
+        "--tokens",
+        "1,2,3,200",
+        "--quant",
+        "w8a8",
+        "--out",
         q_path.to_str().unwrap(),
     ]);
     let (shape, f) = read_logits(&f32_path);
@@ -114,14 +145,30 @@ fn cli_logits_writes_tokens_by_vocab() {
     assert!(f.iter().chain(&q).all(|x| x.is_finite()));
     // w8a8 differs from FP32, but only by quantization noise.
     let scale = f.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-    let diff = f.iter().zip(&q).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-    assert!(diff > 0.0 && diff < 0.2 * scale, "diff {diff}, scale {scale}");
+    let diff = f
+        .iter()
+        .zip(&q)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        diff > 0.0 && diff < 0.2 * scale,
+        "diff {diff}, scale {scale}"
+    );
 }
 
 #[test]
 fn cli_generate_json_greedy_and_seeded_sampling() {
     let model = tiny().to_str().unwrap();
-    let base = ["generate", "--model", model, "--tokens", "5,6,7", "--max-new", "6", "--json", "--ignore-eos"];
+    let base = [
+        "generate",
+        "--model",
+        model,
+        "--tokens",
+        "5,6,7",
+        "--max-new",
+        "6",
+        "--json",
+        "--ignore-eos",
+    ];
     let a = json(&ok(&base));
     let b = json(&ok(&base));
     assert_eq!(u32s(&a["prompt_tokens"]), vec![5, 6, 7]);
@@ -133,21 +180,38 @@ fn cli_generate_json_greedy_and_seeded_sampling() {
         json(&ok(&args))
     };
     assert_eq!(sample("11"), sample("11"));
-    let distinct: std::collections::HashSet<Vec<u32>> =
-        ["1", "2", "3", "4"].iter().map(|s| u32s(&sample(s)["tokens"])).collect();
-    assert!(distinct.len() > 1, "different seeds all gave the same tokens");
+    let distinct: std::collections::HashSet<Vec<u32>> = ["1", "2", "3", "4"]
+        .iter()
+        .map(|s| u32s(&sample(s)["tokens"]))
+        .collect();
+    assert!(
+        distinct.len() > 1,
+        "different seeds all gave the same tokens"
+    );
 }
 
 #[test]
 fn cli_generate_streams_text_and_matches_json() {
     let model = tiny().to_str().unwrap();
-    let args = ["generate", "--model", model, "--prompt", "héllo ✓", "--max-new", "8", "--ignore-eos"];
+    let args = [
+        "generate",
+        "--model",
+        model,
+        "--prompt",
+        "héllo ✓",
+        "--max-new",
+        "8",
+        "--ignore-eos",
+    ];
     let streamed = ok(&args);
     let mut jargs = args.to_vec();
     jargs.push("--json");
     let j = json(&ok(&jargs));
     // The byte-level tiny tokenizer: one token per UTF-8 byte.
-    assert_eq!(u32s(&j["prompt_tokens"]), "héllo ✓".bytes().map(u32::from).collect::<Vec<_>>());
+    assert_eq!(
+        u32s(&j["prompt_tokens"]),
+        "héllo ✓".bytes().map(u32::from).collect::<Vec<_>>()
+    );
     let text = String::from_utf8(streamed.stdout).expect("streamed text is valid UTF-8");
     assert_eq!(text.trim_end_matches('\n'), j["text"].as_str().unwrap());
 }
@@ -156,15 +220,35 @@ fn cli_generate_streams_text_and_matches_json() {
 fn cli_eval_reports_perplexity_and_agreement() {
     let dir = scratch("eval");
     let text = dir.join("text.txt");
-    std::fs::write(&text, "The quick brown fox jumps over the lazy dog. ".repeat(6)).unwrap();
+    std::fs::write(
+        &text,
+        "The quick brown fox jumps over the lazy dog. ".repeat(6),
+    )
+    .unwrap();
     let out = ok(&[
-        "eval", "--model", tiny().to_str().unwrap(), "--text", text.to_str().unwrap(),
-        "--quant", "w8a8", "--context", "100",
+        "eval",
+        "--model",
+        tiny().to_str().unwrap(),
+        "--text",
+        text.to_str().unwrap(),
+        "--quant",
+        "w8a8",
+        "--context",
+        "100",
     ]);
     let s = String::from_utf8_lossy(&out.stdout);
     let grab = |key: &str| -> f64 {
-        let line = s.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{s}"));
-        line[key.len()..].trim().split(['%', ' ']).next().unwrap().parse().unwrap()
+        let line = s
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{s}"));
+        line[key.len()..]
+            .trim()
+            .split(['%', ' '])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     let ppl = grab("fp32 perplexity:");
     let qppl = grab("w8a8 perplexity:");
@@ -182,10 +266,30 @@ fn cli_errors_are_one_line_and_nonzero() {
     let out = out_file.to_str().unwrap();
     let model = tiny().to_str().unwrap();
     let cases: Vec<Vec<&str>> = vec![
-        vec!["logits", "--model", "/nonexistent", "--tokens", "1", "--out", out],
-        vec!["logits", "--model", model, "--tokens", "1,99999", "--out", out],
+        vec![
+            "logits",
+            "--model",
+            "/nonexistent",
+            "--tokens",
+            "1",
+            "--out",
+            out,
+        ],
+        vec![
+            "logits", "--model", model, "--tokens", "1,99999", "--out", out,
+        ],
         vec!["logits", "--model", model, "--tokens", "1,x", "--out", out],
-        vec!["generate", "--model", model, "--tokens", "1", "--temperature", "-2", "--max-new", "2"],
+        vec![
+            "generate",
+            "--model",
+            model,
+            "--tokens",
+            "1",
+            "--temperature",
+            "-2",
+            "--max-new",
+            "2",
+        ],
         vec!["synth-weights", "--preset", "nope", "--out", out],
     ];
     for args in cases {

@@ -51,14 +51,21 @@ fn score(logits: &Array2<f32>, targets: &[u32]) -> Result<(Vec<f64>, Vec<u32>)> 
                 .map(|&x| f64::from(x - max).exp())
                 .sum::<f64>()
                 .ln();
-        let ly = f64::from(*row.get(y as usize).context("target token beyond vocabulary")?);
+        let ly = f64::from(
+            *row.get(y as usize)
+                .context("target token beyond vocabulary")?,
+        );
         nll.push(lse - ly);
         top.push(argmax(&row));
     }
     Ok((nll, top))
 }
 
-fn window_logits(model: &Llama, cfg: &tessera_golden::config::Config, w: &[u32]) -> Result<Array2<f32>> {
+fn window_logits(
+    model: &Llama,
+    cfg: &tessera_golden::config::Config,
+    w: &[u32],
+) -> Result<Array2<f32>> {
     let mut cache = KvCache::new(cfg);
     Ok(model.forward(w, &mut cache, &mut GoldenEngine)?)
 }

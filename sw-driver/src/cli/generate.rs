@@ -56,7 +56,10 @@ pub fn run(a: Args) -> Result<()> {
         (_, Some(ids)) => ids.0.clone(),
         (Some(text), None) => {
             let tok = tok.as_ref().with_context(|| {
-                format!("{}: --prompt needs tokenizer.json (or use --tokens)", dir.display())
+                format!(
+                    "{}: --prompt needs tokenizer.json (or use --tokens)",
+                    dir.display()
+                )
             })?;
             if a.chat {
                 tok.encode_chat(&[Message::new("user", text.as_str())], true)?
@@ -139,7 +142,10 @@ pub fn run(a: Args) -> Result<()> {
         let prefill = first - start;
         let decode = end - first;
         let rate = if n > 1 {
-            format!(", decode {:.1} tok/s", (n - 1) as f64 / decode.as_secs_f64())
+            format!(
+                ", decode {:.1} tok/s",
+                (n - 1) as f64 / decode.as_secs_f64()
+            )
         } else {
             String::new()
         };

@@ -93,8 +93,8 @@ pub fn load_model(dir: &Path, quant: Quant) -> Result<(Checkpoint, Llama)> {
         bail!("{}: not a directory", dir.display());
     }
     let ckpt = Checkpoint::open(dir).with_context(|| format!("loading {}", dir.display()))?;
-    let model = Llama::load(&ckpt, quant.into())
-        .with_context(|| format!("loading {}", dir.display()))?;
+    let model =
+        Llama::load(&ckpt, quant.into()).with_context(|| format!("loading {}", dir.display()))?;
     Ok((ckpt, model))
 }
 
