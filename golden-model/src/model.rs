@@ -85,33 +85,48 @@ fn dot_body(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-/// Token counts up to this use a row-parallel dot product; larger prefills use ndarray's
-/// (single-threaded, deterministic) matrix product.
-const SMALL_T: usize = 8;
-/// Output rows per parallel task in the small-T product.
-const ROWS_PER_TASK: usize = 128;
+/// Output rows per parallel task: a block of weight rows is read once for all tokens.
+const ROWS_PER_TASK: usize = 64;
 
-/// `x · wᵀ` for `x` `[T, K]` and `w` `[N, K]` (standard layout).
+/// `x · wᵀ` for `x` `[T, K]` and `w` `[N, K]`: every element is `dot_f32(x[t], w[r])`, so a
+/// token's result does not depend on how many tokens are processed together (prefill and
+/// token-by-token decoding give the same bits) nor on the number of threads.
 fn matmul_t(x: ArrayView2<f32>, w: &Array2<f32>) -> Array2<f32> {
-    let (t, _) = x.dim();
+    let (t, k) = x.dim();
     let n = w.nrows();
+    let w_std;
     let ws = match w.as_slice() {
-        Some(ws) if t <= SMALL_T => ws,
-        _ => return x.dot(&w.t()),
+        Some(ws) => ws,
+        None => {
+            w_std = w.as_standard_layout().into_owned();
+            w_std.as_slice().unwrap_or(&[])
+        }
     };
-    let k = w.ncols();
+    let xs: Vec<Vec<f32>> = x.outer_iter().map(|r| r.to_vec()).collect();
+    let nblocks = n.div_ceil(ROWS_PER_TASK);
+    let blocks: Vec<Vec<f32>> = (0..nblocks)
+        .into_par_iter()
+        .map(|b| {
+            let r0 = b * ROWS_PER_TASK;
+            let rows = ROWS_PER_TASK.min(n - r0);
+            let mut o = vec![0f32; t * rows];
+            for (ti, xr) in xs.iter().enumerate() {
+                for i in 0..rows {
+                    let r = r0 + i;
+                    o[ti * rows + i] = dot_f32(xr, &ws[r * k..(r + 1) * k]);
+                }
+            }
+            o
+        })
+        .collect();
     let mut out = Array2::<f32>::zeros((t, n));
-    for (ti, mut orow) in out.outer_iter_mut().enumerate() {
-        let xr: Vec<f32> = x.row(ti).to_vec();
-        if let Some(o) = orow.as_slice_mut() {
-            o.par_chunks_mut(ROWS_PER_TASK)
-                .enumerate()
-                .for_each(|(c, oc)| {
-                    for (i, v) in oc.iter_mut().enumerate() {
-                        let r = c * ROWS_PER_TASK + i;
-                        *v = dot_f32(&xr, &ws[r * k..(r + 1) * k]);
-                    }
-                });
+    for (b, o) in blocks.iter().enumerate() {
+        let r0 = b * ROWS_PER_TASK;
+        let rows = o.len().checked_div(t).unwrap_or(0);
+        for ti in 0..t {
+            for i in 0..rows {
+                out[[ti, r0 + i]] = o[ti * rows + i];
+            }
         }
     }
     out
