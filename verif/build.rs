@@ -46,6 +46,8 @@ struct TopSpec {
     backdoor_scope: Option<&'static str>,
     /// Extra Verilator arguments.
     verilator_args: &'static [&'static str],
+    /// Built only when this environment variable is set to 1 (slow bench models).
+    opt_in: Option<&'static str>,
 }
 
 /// The verified tops. Adding a top is one entry here.
@@ -58,6 +60,7 @@ const TOPS: &[TopSpec] = &[
         kind: Kind::Tile,
         backdoor_scope: Some("tile.u_weight_ram"),
         verilator_args: &[],
+        opt_in: None,
     },
     TopSpec {
         top: "tile_array16",
@@ -70,6 +73,7 @@ const TOPS: &[TopSpec] = &[
         kind: Kind::Tile,
         backdoor_scope: None,
         verilator_args: &[],
+        opt_in: Some("TESSERA_BUILD_ARRAY"),
     },
     TopSpec {
         top: "assert_probe",
@@ -79,6 +83,7 @@ const TOPS: &[TopSpec] = &[
         kind: Kind::Probe,
         backdoor_scope: None,
         verilator_args: &[],
+        opt_in: None,
     },
 ];
 
@@ -100,6 +105,8 @@ struct Job {
     params: Vec<(String, String)>,
     backdoor_scope: Option<&'static str>,
     verilator_args: Vec<String>,
+    /// Cache directory, fixed from the inputs as they were when the build started.
+    dir: PathBuf,
 }
 
 fn main() {
@@ -143,6 +150,12 @@ fn main() {
 
     let mut jobs = Vec::new();
     for spec in TOPS {
+        if let Some(var) = spec.opt_in {
+            println!("cargo:rerun-if-env-changed={var}");
+            if std::env::var(var).ok().as_deref() != Some("1") {
+                continue;
+            }
+        }
         let mut files = Vec::new();
         if spec.use_file_list {
             files.extend(incdirs.iter().map(|d| format!("+incdir+{d}")));
@@ -178,8 +191,13 @@ fn main() {
                 params,
                 backdoor_scope: spec.backdoor_scope,
                 verilator_args: spec.verilator_args.iter().map(|s| s.to_string()).collect(),
+                dir: PathBuf::new(),
             });
         }
+    }
+
+    for job in &mut jobs {
+        job.dir = model_dir(job, &cache, &opt);
     }
 
     // Models in parallel (two workers: the machines have two cores), the runtime alongside.
@@ -202,8 +220,7 @@ fn main() {
         panic!("Verilator build failed:\n{}", failures.join("\n"));
     }
     for job in &jobs {
-        let dir = model_dir(job, &cache, &opt);
-        println!("cargo:rustc-link-search=native={}", dir.display());
+        println!("cargo:rustc-link-search=native={}", job.dir.display());
         println!(
             "cargo:rustc-link-lib=static:+verbatim={}__ALL.a",
             job.prefix
@@ -244,7 +261,7 @@ fn main() {
         .opt_level(2)
         .flag_if_supported("-mavx2");
     for job in &jobs {
-        b.include(model_dir(job, &cache, &opt));
+        b.include(&job.dir);
     }
     b.compile("tessera_bridge");
     println!("cargo:rustc-link-lib=z");
@@ -358,7 +375,8 @@ fn model_dir(job: &Job, cache: &Path, opt: &str) -> PathBuf {
 }
 
 fn build_model(job: &Job, cache: &Path, opt: &str) -> Result<(), String> {
-    let done = model_dir(job, cache, opt);
+    let _ = opt;
+    let done = job.dir.clone();
     if done.join(format!("{}__ALL.a", job.prefix)).exists() {
         return Ok(());
     }
@@ -417,6 +435,20 @@ fn build_model(job: &Job, cache: &Path, opt: &str) -> Result<(), String> {
     // Another build may have finished the same model meanwhile: either copy serves.
     if std::fs::rename(&dir, &done).is_err() {
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    // Drop builds of older RTL.
+    let keep = done.file_name().unwrap().to_string_lossy().into_owned();
+    if let Ok(rd) = std::fs::read_dir(cache) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let old = name
+                .strip_prefix(&job.model)
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()));
+            if old && name != keep {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
     Ok(())
 }

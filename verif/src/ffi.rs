@@ -2,7 +2,7 @@
 //! [`crate::model`].
 
 #[cxx::bridge(namespace = "tessera")]
-pub(crate) mod ffi {
+pub(crate) mod bridge {
     unsafe extern "C++" {
         include!("tessera-verif/csrc/bridge.h");
 
@@ -75,6 +75,6 @@ pub(crate) mod ffi {
 
 // SAFETY: a model is only ever used through `&mut` from one thread at a time, and every entry
 // into C++ sets that thread's Verilator context first, so a model may move between threads.
-unsafe impl Send for ffi::TileSim {}
+unsafe impl Send for bridge::TileSim {}
 // SAFETY: as above.
-unsafe impl Send for ffi::ProbeSim {}
+unsafe impl Send for bridge::ProbeSim {}

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cxx::UniquePtr;
 
-use crate::ffi::ffi;
+use crate::ffi::bridge as ffi;
 
 /// Parameters of a tile-shaped model, from `rtl/configs.toml` at build time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
