@@ -1,0 +1,38 @@
+//! harness_failure_artifacts: a failing property leaves its shrunk case (JSON) and an FST
+//! waveform of the shrunk case, named by test and seed, and the panic names both.
+
+use proptest::prelude::*;
+use tessera_verif::Tile;
+
+#[test]
+fn harness_failure_artifacts() {
+    let dir = std::env::temp_dir().join(format!("tessera-failures-{}", std::process::id()));
+    std::env::set_var("TESSERA_FAILURE_DIR", &dir);
+    std::env::set_var("TESSERA_SEED", "4242");
+    let r = std::panic::catch_unwind(|| {
+        tessera_verif::tb::run_property("harness_demo_failure", 16, 0u32..1000, |&n| {
+            let mut t = Tile::tiny().map_err(|e| e.to_string())?;
+            t.tick(u64::from(n % 50) + 1).map_err(|e| e.to_string())?;
+            if n >= 10 {
+                Err(format!("{n} is too large"))
+            } else {
+                Ok(())
+            }
+        })
+    });
+    std::env::remove_var("TESSERA_SEED");
+    std::env::remove_var("TESSERA_FAILURE_DIR");
+    let msg = match r {
+        Ok(()) => panic!("the property should have failed"),
+        Err(e) => e.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    let json = dir.join("harness_demo_failure-4242.json");
+    let fst = dir.join("harness_demo_failure-4242.fst");
+    assert!(msg.contains(&json.display().to_string()), "{msg}");
+    assert!(msg.contains(&fst.display().to_string()), "{msg}");
+    assert!(msg.contains("TESSERA_SEED=4242"), "{msg}");
+    // Shrunk to the smallest failing value.
+    assert_eq!(std::fs::read_to_string(&json).unwrap().trim(), "10");
+    assert!(std::fs::metadata(&fst).unwrap().len() > 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
