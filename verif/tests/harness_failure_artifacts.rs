@@ -1,7 +1,6 @@
 //! harness_failure_artifacts: a failing property leaves its shrunk case (JSON) and an FST
 //! waveform of the shrunk case, named by test and seed, and the panic names both.
 
-use proptest::prelude::*;
 use tessera_verif::Tile;
 
 #[test]
