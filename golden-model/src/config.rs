@@ -131,8 +131,42 @@ impl Config {
         if c.num_key_value_heads == 0 {
             c.num_key_value_heads = c.num_attention_heads;
         }
+        c.apply_rope_parameters()?;
         c.validate()?;
         Ok(c)
+    }
+
+    /// transformers 5 writes RoPE settings as one `rope_parameters` object (`rope_type`,
+    /// `rope_theta` and the scaling fields) instead of `rope_theta` + `rope_scaling`. When present
+    /// it takes precedence, as it does in transformers; it stays in `extra` for round trips.
+    fn apply_rope_parameters(&mut self) -> Result<()> {
+        let Some(params) = self.extra.get("rope_parameters") else {
+            return Ok(());
+        };
+        let bad = |m: &str| Error::Config(format!("rope_parameters: {m}"));
+        let obj = params
+            .as_object()
+            .ok_or_else(|| bad("expected an object"))?;
+        if let Some(theta) = obj.get("rope_theta") {
+            self.rope_theta = theta
+                .as_f64()
+                .ok_or_else(|| bad("rope_theta must be a number"))?;
+        }
+        let rope_type = match obj.get("rope_type").or_else(|| obj.get("type")) {
+            None => "default",
+            Some(t) => t
+                .as_str()
+                .ok_or_else(|| bad("rope_type must be a string"))?,
+        };
+        self.rope_scaling = if rope_type == "default" {
+            None
+        } else {
+            Some(
+                serde_json::from_value::<RopeScaling>(params.clone())
+                    .map_err(|e| bad(&e.to_string()))?,
+            )
+        };
+        Ok(())
     }
 
     /// Per-head dimension: `head_dim` when given, else `hidden_size / num_attention_heads`.

@@ -46,6 +46,44 @@ fn model_config_defaults_and_single_eos() {
 }
 
 #[test]
+fn model_config_reads_transformers5_rope_parameters() {
+    // transformers 5 writes one `rope_parameters` object in place of rope_theta + rope_scaling.
+    let c = Config::from_json(
+        r#"{"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 4, "vocab_size": 10,
+            "rope_parameters": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0, "original_max_position_embeddings": 8192,
+                "rope_theta": 500000.0}}"#,
+    )
+    .unwrap();
+    assert_eq!(c.rope_theta, 500000.0);
+    let rs = c.llama3_scaling().unwrap().expect("llama3 scaling");
+    assert_eq!(
+        (rs.factor, rs.low_freq_factor, rs.high_freq_factor),
+        (8.0, 1.0, 4.0)
+    );
+    assert_eq!(rs.original_max_position_embeddings, 8192);
+    let plain = Config::from_json(
+        r#"{"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 4, "vocab_size": 10,
+            "rope_parameters": {"rope_theta": 20000.0, "rope_type": "default"}}"#,
+    )
+    .unwrap();
+    assert_eq!(plain.rope_theta, 20000.0);
+    assert!(plain.llama3_scaling().unwrap().is_none());
+    let e = Config::from_json(
+        r#"{"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 4, "vocab_size": 10,
+            "rope_parameters": {"rope_type": "yarn", "factor": 4.0}}"#,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, Error::UnsupportedRope { rope_type } if rope_type == "yarn"),
+        "{e}"
+    );
+}
+
+#[test]
 fn model_config_rejects_bad_input() {
     let e = Config::from_json(&CONFIG_JSON.replace("\"llama3\"", "\"yarn\"")).unwrap_err();
     assert!(
