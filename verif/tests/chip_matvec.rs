@@ -136,6 +136,7 @@ fn chip_matvec_program_mixed_partitions() {
         }
         chip.send(&packets);
         chip.send(&[packet(&cfg, &[op::PERF_SNAPSHOT], &[])]);
+        chip.run(20);
         let mac0 = chip.read64(reg::PERF_MAC_BUSY_LO);
         // Back-to-back products with different K partitions, one fence at the end.
         program.push(fence(&cfg));

@@ -166,39 +166,61 @@ static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
 /// Builds (or reuses) the chip model of configuration `cfg`; returns the executable.
 pub fn model(cfg: &Config) -> PathBuf {
+    let params: Vec<(String, String)> = cfg
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect();
+    build(
+        &cfg.name,
+        "tessera_top",
+        &[],
+        "verif/bench/chip_sim.cpp",
+        &[format!("-DSTREAM_WIDTH={}", cfg.stream_width)],
+        &params,
+    )
+}
+
+/// Builds (or reuses) a Verilator executable of `top` from `rtl/files.f` plus `extra_sv`, with
+/// the C++ driver `cpp` (paths relative to the repository root).
+pub fn build(
+    tag: &str,
+    top: &str,
+    extra_sv: &[&str],
+    cpp: &str,
+    cflags: &[String],
+    params: &[(String, String)],
+) -> PathBuf {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let root = repo_root();
     let files_f = std::fs::read_to_string(root.join("rtl/files.f")).expect("rtl/files.f");
-    let bench = root.join("verif/bench/chip_sim.cpp");
     let mut h = DefaultHasher::new();
     files_f.hash(&mut h);
-    for line in files_f.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with("+incdir+") || line.starts_with("//") {
-            if let Some(dir) = line.strip_prefix("+incdir+") {
-                if let Ok(rd) = std::fs::read_dir(root.join(dir)) {
-                    let mut names: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-                    names.sort();
-                    for p in names {
-                        std::fs::read(&p).unwrap_or_default().hash(&mut h);
-                    }
-                }
+    let mut inputs: Vec<PathBuf> = Vec::new();
+    for line in files_f.lines().map(str::trim) {
+        if let Some(dir) = line.strip_prefix("+incdir+") {
+            if let Ok(rd) = std::fs::read_dir(root.join(dir)) {
+                let mut names: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+                names.sort();
+                inputs.extend(names);
             }
-            continue;
+        } else if !line.is_empty() && !line.starts_with("//") {
+            inputs.push(root.join(line));
         }
-        std::fs::read(root.join(line))
-            .unwrap_or_default()
-            .hash(&mut h);
     }
-    std::fs::read(&bench).expect("chip_sim.cpp").hash(&mut h);
-    cfg.params.hash(&mut h);
+    inputs.extend(extra_sv.iter().map(|f| root.join(f)));
+    inputs.push(root.join(cpp));
+    for p in &inputs {
+        std::fs::read(p).unwrap_or_default().hash(&mut h);
+    }
+    (top, cflags, params).hash(&mut h);
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("target"));
     let dir = target
         .join("chip-sim")
-        .join(format!("{}-{:016x}", cfg.name, h.finish()));
-    let exe = dir.join("Vtessera_top");
+        .join(format!("{top}-{tag}-{:016x}", h.finish()));
+    let exe = dir.join(format!("V{top}"));
     if exe.exists() {
         return exe;
     }
@@ -215,20 +237,22 @@ pub fn model(cfg: &Config) -> PathBuf {
             "-Wno-fatal",
             "-Wno-lint",
         ])
-        .args(["--top-module", "tessera_top", "-Mdir"])
+        .args(["--top-module", top, "-Mdir"])
         .arg(&tmp)
         .args(["-f", "rtl/files.f"])
+        .args(extra_sv)
         .args(["-MAKEFLAGS", "OPT_FAST=-O2"])
-        .args(["-CFLAGS", &format!("-DSTREAM_WIDTH={}", cfg.stream_width)])
-        .arg(&bench);
-    for (k, v) in &cfg.params {
+        .arg(root.join(cpp));
+    for f in cflags {
+        cmd.args(["-CFLAGS", f]);
+    }
+    for (k, v) in params {
         cmd.arg(format!("-G{k}={v}"));
     }
     let out = cmd.output().expect("run verilator");
     assert!(
         out.status.success(),
-        "verilator build of {} failed:\n{}",
-        cfg.name,
+        "verilator build of {top} ({tag}) failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     if std::fs::rename(&tmp, &dir).is_err() {

@@ -281,7 +281,7 @@ impl<'io, IO: peakrdl_rust::io::RegisterIO> TesseraRegs<'io, IO> {
     /// Command FIFO
     ///
     /// Each write pushes one 32-bit word of a descriptor, as an alternative to the command
-    /// stream. Reads return 0.
+    /// stream. It is write-only: a read answers SLVERR.
     #[inline(always)]
     #[must_use]
     pub const fn cmd_fifo(&self) -> peakrdl_rust::reg::Reg<'io, cmd_fifo::CmdFifo, IO> {

@@ -7,7 +7,7 @@ use super::_root; // alias to root module of generated code
 /// Command FIFO
 ///
 /// Each write pushes one 32-bit word of a descriptor, as an alternative to the command
-/// stream. Reads return 0.
+/// stream. It is write-only: a read answers SLVERR.
 #[repr(transparent)]
 #[derive(Copy, Clone, Eq, PartialEq)]
 pub struct CmdFifo(u32);
