@@ -11,6 +11,9 @@
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused)]
 mod generated;
 
+// The generated module hides its registers from doctest builds (`cfg(not(doctest))`).
+#[cfg(not(doctest))]
 pub use generated::components::tessera_regs;
+#[cfg(not(doctest))]
 pub use generated::TesseraRegs;
 pub use peakrdl_rust;
