@@ -211,3 +211,43 @@ fn chip_cmd_fifo_program() {
     assert_eq!(chip.write(reg::INTR_STATUS, 1), 0);
     assert!(!chip.irq());
 }
+
+#[test]
+fn chip_sim_random_matvec() {
+    if !have_verilator() {
+        return;
+    }
+    let seed = seed("chip_sim_random_matvec");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut chip = Chip::new("sim");
+    let cfg = chip.cfg.clone();
+    chip.backpressure(20, 20, seed);
+    // A Llama 3.1 8B shape (k/v projection) and random shapes with random K partitions.
+    let mut shapes = vec![(1024usize, 4096usize, 0u32)];
+    for _ in 0..3 {
+        shapes.push((
+            rng.gen_range(1..=2048),
+            rng.gen_range(1..=4096),
+            rng.gen_range(0..=cfg.lg_tiles()),
+        ));
+    }
+    for (i, (rows, k, lg_pk)) in shapes.into_iter().enumerate() {
+        let w = random_i8(&mut rng, rows * k);
+        let x = random_i8(&mut rng, k);
+        let place = Placement::new(&cfg, &w, rows, k, lg_pk);
+        let base = rng.gen_range(0..1000);
+        chip.send(&[
+            place.weight_load(&cfg, base),
+            vbuf_load(&cfg, &x, place.in_chunks(), 0),
+            place.matvec(&cfg, base, 0, 0),
+            fence(&cfg),
+        ]);
+        let y = read_results(&mut chip, 0, place.out_words(&cfg));
+        assert_eq!(
+            &y[..rows],
+            &reference(&w, rows, k, &x)[..],
+            "sim product {i}: {rows}x{k} lg_pk {lg_pk} (seed {seed})"
+        );
+    }
+    assert_eq!(chip.read(reg::ERROR), 0);
+}
