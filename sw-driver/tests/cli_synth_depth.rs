@@ -9,7 +9,9 @@ use tessera_golden::quant::GoldenEngine;
 use tessera_golden::synth::{write_checkpoint_sharded, Preset, SynthSpec};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    // One folder per process: test runners may run this file's tests in parallel processes.
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
