@@ -58,8 +58,11 @@ module tile
   localparam int unsigned AAddrWidth = $clog2(ActWords);           // activation chunk address
   localparam int unsigned ChunkCntW  = $clog2(ActWords + 1);       // counts 0..ActWords chunks
   localparam int unsigned GroupCntW  = $clog2(WeightWords + 1);    // counts 0..WeightWords groups
+  localparam int unsigned NumMul     = Lanes * KWidth;             // multipliers
   localparam int unsigned ProdWidth  = 16;                         // int8 x int8
   localparam int unsigned SumWidth   = ProdWidth + KShift;         // sum of KWidth products
+  localparam logic [ProdWidth-1:0] ProdBias = ProdWidth'(1) << (ProdWidth - 1);  // adder tree
+  localparam logic [SumWidth-1:0]  SumBias  = SumWidth'(1) << (SumWidth - 1);    //   offsets
   localparam int unsigned SpanWidth  = GroupCntW + ChunkCntW + 1;  // base + groups * chunks
 
   `ASSERT_STATIC(gen_lanes_pow2_A, Lanes >= 1 && (Lanes & (Lanes - 1)) == 0,
@@ -349,79 +352,103 @@ module tile
 
   assign mac_busy_o = en2;  // stage o -> 2 advances: the multipliers take a step
 
-  // Operand registers: the memories' outputs go straight into flip-flops, so the multipliers
-  // never sit behind a RAM's clock-to-output delay.
-  logic [WordWidth-1:0]  w_op_d, w_op_q;
-  logic [ChunkWidth-1:0] x_op_d, x_op_q;
-  assign w_op_d = eno ? w_word : w_op_q;
-  assign x_op_d = eno ? x_chunk : x_op_q;
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      w_op_q <= '0;
-      x_op_q <= '0;
-    end else begin
-      w_op_q <= w_op_d;
-      x_op_q <= x_op_d;
-    end
+  // The datapath works on unpacked arrays of int8 operands, int16 products and tree nodes, with
+  // whole-array loops over contiguous elements: the simulator turns them into plain C arrays of
+  // bytes, half-words and words that a C++ compiler vectorizes, while synthesis still sees one
+  // multiplier per element and a balanced adder tree per lane. Elements are ordered element-major,
+  // multiplier i = j*Lanes + l for lane l, element j, so that every level of the adder trees of
+  // all lanes is one contiguous range.
+
+  // Stage o: operand registers. The memories' outputs go straight into flip-flops, so the
+  // multipliers never sit behind a RAM's clock-to-output delay. The weight word is split into its
+  // int8 elements here (lane l, element j is byte l*KWidth + j), and the activation chunk is
+  // fanned out to the lanes (element j to multipliers j*Lanes ... j*Lanes + Lanes-1).
+  logic signed [7:0] w_elem [NumMul];
+  logic signed [7:0] x_elem [NumMul];
+  for (genvar i = 0; i < NumMul; i++) begin : gen_elem
+    assign w_elem[i] = w_word[8*((i % Lanes)*KWidth + i / Lanes) +: 8];
+    assign x_elem[i] = x_chunk[8*(i / Lanes) +: 8];
   end
 
+  logic signed [7:0] w_op_d [NumMul];
+  logic signed [7:0] w_op_q [NumMul];
+  logic signed [7:0] x_op_d [NumMul];
+  logic signed [7:0] x_op_q [NumMul];
+  always_comb begin
+    w_op_d = w_op_q;
+    x_op_d = x_op_q;
+    if (eno) begin
+      w_op_d = w_elem;
+      x_op_d = x_elem;
+    end
+  end
+  // Data registers without reset: their valid bits (v*_q) are reset.
+  always_ff @(posedge clk_i) begin
+    w_op_q <= w_op_d;
+    x_op_q <= x_op_d;
+  end
+
+  // Stage o -> 2: Lanes*KWidth int8 x int8 products, registered.
+  logic signed [ProdWidth-1:0] prod_d [NumMul];
+  logic signed [ProdWidth-1:0] prod_q [NumMul];
+  always_comb begin
+    prod_d = prod_q;
+    if (en2) begin
+      for (int unsigned i = 0; i < NumMul; i++) begin
+        prod_d[i] = ProdWidth'(w_op_q[i]) * ProdWidth'(x_op_q[i]);
+      end
+    end
+  end
+  always_ff @(posedge clk_i) begin
+    prod_q <= prod_d;
+  end
+
+  // Stage 2 -> 3: per lane a balanced binary adder tree over its KWidth products, registered.
+  // Level h adds node i + h into node i for i < h, all lanes at once; lane l's sum ends in node l.
+  // The trees add the products offset by 2^15 (bit 15 inverted), which makes every leaf a
+  // non-negative 16-bit number: the trees are unsigned, with no sign extension at any level. The
+  // KWidth offsets of a lane add up to 2^(SumWidth-1), which inverting the top bit of its sum
+  // removes (modulo 2^SumWidth, where the signed lane sum always fits).
+  logic [SumWidth-1:0]        node [NumMul];
+  logic signed [SumWidth-1:0] lsum_d [Lanes];
+  logic signed [SumWidth-1:0] lsum_q [Lanes];
+  logic [ProdWidth-1:0]       leaf [NumMul];
+  always_comb begin
+    for (int unsigned i = 0; i < NumMul; i++) begin
+      leaf[i] = prod_q[i] ^ ProdBias;
+      node[i] = SumWidth'(leaf[i]);
+    end
+    for (int unsigned h = NumMul / 2; h >= Lanes; h = h / 2) begin
+      for (int unsigned i = 0; i < h; i++) begin
+        node[i] = node[i] + node[i + h];
+      end
+    end
+    lsum_d = lsum_q;
+    if (en3) begin
+      for (int unsigned l = 0; l < Lanes; l++) begin
+        lsum_d[l] = node[l] ^ SumBias;
+      end
+    end
+  end
+  always_ff @(posedge clk_i) begin
+    lsum_q <= lsum_d;
+  end
+
+  // Stage 3: accumulate. The first step of a group starts from zero.
   logic [ResWidth-1:0] acc_sum;    // accumulator plus this step's lane sums, all lanes
 
   for (genvar l = 0; l < Lanes; l++) begin : gen_lane
-    // Stage 1 -> 2: KWidth products, registered.
-    for (genvar j = 0; j < KWidth; j++) begin : gen_mul
-      logic [7:0]                  w_elem, x_elem;
-      logic signed [ProdWidth-1:0] prod_d, prod_q;
-      assign w_elem = w_op_q[8*(l*KWidth+j) +: 8];
-      assign x_elem = x_op_q[8*j +: 8];
-      // int8 x int8: the low 16 bits of the product of the sign-extended operands are the exact
-      // signed product. Written unsigned so that simulation uses native multiplies.
-      assign prod_d = en2 ? ProdWidth'({{8{w_elem[7]}}, w_elem} * {{8{x_elem[7]}}, x_elem})
-                           : prod_q;
-      always_ff @(posedge clk_i or negedge rst_ni) begin
-        if (!rst_ni) begin
-          prod_q <= '0;
-        end else begin
-          prod_q <= prod_d;
-        end
-      end
-    end
-
-    // Stage 2 -> 3: binary adder tree, one bit wider per level.
-    for (genvar lv = 0; lv <= KShift; lv++) begin : gen_level
-      localparam int unsigned Nodes = KWidth >> lv;
-      logic signed [ProdWidth+lv-1:0] node [Nodes];
-      if (lv == 0) begin : gen_leaves
-        for (genvar n = 0; n < Nodes; n++) begin : gen_leaf
-          assign node[n] = gen_mul[n].prod_q;
-        end
-      end else begin : gen_adders
-        for (genvar n = 0; n < Nodes; n++) begin : gen_add
-          assign node[n] = (ProdWidth+lv)'(gen_level[lv-1].node[2*n]) +
-                           (ProdWidth+lv)'(gen_level[lv-1].node[2*n+1]);
-        end
-      end
-    end
-
-    logic signed [SumWidth-1:0] lsum_d, lsum_q;
-    assign lsum_d = en3 ? gen_level[KShift].node[0] : lsum_q;
-    always_ff @(posedge clk_i or negedge rst_ni) begin
-      if (!rst_ni) begin
-        lsum_q <= '0;
-      end else begin
-        lsum_q <= lsum_d;
-      end
-    end
-
-    // Stage 3: accumulate. The first step of a group starts from zero.
-    logic signed [AccWidth-1:0] acc_d, acc_q, acc_in;
+    logic signed [SumWidth-1:0] lsum;
+    logic signed [AccWidth-1:0] acc_d, acc_q, acc_in, acc_new;
+    assign lsum    = lsum_q[l];
     assign acc_in  = first3_q ? '0 : acc_q;
-    assign acc_sum[AccWidth*l +: AccWidth] = acc_in + AccWidth'(lsum_q);
-    assign acc_d   = en_acc ? acc_sum[AccWidth*l +: AccWidth] : acc_q;
+    assign acc_new = acc_in + AccWidth'(lsum);
+    assign acc_sum[AccWidth*l +: AccWidth] = acc_new;
+    assign acc_d   = en_acc ? acc_new : acc_q;
 
     // Legal shapes never overflow the int32 accumulator (K <= 131072, int8 symmetric).
-    `ASSERT_NEVER(AccOverflow_A, en_acc && (acc_in[AccWidth-1] == lsum_q[SumWidth-1]) &&
-                  (acc_sum[AccWidth*l + AccWidth-1] != acc_in[AccWidth-1]))
+    `ASSERT_NEVER(AccOverflow_A, en_acc && (acc_in[AccWidth-1] == lsum[SumWidth-1]) &&
+                  (acc_new[AccWidth-1] != acc_in[AccWidth-1]))
     always_ff @(posedge clk_i or negedge rst_ni) begin
       if (!rst_ni) begin
         acc_q <= '0;
