@@ -3,7 +3,10 @@
 //
 // Multicast beats are {is_op, kp, data}. An operation beat (is_op = 1) carries an mc_op_t: it
 // becomes the tile's set-up, and the port keeps the operation's K partition (kp = TileIdx mod
-// P_k), its log2 P_k and the result buffer word of its first row group. A chunk beat goes to the
+// P_k), its log2 P_k and the result buffer word of its first row group. The tile takes the next
+// set-up while the previous operation still drains, so the result side keeps {lg_pk, word} of up
+// to two operations in order: the head names the results leaving now and is retired by the
+// beat marked last. A chunk beat goes to the
 // tile when its kp equals the tile's and is dropped otherwise, so each tile sees exactly its K
 // slice, in order. Weight writes {tile, addr, word} are kept when tile = TileIdx. Results leave
 // as reduction beats {lg_pk, addr, data}, addr counting up from the operation's first word.
@@ -49,7 +52,8 @@ module noc_tile_port
   output logic [KWidth*8-1:0]     act_data_o,
   input  logic                    res_valid_i,
   output logic                    res_ready_o,
-  input  logic [ResBits-1:0]      res_data_i
+  input  logic [ResBits-1:0]      res_data_i,
+  input  logic                    res_last_i
 );
 
   `ASSERT_STATIC(gen_flit_A, FlitData >= McOpBits && FlitData >= KWidth * 8,
@@ -62,9 +66,7 @@ module noc_tile_port
   logic [TileIdxWidth-1:0] tag;
   mc_op_t                  op;
 
-  logic [LgPkWidth-1:0]    lg_pk_d, lg_pk_q;
   logic [TileIdxWidth-1:0] kp_d, kp_q;
-  logic [31:0]             addr_d, addr_q;
   logic [TileIdxWidth-1:0] rp;
 
   assign is_op    = mc_data_i[FlitWidth-1];
@@ -89,33 +91,65 @@ module noc_tile_port
   assign res_hs = res_valid_i && red_ready_i;
 
   always_comb begin
-    lg_pk_d = lg_pk_q;
-    kp_d    = kp_q;
-    addr_d  = addr_q;
+    kp_d = kp_q;
     if (op_hs) begin
-      lg_pk_d = op.lg_pk;
-      kp_d    = TileIdxWidth'(TileIdx) & ((TileIdxWidth'(1) << op.lg_pk) - TileIdxWidth'(1));
-      addr_d  = op.out_base + 32'(rp) * op.groups;
-    end else if (res_hs) begin
-      addr_d = addr_q + 32'd1;
+      kp_d = TileIdxWidth'(TileIdx) & ((TileIdxWidth'(1) << op.lg_pk) - TileIdxWidth'(1));
+    end
+  end
+
+  // Result-side queue: entry 0 is the head (the operation whose results leave now), entry 1 the
+  // operation set up behind it. The tile never holds more than two operations.
+  logic [1:0]           rq_valid_d, rq_valid_q;
+  logic [LgPkWidth-1:0] rq_lg_pk_d [2];
+  logic [LgPkWidth-1:0] rq_lg_pk_q [2];
+  logic [31:0]          rq_addr_d [2];
+  logic [31:0]          rq_addr_q [2];
+  logic                 retire;
+
+  assign retire = res_hs && res_last_i;
+
+  always_comb begin
+    rq_valid_d = rq_valid_q;
+    rq_lg_pk_d = rq_lg_pk_q;
+    rq_addr_d  = rq_addr_q;
+    if (res_hs) begin
+      rq_addr_d[0] = rq_addr_q[0] + 32'd1;
+    end
+    if (retire) begin
+      rq_valid_d    = {1'b0, rq_valid_q[1]};
+      rq_lg_pk_d[0] = rq_lg_pk_q[1];
+      rq_addr_d[0]  = rq_addr_q[1];
+    end
+    if (op_hs) begin
+      if (!rq_valid_d[0]) begin
+        rq_valid_d[0] = 1'b1;
+        rq_lg_pk_d[0] = op.lg_pk;
+        rq_addr_d[0]  = op.out_base + 32'(rp) * op.groups;
+      end else begin
+        rq_valid_d[1] = 1'b1;
+        rq_lg_pk_d[1] = op.lg_pk;
+        rq_addr_d[1]  = op.out_base + 32'(rp) * op.groups;
+      end
     end
   end
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      lg_pk_q <= '0;
-      kp_q    <= '0;
-      addr_q  <= '0;
+      kp_q       <= '0;
+      rq_valid_q <= '0;
+      rq_lg_pk_q <= '{default: '0};
+      rq_addr_q  <= '{default: '0};
     end else begin
-      lg_pk_q <= lg_pk_d;
-      kp_q    <= kp_d;
-      addr_q  <= addr_d;
+      kp_q       <= kp_d;
+      rq_valid_q <= rq_valid_d;
+      rq_lg_pk_q <= rq_lg_pk_d;
+      rq_addr_q  <= rq_addr_d;
     end
   end
 
   assign red_valid_o = res_valid_i;
-  assign red_lg_pk_o = lg_pk_q;
-  assign red_addr_o  = addr_q;
+  assign red_lg_pk_o = rq_lg_pk_q[0];
+  assign red_addr_o  = rq_addr_q[0];
   assign red_data_o  = res_data_i;
   assign res_ready_o = red_ready_i;
 
@@ -124,8 +158,10 @@ module noc_tile_port
   assign wr_addr_o  = wr_data_i[WordBits +: 32];
   assign wr_data_o  = wr_data_i[WordBits-1:0];
 
-  // A tile takes a new set-up only after handing over the last result of the previous one.
-  `ASSERT_NEVER(OpWhileResult_A, op_hs && res_valid_i)
+  // Every result belongs to an operation the port set up; a third operation never arrives.
+  `ASSERT_NEVER(ResUnknown_A, res_valid_i && !rq_valid_q[0])
+  `ASSERT_NEVER(QueueFull_A, op_hs && rq_valid_q[1] && !retire)
+  `ASSERT_NEVER(QueueHole_A, rq_valid_q[1] && !rq_valid_q[0])
   `ASSERT_STREAM(McStream_A, mc_valid_i, mc_ready_o, mc_data_i)
 
 endmodule

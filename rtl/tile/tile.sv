@@ -19,7 +19,7 @@ module tile
 ) (
   input  logic                      clk_i,
   input  logic                      rst_ni,       // async, active low
-  // Operation set-up (accepted only when idle)
+  // Operation set-up (accepted once every step of the previous operation has issued)
   input  logic                      cfg_valid_i,
   output logic                      cfg_ready_o,
   input  tile_cfg_t                 cfg_i,
@@ -38,7 +38,7 @@ module tile
   output logic [Lanes*32-1:0]       res_data_o,   // int32 of lane l at bits [32l+31:32l]
   output logic                      res_last_o,   // last row group of the operation
   // Status
-  output logic                      busy_o,       // set-up accepted, last result not handed over
+  output logic                      busy_o,       // an operation's last result not handed over
   output logic                      mac_busy_o,   // the MAC array performs a step this cycle
   output logic                      err_o,        // sticky error flag
   input  logic                      err_clear_i   // clears err_o
@@ -89,7 +89,7 @@ module tile
   logic [ChunkCntW-1:0]  chunk_last_d, chunk_last_q;  // C - 1
   logic [GroupCntW-1:0]  group_last_d, group_last_q;  // G - 1
   logic [ChunkWidth-1:0] kmask_d, kmask_q;         // bytes of the last chunk within K
-  logic [ResWidth-1:0]   rmask_d, rmask_q;         // lanes of the last group within rows
+  logic [Lanes-1:0]      lmask_d, lmask_q;         // lanes of the last group within rows
 
   // Progress counters.
   logic [ChunkCntW-1:0]  recv_d, recv_q;           // activation chunks received
@@ -97,6 +97,7 @@ module tile
   logic [GroupCntW-1:0]  igroup_d, igroup_q;       // row group of the next step to issue
   logic [WAddrWidth-1:0] waddr_d, waddr_q;         // weight word of the next step
   logic                  idone_d, idone_q;         // every step of the operation issued
+  logic [1:0]            pend_d, pend_q;           // operations whose last result is not out
 
   logic err_d, err_q;
 
@@ -107,7 +108,10 @@ module tile
   logic                  cfg_fits;                 // G, C and base fit their registers
   logic [31:0]           cfg_krem, cfg_rrem;       // K mod KWidth, rows mod Lanes
 
-  assign cfg_ready_o = (state_q == TileIdle);
+  // A new set-up is taken as soon as the previous operation has issued its last step, while that
+  // operation drains through the pipeline: at most two operations are in flight, one issuing and
+  // one draining. Results leave in operation order.
+  assign cfg_ready_o = (state_q == TileIdle) && (pend_q != 2'd2);
   assign cfg_hs      = cfg_valid_i && cfg_ready_o;
 
   always_comb begin
@@ -128,16 +132,16 @@ module tile
   logic unused_cfg_chunks;
   assign unused_cfg_chunks = ^cfg_chunks[32:ChunkCntW];
 
-  // Byte mask of the last activation chunk and word mask of the last result beat.
+  // Byte mask of the last activation chunk and lane mask of the last result beat.
   always_comb begin
     kmask_d = kmask_q;
-    rmask_d = rmask_q;
+    lmask_d = lmask_q;
     if (cfg_hs && cfg_legal) begin
       for (int unsigned j = 0; j < KWidth; j++) begin
         kmask_d[8*j +: 8] = (cfg_krem == 32'd0 || 32'(j) < cfg_krem) ? 8'hff : 8'h00;
       end
       for (int unsigned l = 0; l < Lanes; l++) begin
-        rmask_d[32*l +: 32] = (cfg_rrem == 32'd0 || 32'(l) < cfg_rrem) ? 32'hffff_ffff : 32'd0;
+        lmask_d[l] = (cfg_rrem == 32'd0 || 32'(l) < cfg_rrem);
       end
     end
   end
@@ -174,6 +178,7 @@ module tile
     igroup_d     = igroup_q;
     waddr_d      = waddr_q;
     idone_d      = idone_q;
+    pend_d       = pend_q;
     err_d        = err_q;
 
     unique case (state_q)
@@ -188,6 +193,7 @@ module tile
           igroup_d     = '0;
           waddr_d      = cfg_i.base[WAddrWidth-1:0];
           idone_d      = 1'b0;
+          pend_d       = pend_d + 2'd1;
         end
       end
       TileRun: begin
@@ -200,16 +206,20 @@ module tile
             ichunk_d = '0;
             igroup_d = igroup_q + GroupCntW'(1);
             idone_d  = issue_final;
+            if (issue_final) begin
+              state_d = TileIdle;
+            end
           end else begin
             ichunk_d = ichunk_q + ChunkCntW'(1);
           end
         end
-        if (res_hs && res_last_q) begin
-          state_d = TileIdle;
-        end
       end
       default: state_d = TileIdle;
     endcase
+
+    if (res_hs && res_last_q) begin
+      pend_d = pend_d - 2'd1;
+    end
 
     // Errors: set wins over clear in the same cycle so that no error is lost.
     if (err_clear_i) begin
@@ -227,12 +237,13 @@ module tile
       chunk_last_q <= '0;
       group_last_q <= '0;
       kmask_q      <= '0;
-      rmask_q      <= '0;
+      lmask_q      <= '0;
       recv_q       <= '0;
       ichunk_q     <= '0;
       igroup_q     <= '0;
       waddr_q      <= '0;
       idone_q      <= 1'b1;
+      pend_q       <= 2'd0;
       err_q        <= 1'b0;
     end else begin
       state_q      <= state_d;
@@ -240,17 +251,18 @@ module tile
       chunk_last_q <= chunk_last_d;
       group_last_q <= group_last_d;
       kmask_q      <= kmask_d;
-      rmask_q      <= rmask_d;
+      lmask_q      <= lmask_d;
       recv_q       <= recv_d;
       ichunk_q     <= ichunk_d;
       igroup_q     <= igroup_d;
       waddr_q      <= waddr_d;
       idone_q      <= idone_d;
+      pend_q       <= pend_d;
       err_q        <= err_d;
     end
   end
 
-  assign busy_o = (state_q == TileRun);
+  assign busy_o = (pend_q != 2'd0);
   assign err_o  = err_q;
 
   //////////////
@@ -301,7 +313,10 @@ module tile
 
   // Stages: 1 memory outputs, o operand registers, 2 products, 3 lane sums, then the
   // accumulator. Valids and tags: first (chunk 0), last (chunk C-1), final (last step of the
-  // last group). Every stage holds while stall is high.
+  // last group) and the lane mask of the operation's last group, which travels with its steps
+  // because the next operation's set-up may already have replaced lmask_q. Every stage holds
+  // while stall is high.
+  logic [Lanes-1:0] lm1_d, lm1_q, lmo_d, lmo_q, lm2_d, lm2_q, lm3_d, lm3_q;
   logic first1_q, last1_q, final1_q;
   logic vo_q, firsto_q, lasto_q, finalo_q;
   logic vo_d, firsto_d, lasto_d, finalo_d;
@@ -322,7 +337,9 @@ module tile
     vo_d = vo_q;  firsto_d = firsto_q;  lasto_d = lasto_q;  finalo_d = finalo_q;
     v2_d = v2_q;  first2_d = first2_q;  last2_d = last2_q;  final2_d = final2_q;
     v3_d = v3_q;  first3_d = first3_q;  last3_d = last3_q;  final3_d = final3_q;
+    lm1_d = lm1_q;  lmo_d = lmo_q;  lm2_d = lm2_q;  lm3_d = lm3_q;
     if (!stall) begin
+      lm1_d = lmask_q;  lmo_d = lm1_q;  lm2_d = lmo_q;  lm3_d = lm2_q;
       v1_d = issue;  first1_d = issue_first;  last1_d = issue_last;  final1_d = issue_final;
       vo_d = v1_q;   firsto_d = first1_q;     lasto_d = last1_q;     finalo_d = final1_q;
       v2_d = vo_q;   first2_d = firsto_q;     last2_d = lasto_q;     final2_d = finalo_q;
@@ -336,11 +353,13 @@ module tile
       vo_q <= 1'b0;  firsto_q <= 1'b0;  lasto_q <= 1'b0;  finalo_q <= 1'b0;
       v2_q <= 1'b0;  first2_q <= 1'b0;  last2_q <= 1'b0;  final2_q <= 1'b0;
       v3_q <= 1'b0;  first3_q <= 1'b0;  last3_q <= 1'b0;  final3_q <= 1'b0;
+      lm1_q <= '0;  lmo_q <= '0;  lm2_q <= '0;  lm3_q <= '0;
     end else begin
       v1_q <= v1_d;  first1_q <= first1_d;  last1_q <= last1_d;  final1_q <= final1_d;
       vo_q <= vo_d;  firsto_q <= firsto_d;  lasto_q <= lasto_d;  finalo_q <= finalo_d;
       v2_q <= v2_d;  first2_q <= first2_d;  last2_q <= last2_d;  final2_q <= final2_d;
       v3_q <= v3_d;  first3_q <= first3_d;  last3_q <= last3_d;  final3_q <= final3_d;
+      lm1_q <= lm1_d;  lmo_q <= lmo_d;  lm2_q <= lm2_d;  lm3_q <= lm3_d;
     end
   end
 
@@ -467,6 +486,7 @@ module tile
   // spare, so the next group runs while a result waits.
   logic                res_load;
   logic [ResWidth-1:0] res_new;
+  logic [ResWidth-1:0] rmask;      // lm3_q widened to the lanes' words
   logic                res_valid_d, res_last_d;
   logic [ResWidth-1:0] res_data_d, res_data_q;
   logic                skid_valid_d, skid_last_d, skid_last_q;
@@ -474,7 +494,10 @@ module tile
 
   assign res_load = en_acc && last3_q;
   // Lanes beyond rows in the last group read as zero.
-  assign res_new  = final3_q ? (acc_sum & rmask_q) : acc_sum;
+  for (genvar l = 0; l < Lanes; l++) begin : gen_rmask
+    assign rmask[AccWidth*l +: AccWidth] = {AccWidth{lm3_q[l]}};
+  end
+  assign res_new  = final3_q ? (acc_sum & rmask) : acc_sum;
 
   always_comb begin
     res_valid_d  = res_valid_q;
@@ -542,8 +565,10 @@ module tile
   `ASSERT_NEVER(ResLoadFull_A, res_load && skid_valid_q)
   `ASSERT_NEVER(SkidAlone_A, skid_valid_q && !res_valid_q)
   `ASSERT_NEVER(ActIdle_A, act_ready_o && state_q != TileRun)
-  `ASSERT_NEVER(ResIdle_A, res_valid_o && state_q != TileRun)
-  `ASSERT_NEVER(MacIdle_A, mac_busy_o && state_q != TileRun)
-  `ASSERT_NEVER(CfgBusy_A, cfg_ready_o && busy_o)
+  `ASSERT_NEVER(ResIdle_A, res_valid_o && !busy_o)
+  `ASSERT_NEVER(MacIdle_A, mac_busy_o && !busy_o)
+  `ASSERT_NEVER(CfgIssuing_A, cfg_ready_o && !idone_q)
+  `ASSERT(PendLegal_A, pend_q != 2'd3)
+  `ASSERT(PendRun_A, state_q == TileIdle || pend_q != 2'd0)
 
 endmodule

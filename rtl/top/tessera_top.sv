@@ -374,7 +374,8 @@ module tessera_top
       .act_data_o  (act_data),
       .res_valid_i (res_valid),
       .res_ready_o (res_ready),
-      .res_data_i  (res_data)
+      .res_data_i  (res_data),
+      .res_last_i  (res_last)
     );
 
     tile #(
@@ -406,7 +407,7 @@ module tessera_top
     );
 
     logic unused_tile;
-    assign unused_tile = ^{res_last, busy_unused};
+    assign unused_tile = busy_unused;
   end
 
   assign tile_err = |tile_errs;
