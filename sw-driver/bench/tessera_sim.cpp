@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+// Binary-capable driver of the tessera_top Verilator model, used by tessera-driver's SimTransport.
+//
+// Built by tessera_driver::sim::build_model (verilator --cc --exe --build) with
+// -DSTREAM_WIDTH=<bits>. An AXI4-Lite master, an always-ready AXI4-Stream sink that collects
+// output beats, an AXI4-Stream source fed from a queue, and the weight-memory backdoor of every
+// tile. Each request is one text line on stdin, sometimes followed by a binary payload; each
+// reply is one text line on stdout, sometimes followed by a binary payload. Binary data is
+// little-endian; a beat is STREAM_WIDTH/8 bytes.
+//
+//   w <addr> <data>                  AXI4-Lite write (hex)       -> "ok <bresp>" | "timeout"
+//   r <addr>                         AXI4-Lite read (hex)        -> "ok <data hex> <rresp>"
+//   S <n> <last> <max>  + n beats    queue n input beats (tlast on the last one when <last> is
+//                                    1) and run until all are taken -> "ok <cycles>" | "timeout"
+//   R <n> <max>                      run until n output beats are collected (at most <max>
+//                                    cycles), then hand over up to n of them
+//                                    -> "ok <m>" + m beats + m tlast bytes
+//   I <max>                          run until irq_o is high     -> "ok <cycles>" | "timeout"
+//   B <tile> <addr> <n> <bytes> + n*bytes   backdoor write of n weight words of <bytes> bytes
+//                                    at <addr> of <tile>         -> "ok" | "noscope"
+//   Q <tile> <addr> <n> <bytes>      backdoor read               -> "ok" + n*bytes
+//   run <n>                          n cycles                    -> "ok"
+//   cycles                           -> "ok <cycles since power-on>"
+//   irq                              -> "ok <irq_o>"
+//   quit
+
+#include "Vtessera_top.h"
+#include "svdpi.h"
+#include "verilated.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#ifndef STREAM_WIDTH
+#error "STREAM_WIDTH must be defined"
+#endif
+
+static constexpr int kWords = STREAM_WIDTH / 32;
+static constexpr int kBeatBytes = STREAM_WIDTH / 8;
+
+struct Beat {
+  bool last;
+  uint32_t w[kWords];
+};
+
+static Vtessera_top* m;
+static uint64_t cycles = 0;
+static std::deque<Beat> in_q;
+static std::vector<Beat> out_q;
+static size_t out_head = 0;
+static bool in_active = false;
+
+static void set_in(const Beat& b) {
+#if STREAM_WIDTH <= 32
+  m->s_axis_tdata_i = b.w[0];
+#elif STREAM_WIDTH <= 64
+  m->s_axis_tdata_i = static_cast<uint64_t>(b.w[0]) | (static_cast<uint64_t>(b.w[1]) << 32);
+#else
+  for (int i = 0; i < kWords; i++) m->s_axis_tdata_i[i] = b.w[i];
+#endif
+  m->s_axis_tlast_i = b.last;
+}
+
+static Beat get_out() {
+  Beat b;
+  b.last = m->m_axis_tlast_o;
+#if STREAM_WIDTH <= 32
+  b.w[0] = m->m_axis_tdata_o;
+#elif STREAM_WIDTH <= 64
+  b.w[0] = static_cast<uint32_t>(m->m_axis_tdata_o);
+  b.w[1] = static_cast<uint32_t>(m->m_axis_tdata_o >> 32);
+#else
+  for (int i = 0; i < kWords; i++) b.w[i] = m->m_axis_tdata_o[i];
+#endif
+  return b;
+}
+
+// One clock cycle; inputs change after the rising edge.
+static void step() {
+  if (!in_active && !in_q.empty()) {
+    in_active = true;
+    set_in(in_q.front());
+  }
+  m->s_axis_tvalid_i = in_active;
+  m->m_axis_tready_i = 1;
+  m->eval();
+  bool in_taken = in_active && m->s_axis_tready_o;
+  bool out_taken = m->m_axis_tvalid_o;
+  Beat ob{};
+  if (out_taken) ob = get_out();
+  m->clk_i = 1;
+  m->eval();
+  m->clk_i = 0;
+  m->eval();
+  cycles++;
+  if (in_taken) {
+    in_q.pop_front();
+    in_active = false;
+    m->s_axis_tvalid_i = 0;
+  }
+  if (out_taken) out_q.push_back(ob);
+}
+
+template <typename F>
+static bool wait_for(F cond, uint64_t max) {
+  for (uint64_t i = 0; i < max; i++) {
+    m->eval();
+    if (cond()) return true;
+    step();
+  }
+  m->eval();
+  return cond();
+}
+
+static int axil_write(uint32_t addr, uint32_t data, uint32_t* resp) {
+  m->s_axil_awaddr_i = addr;
+  m->s_axil_awprot_i = 0;
+  m->s_axil_wdata_i = data;
+  m->s_axil_wstrb_i = 0xf;
+  m->s_axil_awvalid_i = 1;
+  m->s_axil_wvalid_i = 1;
+  m->s_axil_bready_i = 1;
+  bool aw = false, wd = false;
+  for (int i = 0; i < 10000 && !(aw && wd); i++) {
+    m->eval();
+    bool a = m->s_axil_awvalid_i && m->s_axil_awready_o;
+    bool w = m->s_axil_wvalid_i && m->s_axil_wready_o;
+    step();
+    if (a) { aw = true; m->s_axil_awvalid_i = 0; }
+    if (w) { wd = true; m->s_axil_wvalid_i = 0; }
+  }
+  if (!(aw && wd)) return -1;
+  if (!wait_for([] { return static_cast<bool>(m->s_axil_bvalid_o); }, 10000)) return -1;
+  *resp = m->s_axil_bresp_o;
+  step();
+  m->s_axil_bready_i = 0;
+  return 0;
+}
+
+static int axil_read(uint32_t addr, uint32_t* data, uint32_t* resp) {
+  m->s_axil_araddr_i = addr;
+  m->s_axil_arprot_i = 0;
+  m->s_axil_arvalid_i = 1;
+  m->s_axil_rready_i = 1;
+  if (!wait_for([] { return static_cast<bool>(m->s_axil_arready_o); }, 10000)) return -1;
+  step();
+  m->s_axil_arvalid_i = 0;
+  if (!wait_for([] { return static_cast<bool>(m->s_axil_rvalid_o); }, 10000)) return -1;
+  *data = m->s_axil_rdata_o;
+  *resp = m->s_axil_rresp_o;
+  step();
+  m->s_axil_rready_i = 0;
+  return 0;
+}
+
+static std::vector<svScope> scopes;
+
+static svScope tile_scope(unsigned t) {
+  if (t < scopes.size() && scopes[t]) return scopes[t];
+  char name[128];
+  std::snprintf(name, sizeof name, "TOP.tessera_top.gen_tile[%u].u_tile.u_weight_ram", t);
+  svScope s = svGetScopeFromName(name);
+  if (t >= scopes.size()) scopes.resize(t + 1, nullptr);
+  scopes[t] = s;
+  return s;
+}
+
+static bool read_exact(void* buf, size_t n) {
+  std::cin.read(static_cast<char*>(buf), static_cast<std::streamsize>(n));
+  return static_cast<size_t>(std::cin.gcount()) == n;
+}
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  Verilated::commandArgs(argc, argv);
+  m = new Vtessera_top;
+  m->clk_i = 0;
+  m->rst_ni = 0;
+  m->eval();
+  for (int i = 0; i < 4; i++) step();
+  m->rst_ni = 1;
+  step();
+
+  std::string line;
+  std::vector<uint8_t> buf;
+  while (std::getline(std::cin, line)) {
+    std::istringstream is(line);
+    std::string cmd;
+    is >> cmd;
+    std::ostringstream os;
+    std::vector<uint8_t> tail;  // binary payload after the reply line
+    if (cmd == "w") {
+      uint32_t a, d, r = 0;
+      is >> std::hex >> a >> d;
+      if (axil_write(a, d, &r)) os << "timeout";
+      else os << "ok " << r;
+    } else if (cmd == "r") {
+      uint32_t a, d = 0, r = 0;
+      is >> std::hex >> a;
+      if (axil_read(a, &d, &r)) os << "timeout";
+      else os << "ok " << std::hex << d << std::dec << " " << r;
+    } else if (cmd == "S") {
+      uint64_t n = 0, max = 0;
+      int last = 0;
+      is >> n >> last >> max;
+      buf.resize(n * kBeatBytes);
+      if (!read_exact(buf.data(), buf.size())) break;
+      for (uint64_t i = 0; i < n; i++) {
+        Beat b{};
+        std::memcpy(b.w, buf.data() + i * kBeatBytes, kBeatBytes);
+        b.last = last && i + 1 == n;
+        in_q.push_back(b);
+      }
+      uint64_t start = cycles;
+      if (wait_for([] { return in_q.empty() && !in_active; }, max)) os << "ok " << (cycles - start);
+      else os << "timeout";
+    } else if (cmd == "R") {
+      uint64_t n = 0, max = 0;
+      is >> n >> max;
+      wait_for([n] { return out_q.size() - out_head >= n; }, max);
+      uint64_t got = std::min<uint64_t>(n, out_q.size() - out_head);
+      os << "ok " << got;
+      tail.resize(got * (kBeatBytes + 1));
+      for (uint64_t i = 0; i < got; i++) {
+        const Beat& b = out_q[out_head + i];
+        std::memcpy(tail.data() + i * kBeatBytes, b.w, kBeatBytes);
+        tail[got * kBeatBytes + i] = b.last ? 1 : 0;
+      }
+      out_head += got;
+      if (out_head == out_q.size()) {
+        out_q.clear();
+        out_head = 0;
+      }
+    } else if (cmd == "I") {
+      uint64_t max = 0, start = cycles;
+      is >> max;
+      if (wait_for([] { return static_cast<bool>(m->irq_o); }, max)) os << "ok " << (cycles - start);
+      else os << "timeout";
+    } else if (cmd == "B" || cmd == "Q") {
+      unsigned t = 0, addr = 0, n = 0, bytes = 0;
+      is >> t >> addr >> n >> bytes;
+      unsigned pieces = bytes / 4;
+      if (cmd == "B") {
+        buf.resize(static_cast<size_t>(n) * bytes);
+        if (!read_exact(buf.data(), buf.size())) break;
+      }
+      svScope s = tile_scope(t);
+      if (!s) {
+        os << "noscope";
+      } else {
+        svSetScope(s);
+        os << "ok";
+        if (cmd == "B") {
+          const uint32_t* p = reinterpret_cast<const uint32_t*>(buf.data());
+          for (unsigned i = 0; i < n; i++)
+            for (unsigned j = 0; j < pieces; j++)
+              Vtessera_top::ram_backdoor_write(addr + i, j, p[static_cast<size_t>(i) * pieces + j]);
+        } else {
+          tail.resize(static_cast<size_t>(n) * bytes);
+          uint32_t* p = reinterpret_cast<uint32_t*>(tail.data());
+          for (unsigned i = 0; i < n; i++)
+            for (unsigned j = 0; j < pieces; j++)
+              p[static_cast<size_t>(i) * pieces + j] = Vtessera_top::ram_backdoor_read(addr + i, j);
+        }
+      }
+    } else if (cmd == "run") {
+      uint64_t n = 0;
+      is >> n;
+      for (uint64_t i = 0; i < n; i++) step();
+      os << "ok";
+    } else if (cmd == "cycles") {
+      os << "ok " << cycles;
+    } else if (cmd == "irq") {
+      m->eval();
+      os << "ok " << static_cast<int>(m->irq_o);
+    } else if (cmd == "quit") {
+      break;
+    } else {
+      os << "error unknown command " << cmd;
+    }
+    os << "\n";
+    std::string s = os.str();
+    std::cout.write(s.data(), static_cast<std::streamsize>(s.size()));
+    if (!tail.empty()) std::cout.write(reinterpret_cast<const char*>(tail.data()), tail.size());
+    std::cout.flush();
+  }
+  m->final();
+  delete m;
+  return 0;
+}

@@ -1,0 +1,35 @@
+//! `tessera-driver`: the host driver of the Tessera compute-in-memory inference chip.
+//!
+//! Layers, bottom up (`docs/driver.md`):
+//!
+//! - [`transport`]: the [`transport::Transport`] trait (32-bit registers, AXI4-Stream in and
+//!   out, interrupt wait, optional simulation control) and its implementations:
+//!   [`sim::SimTransport`] (the Verilator model of `tessera_top`) and [`uio::UioTransport`]
+//!   (a Linux UIO mapping on a board).
+//! - [`device`]: [`device::Device`], discovery, reset, errors, interrupts and counters, through
+//!   the generated register layer `tessera-regs` only.
+//! - [`program`]: descriptor encoding (`docs/architecture.md`, descriptor format).
+//! - [`mapper`]: places every matrix of a model on the tiles (partition rule, decision 1) and
+//!   emits per-tile weight images and command programs.
+//! - [`runtime`]: [`runtime::RtlEngine`], the golden model's `MatVecEngine` on the chip, checked
+//!   product by product against the golden integer kernel.
+
+pub mod config;
+pub mod device;
+pub mod error;
+pub mod mapper;
+pub mod models;
+pub mod program;
+pub mod projection;
+pub mod runtime;
+pub mod sim;
+pub mod transport;
+pub mod uio;
+
+pub use config::ChipConfig;
+pub use device::Device;
+pub use error::{Error, Location, Result};
+pub use mapper::Mapping;
+pub use runtime::RtlEngine;
+pub use sim::SimTransport;
+pub use transport::{SimControl, Transport};

@@ -1,0 +1,128 @@
+//! Small Llama-shaped models built in memory (tests, bring-up): the golden model's own layers
+//! with seeded random weights, so any shape (GQA, tied or untied embeddings, llama3 RoPE
+//! scaling) can be placed on a small chip.
+
+use ndarray::{Array1, Array2};
+use serde_json::json;
+use tessera_golden::config::Config;
+use tessera_golden::model::{DecoderLayer, LayerWeights, Llama, Precision};
+
+use crate::error::Result;
+
+/// Shape of a small model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SmallShape {
+    pub hidden: usize,
+    pub intermediate: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub vocab: usize,
+    pub tied: bool,
+}
+
+impl SmallShape {
+    /// A Llama 3.1-like model scaled down to fit the `tiny` chip: GQA (4 heads, 2 KV heads,
+    /// head_dim 8), tied embeddings, 2 layers, llama3 RoPE scaling.
+    pub fn tiny() -> SmallShape {
+        SmallShape {
+            hidden: 32,
+            intermediate: 48,
+            layers: 2,
+            heads: 4,
+            kv_heads: 2,
+            vocab: 64,
+            tied: true,
+        }
+    }
+
+    /// int8 weights of every matrix (with `lm_head`).
+    pub fn weights(&self) -> usize {
+        let hd = self.hidden / self.heads;
+        let per_layer = self.hidden * hd * (2 * self.heads + 2 * self.kv_heads)
+            + 3 * self.hidden * self.intermediate;
+        self.layers * per_layer + self.vocab * self.hidden
+    }
+
+    /// The `config.json` of the shape.
+    pub fn config(&self) -> Result<Config> {
+        let v = json!({
+            "architectures": ["LlamaForCausalLM"],
+            "hidden_size": self.hidden,
+            "intermediate_size": self.intermediate,
+            "num_hidden_layers": self.layers,
+            "num_attention_heads": self.heads,
+            "num_key_value_heads": self.kv_heads,
+            "vocab_size": self.vocab,
+            "rms_norm_eps": 1e-5,
+            "rope_theta": 500000.0,
+            "rope_scaling": {
+                "rope_type": "llama3",
+                "factor": 8.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 64
+            },
+            "tie_word_embeddings": self.tied,
+            "max_position_embeddings": 512,
+            "hidden_act": "silu",
+        });
+        Ok(Config::from_json(&v.to_string())?)
+    }
+}
+
+/// splitmix64 → uniform in [-1, 1).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    fn matrix(&mut self, rows: usize, cols: usize, scale: f32) -> Array2<f32> {
+        Array2::from_shape_fn((rows, cols), |_| self.next() * scale)
+    }
+
+    fn norm(&mut self, n: usize) -> Array1<f32> {
+        Array1::from_shape_fn(n, |_| 1.0 + 0.1 * self.next())
+    }
+}
+
+/// A model of shape `s` with seeded uniform weights (std ≈ 1/√fan-in), in `precision`.
+pub fn small_llama(s: &SmallShape, seed: u64, precision: Precision) -> Result<Llama> {
+    let cfg = s.config()?;
+    let mut rng = Rng(seed);
+    let hd = cfg.head_dim();
+    let (h, i) = (s.hidden, s.intermediate);
+    let sc = |fan: usize| 1.7 / (fan as f32).sqrt();
+    let embed = rng.matrix(s.vocab, h, 1.0);
+    let mut layers = Vec::with_capacity(s.layers);
+    for l in 0..s.layers {
+        let w = LayerWeights {
+            q_proj: rng.matrix(s.heads * hd, h, sc(h)),
+            k_proj: rng.matrix(s.kv_heads * hd, h, sc(h)),
+            v_proj: rng.matrix(s.kv_heads * hd, h, sc(h)),
+            o_proj: rng.matrix(h, s.heads * hd, sc(s.heads * hd)),
+            gate_proj: rng.matrix(i, h, sc(h)),
+            up_proj: rng.matrix(i, h, sc(h)),
+            down_proj: rng.matrix(h, i, sc(i)),
+            input_layernorm: rng.norm(h),
+            post_attention_layernorm: rng.norm(h),
+        };
+        layers.push(DecoderLayer::from_weights(&cfg, l, w, precision)?);
+    }
+    let norm = rng.norm(h);
+    let head = if s.tied {
+        None
+    } else {
+        Some(rng.matrix(s.vocab, h, sc(h)))
+    };
+    Ok(Llama::from_parts(
+        cfg, embed, layers, norm, head, precision,
+    )?)
+}

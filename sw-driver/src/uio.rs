@@ -1,0 +1,1 @@
+//! Linux UIO transport (placeholder, filled in below).

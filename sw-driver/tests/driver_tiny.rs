@@ -1,0 +1,195 @@
+//! The driver on the `tiny` chip model: scaled-down Llama models through the RTL, bit-exact
+//! against the golden W8A8 pass; discovery; a located device error.
+//!
+//! The Verilator model is built once (cached under `target/tessera-verilated/`) and shared by
+//! every test. Tests skip with a message when `verilator` is missing (and fail in CI).
+
+use tessera_driver::mapper::{MapOptions, Mapping};
+use tessera_driver::models::{small_llama, SmallShape};
+use tessera_driver::program::ErrorCode;
+use tessera_driver::runtime::{LoadMode, RtlEngine};
+use tessera_driver::sim::{have_verilator, open_device, SimTransport};
+use tessera_driver::{Device, Error};
+use tessera_golden::model::{KvCache, Llama, Precision};
+use tessera_golden::quant::{GoldenEngine, MatrixKind};
+
+fn verilator() -> bool {
+    let ok = have_verilator();
+    if !ok && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("verilator is required in CI");
+    }
+    if !ok {
+        eprintln!("skipped: verilator not found");
+    }
+    ok
+}
+
+/// Golden W8A8 logits of `tokens` (prefill) then each of `decode` one by one.
+fn golden(model: &Llama, prefill: &[u32], decode: &[u32]) -> Vec<ndarray::Array2<f32>> {
+    let mut cache = KvCache::new(model.config());
+    let mut out = vec![model
+        .forward(prefill, &mut cache, &mut GoldenEngine)
+        .unwrap()];
+    for &t in decode {
+        out.push(model.forward(&[t], &mut cache, &mut GoldenEngine).unwrap());
+    }
+    out
+}
+
+fn run_on_chip(
+    model: &Llama,
+    opts: &MapOptions,
+    mode: LoadMode,
+    prefill: &[u32],
+    decode: &[u32],
+) -> RtlEngine<SimTransport> {
+    let dev = open_device("tiny").unwrap();
+    let map = Mapping::for_model(dev.config(), model, opts).unwrap();
+    let mut eng = RtlEngine::new(dev, map).unwrap();
+    let load = eng.load_model(model, mode).unwrap();
+    eprintln!("weight load: {load:?}");
+    let want = golden(model, prefill, decode);
+    let mut cache = KvCache::new(model.config());
+    let mut got = vec![eng.forward(model, prefill, &mut cache).unwrap()];
+    for &t in decode {
+        got.push(eng.forward(model, &[t], &mut cache).unwrap());
+    }
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g.dim(), w.dim());
+        let gb: Vec<u32> = g.iter().map(|v| v.to_bits()).collect();
+        let wb: Vec<u32> = w.iter().map(|v| v.to_bits()).collect();
+        assert!(
+            gb == wb,
+            "step {i}: logits differ from the golden W8A8 pass"
+        );
+    }
+    eng
+}
+
+#[test]
+fn driver_tiny_gqa_tied_llama_bit_exact() {
+    if !verilator() {
+        return;
+    }
+    let shape = SmallShape::tiny();
+    let model = small_llama(&shape, 7, Precision::W8A8).unwrap();
+    let prefill = [1u32, 5, 9, 63, 0];
+    let decode = [17u32, 42];
+    let eng = run_on_chip(
+        &model,
+        &MapOptions::default(),
+        LoadMode::Auto,
+        &prefill,
+        &decode,
+    );
+    let s = eng.stats();
+    let tokens = (prefill.len() + decode.len()) as u64;
+    assert_eq!(s.mismatches(), 0);
+    assert_eq!(s.products(), tokens * (7 * shape.layers as u64 + 1));
+    for m in &s.matrices {
+        assert_eq!(m.products, tokens, "{:?}", m.id);
+        assert_eq!(m.matches, tokens, "{:?}", m.id);
+    }
+    let names: Vec<&str> = s.ops.iter().map(|o| o.name).collect();
+    assert_eq!(names, ["qkv", "o", "gate_up", "down", "lm_head"]);
+    assert!(s.total.cycles > 0 && s.total.mac_busy > 0);
+    let u = s.mac_busy_utilization(eng.mapping().cfg.tiles());
+    assert!(u > 0.0 && u <= 1.0, "utilisation {u}");
+    eprintln!(
+        "tiny: {} products, {} cycles, MAC-busy {}, utilisation {u:.3}, host {:.2} s",
+        s.products(),
+        s.total.cycles,
+        s.total.mac_busy,
+        s.seconds
+    );
+}
+
+#[test]
+fn driver_tiny_untied_k_partitions_front_door_bit_exact() {
+    if !verilator() {
+        return;
+    }
+    let shape = SmallShape {
+        tied: false,
+        kv_heads: 1,
+        ..SmallShape::tiny()
+    };
+    let model = small_llama(&shape, 11, Precision::W8A8).unwrap();
+    let opts = MapOptions {
+        prefer_lg_pk: Some(1),
+    };
+    let eng = run_on_chip(&model, &opts, LoadMode::FrontDoor, &[3, 4, 5], &[6]);
+    assert!(eng.mapping().placements.iter().all(|p| p.lg_pk == 1));
+    assert_eq!(eng.stats().mismatches(), 0);
+}
+
+#[test]
+fn driver_tiny_discovery_reads_the_configuration() {
+    if !verilator() {
+        return;
+    }
+    let mut dev = open_device("tiny").unwrap();
+    assert!(tessera_driver::device::version_supported(&dev.version()));
+    assert_eq!(dev.config().tiles(), 4);
+    dev.set_scratch(0xa5a5_1234).unwrap();
+    assert_eq!(dev.scratch().unwrap(), 0xa5a5_1234);
+    // A different expected configuration is refused.
+    let t = dev.into_transport();
+    let mut other = tessera_driver::ChipConfig::named("tiny").unwrap();
+    other.weight_words *= 2;
+    match Device::open_expecting(t, &other) {
+        Err(Error::UnsupportedConfig(m)) => assert!(m.contains("tiny"), "{m}"),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a wrong configuration was accepted"),
+    }
+}
+
+#[test]
+fn driver_tiny_device_error_is_located() {
+    if !verilator() {
+        return;
+    }
+    let model = small_llama(&SmallShape::tiny(), 3, Precision::W8A8).unwrap();
+    let dev = open_device("tiny").unwrap();
+    let map = Mapping::for_model(dev.config(), &model, &MapOptions::default()).unwrap();
+    let mut eng = RtlEngine::new(dev, map).unwrap();
+    eng.load_model(&model, LoadMode::Backdoor).unwrap();
+    // Fault injection: layer 1's v_proj now reads past the weight memory.
+    let ww = eng.mapping().cfg.weight_words;
+    let p = eng
+        .mapping_mut()
+        .placements
+        .iter_mut()
+        .find(|p| p.id.layer == Some(1) && p.id.kind == MatrixKind::V)
+        .unwrap();
+    p.base = ww - 1;
+    let mut cache = KvCache::new(model.config());
+    let e = eng.forward(&model, &[1, 2], &mut cache).unwrap_err();
+    eprintln!("reported: {e}");
+    let loc = e.location().expect("a location");
+    assert_eq!(loc.layer, Some(1));
+    assert_eq!(loc.matrix, MatrixKind::V);
+    match e {
+        Error::At { source, .. } => match *source {
+            Error::Device { code, .. } => assert_eq!(code, ErrorCode::WeightRange),
+            other => panic!("expected a device error, got {other}"),
+        },
+        other => panic!("expected a located error, got {other}"),
+    }
+    // The engine soft-reset the chip: a fresh run works again.
+    let ww_ok = eng
+        .mapping()
+        .placements
+        .iter()
+        .find(|p| p.id.layer == Some(1) && p.id.kind == MatrixKind::K)
+        .map(|p| p.base + p.words())
+        .unwrap();
+    eng.mapping_mut()
+        .placements
+        .iter_mut()
+        .find(|p| p.id.layer == Some(1) && p.id.kind == MatrixKind::V)
+        .unwrap()
+        .base = ww_ok;
+    let mut cache = KvCache::new(model.config());
+    eng.forward(&model, &[1, 2], &mut cache).unwrap();
+}
