@@ -193,3 +193,52 @@ fn driver_tiny_device_error_is_located() {
     let mut cache = KvCache::new(model.config());
     eng.forward(&model, &[1, 2], &mut cache).unwrap();
 }
+
+#[test]
+fn driver_tiny_mismatch_is_located() {
+    if !verilator() {
+        return;
+    }
+    use tessera_driver::{SimControl, Transport};
+    let model = small_llama(&SmallShape::tiny(), 5, Precision::W8A8).unwrap();
+    let dev = open_device("tiny").unwrap();
+    let map = Mapping::for_model(dev.config(), &model, &MapOptions::default()).unwrap();
+    let mut eng = RtlEngine::new(dev, map).unwrap();
+    eng.load_model(&model, LoadMode::Backdoor).unwrap();
+    // Corrupt lane 1 of the first word of layer 0's gate_proj in the last tile.
+    let cfg = eng.mapping().cfg.clone();
+    let p = eng
+        .mapping()
+        .placements
+        .iter()
+        .find(|p| p.id.layer == Some(0) && p.id.kind == MatrixKind::Gate)
+        .unwrap()
+        .clone();
+    assert_eq!(p.lg_pk, 0);
+    let tile = cfg.tiles() - 1;
+    let sim = eng.device().transport().sim().unwrap();
+    let mut word = sim
+        .backdoor_read(tile, p.base, 1, cfg.word_bytes())
+        .unwrap();
+    for b in &mut word[cfg.kwidth..2 * cfg.kwidth] {
+        *b = (*b as i8).wrapping_add(1) as u8;
+    }
+    sim.backdoor_write(tile, p.base, cfg.word_bytes(), &word)
+        .unwrap();
+    let mut cache = KvCache::new(model.config());
+    let e = eng.forward(&model, &[9], &mut cache).unwrap_err();
+    eprintln!("reported: {e}");
+    match e {
+        Error::Mismatch { loc, token, .. } => {
+            assert_eq!(token, 0);
+            assert_eq!(loc.layer, Some(0));
+            assert_eq!(loc.matrix, MatrixKind::Gate);
+            assert_eq!(loc.tile, Some(tile));
+            assert_eq!(loc.row, Some(tile * p.groups * cfg.lanes + 1));
+        }
+        other => panic!("expected a mismatch, got {other}"),
+    }
+    let s = eng.stats();
+    assert_eq!(s.mismatches(), 1);
+    assert!(s.first_mismatch.is_some());
+}
