@@ -199,7 +199,7 @@ fn driver_tiny_mismatch_is_located() {
     if !verilator() {
         return;
     }
-    use tessera_driver::{SimControl, Transport};
+    use tessera_driver::Transport;
     let model = small_llama(&SmallShape::tiny(), 5, Precision::W8A8).unwrap();
     let dev = open_device("tiny").unwrap();
     let map = Mapping::for_model(dev.config(), &model, &MapOptions::default()).unwrap();
