@@ -23,10 +23,14 @@
 //   cycles                           -> "ok <cycles since power-on>"
 //   irq                              -> "ok <irq_o>"
 //   quit
+//
+// With sw-driver/bench/tessera_sim.vlt on the command line the weight memories are public and B/Q
+// copy whole words directly; otherwise they go through the RAM's DPI backdoor piece by piece.
 
 #include "Vtessera_top.h"
 #include "svdpi.h"
 #include "verilated.h"
+#include "verilated_syms.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -161,15 +165,45 @@ static int axil_read(uint32_t addr, uint32_t* data, uint32_t* resp) {
 }
 
 static std::vector<svScope> scopes;
+static std::vector<uint32_t*> mems;      // direct pointer to each tile's weight memory, or null
+static std::vector<size_t> mem_bytes;    // bytes per memory word (entSize)
+static std::vector<size_t> mem_depth;
 
 static svScope tile_scope(unsigned t) {
   if (t < scopes.size() && scopes[t]) return scopes[t];
   char name[128];
   std::snprintf(name, sizeof name, "TOP.tessera_top.gen_tile[%u].u_tile.u_weight_ram", t);
   svScope s = svGetScopeFromName(name);
-  if (t >= scopes.size()) scopes.resize(t + 1, nullptr);
+  if (t >= scopes.size()) {
+    scopes.resize(t + 1, nullptr);
+    mems.resize(t + 1, nullptr);
+    mem_bytes.resize(t + 1, 0);
+    mem_depth.resize(t + 1, 0);
+  }
   scopes[t] = s;
+  // With sw-driver/bench/tessera_sim.vlt the memory array is public: find its storage.
+  if (s) {
+    const VerilatedScope* vs = static_cast<const VerilatedScope*>(s);
+    VerilatedVar* v = vs->varFind("mem");
+    if (v && v->udims() == 1) {
+      mems[t] = static_cast<uint32_t*>(v->datap());
+      mem_bytes[t] = v->entSize();
+      mem_depth[t] = static_cast<size_t>(v->unpacked().elements());
+    }
+  }
   return s;
+}
+
+// Copies n words of `bytes` bytes between `buf` and tile t's memory at addr when the memory is
+// directly reachable with that word size; false otherwise (the caller uses the DPI backdoor).
+static bool direct_copy(unsigned t, unsigned addr, unsigned n, unsigned bytes, uint8_t* buf,
+                        bool write) {
+  if (t >= mems.size() || !mems[t] || mem_bytes[t] != bytes) return false;
+  if (static_cast<size_t>(addr) + n > mem_depth[t]) return false;
+  uint8_t* base = reinterpret_cast<uint8_t*>(mems[t]) + static_cast<size_t>(addr) * bytes;
+  if (write) std::memcpy(base, buf, static_cast<size_t>(n) * bytes);
+  else std::memcpy(buf, base, static_cast<size_t>(n) * bytes);
+  return true;
 }
 
 static bool read_exact(void* buf, size_t n) {
@@ -257,7 +291,10 @@ int main(int argc, char** argv) {
       } else {
         svSetScope(s);
         os << "ok";
-        if (cmd == "B") {
+        if (cmd == "B" && direct_copy(t, addr, n, bytes, buf.data(), true)) {
+        } else if (cmd == "Q" && (tail.resize(static_cast<size_t>(n) * bytes),
+                                  direct_copy(t, addr, n, bytes, tail.data(), false))) {
+        } else if (cmd == "B") {
           const uint32_t* p = reinterpret_cast<const uint32_t*>(buf.data());
           for (unsigned i = 0; i < n; i++)
             for (unsigned j = 0; j < pieces; j++)

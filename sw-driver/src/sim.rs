@@ -230,9 +230,15 @@ fn flock(f: &File) -> Result<()> {
     Ok(())
 }
 
+/// Verilator control file of [`BENCH`]: makes the weight memories public so backdoor loads are
+/// memory copies.
+pub const BENCH_VLT: &str = "sw-driver/bench/tessera_sim.vlt";
+
 /// Builds (or reuses) the model of `tessera_top` in configuration `cfg` with [`BENCH`].
 pub fn chip_model(cfg: &ChipConfig) -> Result<PathBuf> {
-    build_model(&ModelSpec::chip(cfg, BENCH))
+    let mut spec = ModelSpec::chip(cfg, BENCH);
+    spec.extra_sv.push(BENCH_VLT.into());
+    build_model(&spec)
 }
 
 /// A running Verilator model of `tessera_top`.
