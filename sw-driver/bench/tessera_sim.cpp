@@ -22,6 +22,8 @@
 //   run <n>                          n cycles                    -> "ok"
 //   cycles                           -> "ok <cycles since power-on>"
 //   irq                              -> "ok <irq_o>"
+//   trace <path.fst> | trace off     start (restart) or stop an FST waveform (models built with
+//                                    --trace-fst -DTRACE only)  -> "ok"
 //   quit
 //
 // With sw-driver/bench/tessera_sim.vlt on the command line the weight memories are public and B/Q
@@ -31,6 +33,9 @@
 #include "svdpi.h"
 #include "verilated.h"
 #include "verilated_syms.h"
+#ifdef TRACE
+#include "verilated_fst_c.h"
+#endif
 
 #include <cstdint>
 #include <cstdio>
@@ -56,6 +61,9 @@ struct Beat {
 
 static Vtessera_top* m;
 static uint64_t cycles = 0;
+#ifdef TRACE
+static VerilatedFstC* tfp = nullptr;
+#endif
 static std::deque<Beat> in_q;
 static std::vector<Beat> out_q;
 static size_t out_head = 0;
@@ -99,8 +107,14 @@ static void step() {
   bool out_taken = m->m_axis_tvalid_o;
   Beat ob{};
   if (out_taken) ob = get_out();
+#ifdef TRACE
+  if (tfp) tfp->dump(2 * cycles);
+#endif
   m->clk_i = 1;
   m->eval();
+#ifdef TRACE
+  if (tfp) tfp->dump(2 * cycles + 1);
+#endif
   m->clk_i = 0;
   m->eval();
   cycles++;
@@ -214,6 +228,9 @@ static bool read_exact(void* buf, size_t n) {
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
   Verilated::commandArgs(argc, argv);
+#ifdef TRACE
+  Verilated::traceEverOn(true);
+#endif
   m = new Vtessera_top;
   m->clk_i = 0;
   m->rst_ni = 0;
@@ -317,6 +334,24 @@ int main(int argc, char** argv) {
     } else if (cmd == "irq") {
       m->eval();
       os << "ok " << static_cast<int>(m->irq_o);
+    } else if (cmd == "trace") {
+      std::string path;
+      is >> path;
+#ifdef TRACE
+      if (tfp) {
+        tfp->close();
+        delete tfp;
+        tfp = nullptr;
+      }
+      if (!path.empty() && path != "off") {
+        tfp = new VerilatedFstC;
+        m->trace(tfp, 99);
+        tfp->open(path.c_str());
+      }
+      os << "ok";
+#else
+      os << "error built without TRACE";
+#endif
     } else if (cmd == "quit") {
       break;
     } else {
@@ -328,6 +363,9 @@ int main(int argc, char** argv) {
     if (!tail.empty()) std::cout.write(reinterpret_cast<const char*>(tail.data()), tail.size());
     std::cout.flush();
   }
+#ifdef TRACE
+  if (tfp) tfp->close();
+#endif
   m->final();
   delete m;
   return 0;

@@ -53,6 +53,8 @@ pub struct ModelSpec {
     pub params: Vec<(String, String)>,
     /// `OPT_FAST` of the model's make (`-O2` by default).
     pub opt: String,
+    /// Extra Verilator options (such as `--trace-fst`).
+    pub verilator_args: Vec<String>,
 }
 
 impl ModelSpec {
@@ -70,6 +72,7 @@ impl ModelSpec {
                 .map(|(k, v)| (k, v.to_string()))
                 .collect(),
             opt: "-O2".into(),
+            verilator_args: Vec::new(),
         }
     }
 }
@@ -136,6 +139,9 @@ pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
         h.bytes(v.as_bytes());
     }
     h.bytes(spec.opt.as_bytes());
+    for a in &spec.verilator_args {
+        h.bytes(a.as_bytes());
+    }
     let version = Command::new("verilator")
         .arg("--version")
         .output()
@@ -181,6 +187,7 @@ pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
         ])
         .arg(&tmp)
         .args(["-f", "rtl/files.f"])
+        .args(&spec.verilator_args)
         .args(&spec.extra_sv)
         .arg("-MAKEFLAGS")
         .arg(format!("OPT_FAST={}", spec.opt))
@@ -234,10 +241,17 @@ fn flock(f: &File) -> Result<()> {
 /// memory copies.
 pub const BENCH_VLT: &str = "sw-driver/bench/tessera_sim.vlt";
 
-/// Builds (or reuses) the model of `tessera_top` in configuration `cfg` with [`BENCH`].
-pub fn chip_model(cfg: &ChipConfig) -> Result<PathBuf> {
+/// Builds (or reuses) the model of `tessera_top` in configuration `cfg` with [`BENCH`]; with
+/// `trace`, a model that can write FST waveforms ([`SimTransport::trace`]), slower to build
+/// and to run.
+pub fn chip_model(cfg: &ChipConfig, trace: bool) -> Result<PathBuf> {
     let mut spec = ModelSpec::chip(cfg, BENCH);
     spec.extra_sv.push(BENCH_VLT.into());
+    if trace {
+        spec.tag = format!("{}-trace", cfg.name);
+        spec.verilator_args.push("--trace-fst".into());
+        spec.cflags.push("-DTRACE".into());
+    }
     build_model(&spec)
 }
 
@@ -256,8 +270,30 @@ impl SimTransport {
     /// starts it.
     pub fn open(config: &str) -> Result<SimTransport> {
         let cfg = ChipConfig::named(config)?;
-        let exe = chip_model(&cfg)?;
+        let exe = chip_model(&cfg, false)?;
         Self::spawn(cfg, &exe)
+    }
+
+    /// Like [`SimTransport::open`], with a model that can write FST waveforms.
+    pub fn open_traced(config: &str) -> Result<SimTransport> {
+        let cfg = ChipConfig::named(config)?;
+        let exe = chip_model(&cfg, true)?;
+        Self::spawn(cfg, &exe)
+    }
+
+    /// Starts (or restarts) an FST waveform into `path`, or stops it with `None`. Needs a model
+    /// from [`SimTransport::open_traced`].
+    pub fn trace(&mut self, path: Option<&Path>) -> Result<()> {
+        let arg = match path {
+            Some(p) => p.display().to_string(),
+            None => "off".into(),
+        };
+        if arg.contains(char::is_whitespace) {
+            return Err(Error::Sim(format!(
+                "trace path '{arg}' contains white space"
+            )));
+        }
+        self.req_ok(&format!("trace {arg}"), &[]).map(|_| ())
     }
 
     /// Starts an already built model executable of configuration `cfg`.

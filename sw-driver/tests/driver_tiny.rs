@@ -242,3 +242,24 @@ fn driver_tiny_mismatch_is_located() {
     assert_eq!(s.mismatches(), 1);
     assert!(s.first_mismatch.is_some());
 }
+
+/// A second model build (with FST tracing), so ignored by default.
+#[test]
+#[ignore]
+fn driver_tiny_trace_writes_a_waveform() {
+    if !verilator() {
+        return;
+    }
+    let t = SimTransport::open_traced("tiny").unwrap();
+    let cfg = t.config().clone();
+    let mut dev = Device::open_expecting(t, &cfg).unwrap();
+    let dir = std::env::temp_dir().join(format!("tessera-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fst = dir.join("window.fst");
+    dev.transport().trace(Some(&fst)).unwrap();
+    dev.fence().unwrap();
+    dev.transport().trace(None).unwrap();
+    let len = std::fs::metadata(&fst).unwrap().len();
+    assert!(len > 100, "waveform of {len} bytes");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
