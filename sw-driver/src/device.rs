@@ -363,6 +363,19 @@ impl<T: Transport> Device<T> {
         Ok(rx.words.into_iter().map(|w| w as i32).collect())
     }
 
+    /// Discards output beats already waiting (after a fault); returns how many.
+    pub fn drain_output(&mut self) -> Result<usize> {
+        let mut n = 0;
+        while n < (1 << 24) {
+            match self.t.stream_recv(1, 0) {
+                Ok(rx) if !rx.last.is_empty() => n += 1,
+                Ok(_) | Err(Error::Timeout { .. }) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+
     /// FENCE and wait for its interrupt; a device error is returned as [`Error::Device`].
     pub fn fence(&mut self) -> Result<()> {
         self.clear_interrupts()?;

@@ -559,6 +559,7 @@ impl<T: Transport> RtlEngine<T> {
             }
         }
         let _ = self.dev.soft_reset();
+        let _ = self.dev.drain_output();
         e.at(loc)
     }
 }
