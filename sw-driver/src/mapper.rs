@@ -9,7 +9,8 @@
 //! `P_k·C ≤ AbufWords`, `P_r·G ≤ RbufWords`) the one with the fewest weight words per tile
 //! `G·C` (the MAC steps of the product, so also the fewest cycles); ties go to the smallest
 //! `P_k` (fewer partial sums to reduce), unless [`MapOptions::prefer_lg_pk`] names a legal one.
-//! Matrices are laid out one after the other from weight word 0, in model order: layer by layer
+//! Matrices are laid out one after the other from weight word 0, in model order (with
+//! [`MapOptions::share_layers`], all layers in one slot): layer by layer
 //! `q, k, v, o, gate, up, down`, then `lm_head`.
 
 use std::collections::HashMap;
@@ -26,6 +27,11 @@ use crate::program::Descriptor;
 pub struct MapOptions {
     /// Use `P_k = 2^lg_pk` for every matrix where that partition is legal.
     pub prefer_lg_pk: Option<u32>,
+    /// Give every decoder layer the same weight words (one layer slot, `lm_head` after it), for
+    /// models whose layers do not all fit: the runtime reloads a layer's matrices when it
+    /// runs them and another layer is resident. Weights are then no longer stationary; the
+    /// reloads are counted apart ([`crate::runtime::RunStats::reloads`]).
+    pub share_layers: bool,
 }
 
 /// One matrix on the tiles.
@@ -138,6 +144,8 @@ pub struct Mapping {
     index: HashMap<MatrixId, usize>,
     /// Weight words used in every tile.
     pub words_used: usize,
+    /// Decoder layers share weight words ([`MapOptions::share_layers`]).
+    pub shared_layers: bool,
 }
 
 /// The partition of an `rows × cols` matrix on `cfg`: `(lg_pk, G, C)`.
@@ -242,13 +250,49 @@ impl Mapping {
     ) -> Result<Mapping> {
         let mut placements = Vec::with_capacity(matrices.len());
         let mut index = HashMap::new();
-        let mut base = 0usize;
+        // With shared layers: the slot offset of each kind, and the slot size.
+        let mut slot: HashMap<MatrixKind, (usize, usize)> = HashMap::new();
+        let mut slot_words = 0usize;
+        if opts.share_layers {
+            for &(id, rows, cols) in matrices {
+                if id.layer.is_none() || slot.contains_key(&id.kind) {
+                    continue;
+                }
+                let (_, g, c) = partition(cfg, rows, cols, opts)
+                    .map_err(|m| Error::DoesNotFit(format!("{}: {m}", id_name(&id))))?;
+                slot.insert(id.kind, (slot_words, g * c));
+                slot_words += g * c;
+            }
+        }
+        let mut base = slot_words;
+        let mut end = slot_words;
         for &(id, rows, cols) in matrices {
             let (lg_pk, groups, chunks) = partition(cfg, rows, cols, opts)
                 .map_err(|m| Error::DoesNotFit(format!("{}: {m}", id_name(&id))))?;
             if index.insert(id, placements.len()).is_some() {
                 return Err(Error::Config(format!("{} placed twice", id_name(&id))));
             }
+            let shared = if id.layer.is_some() {
+                slot.get(&id.kind).copied()
+            } else {
+                None
+            };
+            let at = match shared {
+                Some((off, words)) => {
+                    if words != groups * chunks {
+                        return Err(Error::Config(format!(
+                            "{}: layers differ in shape, they cannot share weight words",
+                            id_name(&id)
+                        )));
+                    }
+                    off
+                }
+                None => {
+                    let b = base;
+                    base += groups * chunks;
+                    b
+                }
+            };
             let p = Placement {
                 id,
                 rows,
@@ -256,11 +300,12 @@ impl Mapping {
                 lg_pk,
                 groups,
                 chunks,
-                base,
+                base: at,
             };
-            base += p.words();
+            end = end.max(at + p.words());
             placements.push(p);
         }
+        let base = end;
         if base > cfg.weight_words {
             let padded = base as u64 * cfg.tiles() as u64 * cfg.word_bytes() as u64;
             let raw: u64 = matrices.iter().map(|(_, r, c)| (r * c) as u64).sum();
@@ -278,6 +323,7 @@ impl Mapping {
             placements,
             index,
             words_used: base,
+            shared_layers: opts.share_layers,
         })
     }
 
@@ -378,6 +424,7 @@ mod tests {
         for lg_pk in 0..=2 {
             let opts = MapOptions {
                 prefer_lg_pk: Some(lg_pk),
+                ..MapOptions::default()
             };
             let m = Mapping::new(&tiny, &[(id(MatrixKind::Q), rows, cols)], &opts).unwrap();
             let p = &m.placements[0];

@@ -11,6 +11,7 @@
 //! A `CTRL.snapshot` just before the program and the PERF_SNAPSHOT bound the group's cycles and
 //! MAC-busy tile-cycles. A group whose results exceed RBUF is split into batches that fit.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use ndarray::{Array2, ArrayView2};
@@ -101,8 +102,13 @@ pub struct RunStats {
     /// Sum over the programs.
     pub total: PerfCounters,
     pub first_mismatch: Option<FirstMismatch>,
-    /// Host wall-clock time in the engine.
+    /// Host wall-clock time in the engine (reloads included).
     pub seconds: f64,
+    /// Matrices loaded during the run because another matrix occupied their weight words
+    /// ([`crate::mapper::MapOptions::share_layers`], or weights never loaded).
+    pub reloads: u64,
+    /// Host time of those loads.
+    pub reload_seconds: f64,
 }
 
 impl RunStats {
@@ -163,6 +169,8 @@ pub struct RtlEngine<T: Transport> {
     map: Mapping,
     stats: RunStats,
     error: Option<Error>,
+    /// Which matrix each weight-word base holds.
+    resident: HashMap<usize, MatrixId>,
     /// Compare every product with `matvec_i32` (on by default).
     pub check: bool,
     /// Stop at the first mismatch with [`Error::Mismatch`] (on by default); otherwise count
@@ -205,6 +213,7 @@ impl<T: Transport> RtlEngine<T> {
             map,
             stats,
             error: None,
+            resident: HashMap::new(),
             check: true,
             fail_on_mismatch: true,
         })
@@ -243,6 +252,8 @@ impl<T: Transport> RtlEngine<T> {
         self.stats.total = PerfCounters::default();
         self.stats.first_mismatch = None;
         self.stats.seconds = 0.0;
+        self.stats.reloads = 0;
+        self.stats.reload_seconds = 0.0;
     }
 
     /// The typed error behind the last failed `matvec` (the golden model only sees a message).
@@ -250,12 +261,15 @@ impl<T: Transport> RtlEngine<T> {
         self.error.take()
     }
 
-    /// Loads the weights of every mapped matrix of `model`.
+    /// Loads the weights of every mapped matrix of `model` (with shared layers: layer 0 and
+    /// `lm_head`; the other layers load when they run).
     pub fn load_model(&mut self, model: &Llama, mode: LoadMode) -> Result<LoadReport> {
         let mats = model_matrices(model)?;
+        let shared = self.map.shared_layers;
         let mats: Vec<_> = mats
             .into_iter()
             .filter(|(id, _)| self.map.get(id).is_some())
+            .filter(|(id, _)| !shared || id.layer.map_or(true, |l| l == 0))
             .collect();
         self.load_weights(&mats, mode)
     }
@@ -306,6 +320,7 @@ impl<T: Transport> RtlEngine<T> {
                 )));
             }
             report.weights += (q.rows * q.cols) as u64;
+            self.resident.remove(&p.base);
             report.image_bytes += (cfg.tiles() * p.words() * wb) as u64;
             match mode {
                 LoadMode::Backdoor => {
@@ -327,6 +342,7 @@ impl<T: Transport> RtlEngine<T> {
                     self.dev.send(&[d]).map_err(|e| e.at(loc))?;
                 }
             }
+            self.resident.insert(p.base, *id);
         }
         if mode == LoadMode::FrontDoor {
             self.dev.wait_idle()?;
@@ -388,6 +404,18 @@ impl<T: Transport> RtlEngine<T> {
                 .at(loc));
             }
             idx.push(i);
+        }
+        // Matrices whose weight words hold something else: load them now.
+        let missing: Vec<(MatrixId, &QuantMatrix)> = mats
+            .iter()
+            .zip(&idx)
+            .filter(|((id, _), &i)| self.resident.get(&self.map.placements[i].base) != Some(id))
+            .map(|((id, q), _)| (*id, *q))
+            .collect();
+        if !missing.is_empty() {
+            let r = self.load_weights(&missing, LoadMode::Auto)?;
+            self.stats.reloads += missing.len() as u64;
+            self.stats.reload_seconds += r.seconds;
         }
         // Batches whose results fit RBUF side by side.
         let mut batches: Vec<Vec<usize>> = Vec::new();

@@ -117,6 +117,7 @@ fn driver_tiny_untied_k_partitions_front_door_bit_exact() {
     let model = small_llama(&shape, 11, Precision::W8A8).unwrap();
     let opts = MapOptions {
         prefer_lg_pk: Some(1),
+        ..MapOptions::default()
     };
     let eng = run_on_chip(&model, &opts, LoadMode::FrontDoor, &[3, 4, 5], &[6]);
     assert!(eng.mapping().placements.iter().all(|p| p.lg_pk == 1));
@@ -262,4 +263,31 @@ fn driver_tiny_trace_writes_a_waveform() {
     let len = std::fs::metadata(&fst).unwrap().len();
     assert!(len > 100, "waveform of {len} bytes");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn driver_tiny_model_larger_than_the_chip_runs_with_shared_layers() {
+    if !verilator() {
+        return;
+    }
+    let shape = SmallShape {
+        layers: 5,
+        ..SmallShape::tiny()
+    };
+    let model = small_llama(&shape, 21, Precision::W8A8).unwrap();
+    let cfg = tessera_driver::ChipConfig::named("tiny").unwrap();
+    match Mapping::for_model(&cfg, &model, &MapOptions::default()) {
+        Err(Error::DoesNotFit(m)) => eprintln!("refused as expected: {m}"),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a model larger than the chip was mapped"),
+    }
+    let opts = MapOptions {
+        share_layers: true,
+        ..MapOptions::default()
+    };
+    let eng = run_on_chip(&model, &opts, LoadMode::Auto, &[2, 7, 1], &[30]);
+    let s = eng.stats();
+    assert_eq!(s.mismatches(), 0);
+    // Layers 1..4 load on the prefill, then every layer reloads on the decode step.
+    assert_eq!(s.reloads, 7 * 4 + 7 * 5);
 }
