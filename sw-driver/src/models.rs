@@ -126,3 +126,9 @@ pub fn small_llama(s: &SmallShape, seed: u64, precision: Precision) -> Result<Ll
         cfg, embed, layers, norm, head, precision,
     )?)
 }
+
+/// A Hugging Face checkpoint directory loaded for the chip (`Precision::W8A8`).
+pub fn load_checkpoint(dir: impl AsRef<std::path::Path>) -> Result<Llama> {
+    let ckpt = tessera_golden::checkpoint::Checkpoint::open(dir)?;
+    Ok(Llama::load(&ckpt, Precision::W8A8)?)
+}
