@@ -409,6 +409,29 @@ mod tests {
         }
         let e = Mapping::new(&sim, &two, &MapOptions::default()).unwrap_err();
         assert!(matches!(e, Error::DoesNotFit(_)), "{e}");
+        // With shared layers every layer of Llama 3.1 8B maps into one slot.
+        let mut all = Vec::new();
+        for l in 0..32 {
+            for s in &shapes[..7] {
+                let mut s = *s;
+                s.0.layer = Some(l);
+                all.push(s);
+            }
+        }
+        all.push(shapes[7]);
+        let opts = MapOptions {
+            share_layers: true,
+            ..MapOptions::default()
+        };
+        let m = Mapping::new(&sim, &all, &opts).unwrap();
+        assert_eq!(m.words_used, 181_504);
+        let q0 = m.get(&all[0].0).unwrap().base;
+        let q31 = m.get(&all[31 * 7].0).unwrap().base;
+        assert_eq!(q0, q31);
+        assert_eq!(
+            m.placements.last().unwrap().base,
+            181_504 - 128_256 * 4096 / 16 / 256
+        );
     }
 
     #[test]
