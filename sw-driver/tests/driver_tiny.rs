@@ -9,7 +9,7 @@ use tessera_driver::models::{small_llama, SmallShape};
 use tessera_driver::program::ErrorCode;
 use tessera_driver::runtime::{LoadMode, RtlEngine};
 use tessera_driver::sim::{have_verilator, open_device, SimTransport};
-use tessera_driver::{Device, Error};
+use tessera_driver::{Device, Error, Transport};
 use tessera_golden::model::{KvCache, Llama, Precision};
 use tessera_golden::quant::{GoldenEngine, MatrixKind};
 
@@ -134,6 +134,17 @@ fn driver_tiny_discovery_reads_the_configuration() {
     assert_eq!(dev.config().tiles(), 4);
     dev.set_scratch(0xa5a5_1234).unwrap();
     assert_eq!(dev.scratch().unwrap(), 0xa5a5_1234);
+    // An unmapped address answers SLVERR: a typed bus error (the last word of the window lies
+    // past the register map's 0x128 bytes).
+    match dev.transport().reg_read(0x1fc) {
+        Err(Error::Bus { op, addr, resp }) => assert_eq!((op, addr, resp), ("read", 0x1fc, 2)),
+        other => panic!("expected SLVERR, got {other:?}"),
+    }
+    assert!(matches!(
+        dev.transport().reg_write(0x1fc, 1),
+        Err(Error::Bus { .. })
+    ));
+    dev.check().unwrap();
     // A different expected configuration is refused.
     let t = dev.into_transport();
     let mut other = tessera_driver::ChipConfig::named("tiny").unwrap();
@@ -200,7 +211,6 @@ fn driver_tiny_mismatch_is_located() {
     if !verilator() {
         return;
     }
-    use tessera_driver::Transport;
     let model = small_llama(&SmallShape::tiny(), 5, Precision::W8A8).unwrap();
     let dev = open_device("tiny").unwrap();
     let map = Mapping::for_model(dev.config(), &model, &MapOptions::default()).unwrap();
