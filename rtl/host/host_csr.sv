@@ -169,4 +169,71 @@ module host_csr #(
   assign irq_o = (hwif_out.INTR_STATUS.done.value && hwif_out.INTR_ENABLE.done.value) ||
                  (hwif_out.INTR_STATUS.error.value && hwif_out.INTR_ENABLE.error.value);
 
+  ////////////////
+  // Assertions //
+  ////////////////
+
+  // AXI4-Lite protocol at the slave port (the tessera_top ports, passed straight through).
+  // tessera_top checks the valid/ready rule and payload stability of all five channels in both
+  // directions (AxilAw_A, AxilW_A, AxilB_A, AxilAr_A, AxilR_A) and of both AXI4-Stream ports;
+  // the checks below add the response rules.
+
+`ifndef SYNTHESIS
+  // Transactions seen at the port and not yet answered: write addresses, write data (a write
+  // is complete when both have been taken, in either order) and read addresses. The regblock
+  // accepts at most two transactions in flight plus one held in each request register, so no
+  // count exceeds AxilMaxOutstanding.
+  localparam int unsigned AxilMaxOutstanding = 3;
+
+  logic       axil_aw_hs, axil_w_hs, axil_b_hs, axil_ar_hs, axil_r_hs;
+  logic [2:0] axil_aw_d, axil_aw_q, axil_w_d, axil_w_q, axil_ar_d, axil_ar_q;
+
+  assign axil_aw_hs = s_axil_awvalid_i && s_axil_awready_o;
+  assign axil_w_hs  = s_axil_wvalid_i && s_axil_wready_o;
+  assign axil_b_hs  = s_axil_bvalid_o && s_axil_bready_i;
+  assign axil_ar_hs = s_axil_arvalid_i && s_axil_arready_o;
+  assign axil_r_hs  = s_axil_rvalid_o && s_axil_rready_i;
+  assign axil_aw_d  = axil_aw_q + 3'(axil_aw_hs) - 3'(axil_b_hs);
+  assign axil_w_d   = axil_w_q + 3'(axil_w_hs) - 3'(axil_b_hs);
+  assign axil_ar_d  = axil_ar_q + 3'(axil_ar_hs) - 3'(axil_r_hs);
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      axil_aw_q <= 3'd0;
+      axil_w_q  <= 3'd0;
+      axil_ar_q <= 3'd0;
+    end else begin
+      axil_aw_q <= axil_aw_d;
+      axil_w_q  <= axil_w_d;
+      axil_ar_q <= axil_ar_d;
+    end
+  end
+
+  // Slave outputs are idle in reset (AXI: BVALID and RVALID low while ARESETn is low).
+  AxilResetIdle_A: assert property (@(posedge clk_i)
+      !rst_ni |-> !s_axil_bvalid_o && !s_axil_rvalid_o)
+    else $error("assertion %s failed", "AxilResetIdle_A");
+`endif
+
+  // Handshake signals carry no X or Z.
+  `ASSERT_KNOWN(AxilValidKnown_A, {s_axil_awvalid_i, s_axil_wvalid_i, s_axil_arvalid_i,
+                                   s_axil_bvalid_o, s_axil_rvalid_o})
+  `ASSERT_KNOWN(AxilReadyKnown_A, {s_axil_awready_o, s_axil_wready_o, s_axil_arready_o,
+                                   s_axil_bready_i, s_axil_rready_i})
+  `ASSERT(AxilAwKnown_A, !s_axil_awvalid_i || !$isunknown({s_axil_awaddr_i, s_axil_awprot_i}))
+  `ASSERT(AxilWKnown_A, !s_axil_wvalid_i || !$isunknown({s_axil_wdata_i, s_axil_wstrb_i}))
+  `ASSERT(AxilArKnown_A, !s_axil_arvalid_i || !$isunknown({s_axil_araddr_i, s_axil_arprot_i}))
+  // Responses are legal AXI4-Lite responses (EXOKAY does not exist in AXI4-Lite); this slave
+  // answers OKAY or SLVERR only.
+  `ASSERT(AxilBresp_A, !s_axil_bvalid_o || s_axil_bresp_o == 2'b00 || s_axil_bresp_o == 2'b10)
+  `ASSERT(AxilRresp_A, !s_axil_rvalid_o || s_axil_rresp_o == 2'b00 || s_axil_rresp_o == 2'b10)
+  // A write response only for a write whose address and data were both taken in an earlier
+  // cycle and not yet answered; a read response only for an unanswered read address. With no
+  // IDs in AXI4-Lite, responses come one per request, in request order per channel.
+  `ASSERT(AxilBOutstanding_A, !s_axil_bvalid_o || (axil_aw_q != 3'd0 && axil_w_q != 3'd0))
+  `ASSERT(AxilROutstanding_A, !s_axil_rvalid_o || axil_ar_q != 3'd0)
+  // The slave back-pressures instead of taking unbounded requests.
+  `ASSERT(AxilOutstandingMax_A, axil_aw_q <= 3'(AxilMaxOutstanding) &&
+          axil_w_q <= 3'(AxilMaxOutstanding) && axil_ar_q <= 3'(AxilMaxOutstanding))
+
 endmodule

@@ -626,3 +626,145 @@ pub fn seed(test: &str) -> u64 {
     eprintln!("{test}: seed {s} (replay with TESSERA_SEED={s})");
     s
 }
+
+/// Builds (or reuses) the per-cycle port driver of configuration `cfg`
+/// (`verif/tests/chip_common/port_sim.cpp`); returns the executable.
+pub fn port_model(cfg: &Config) -> PathBuf {
+    let params: Vec<(String, String)> = cfg
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect();
+    build(
+        &format!("{}-ports", cfg.name),
+        "tessera_top",
+        &[],
+        "verif/tests/chip_common/port_sim.cpp",
+        &[
+            format!("-DSTREAM_WIDTH={}", cfg.stream_width),
+            "-DVL_USER_STOP".to_string(),
+        ],
+        &params,
+    )
+}
+
+/// Outcome of a request to the port driver.
+#[derive(Debug)]
+pub enum PortReply {
+    /// The request ran; the words after "ok".
+    Ok(Vec<String>),
+    /// An SV assertion failed: the messages the model printed (lines holding "%Error").
+    SvError(Vec<String>),
+}
+
+/// A `tessera_top` model whose ports the test drives cycle by cycle (no transactors), for
+/// protocol checks: every input is set explicitly and stays until changed.
+pub struct Ports {
+    pub cfg: Config,
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    /// Messages of a failed assertion, once one has failed.
+    pub sv_error: Option<Vec<String>>,
+}
+
+impl Ports {
+    /// Starts the model and holds it in reset for four cycles.
+    pub fn new(name: &str) -> Ports {
+        let cfg = Config::load(name);
+        let exe = port_model(&cfg);
+        let mut child = Command::new(exe)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start chip port model");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut p = Ports {
+            cfg,
+            child,
+            stdin,
+            stdout,
+            sv_error: None,
+        };
+        p.expect_ok("reset 4");
+        p
+    }
+
+    /// Sends one request; collects "%Error" lines printed before its reply.
+    pub fn request(&mut self, line: &str) -> PortReply {
+        assert!(
+            self.sv_error.is_none(),
+            "port model: '{line}' after an assertion failed"
+        );
+        writeln!(self.stdin, "{line}").expect("port model stdin");
+        self.stdin.flush().expect("port model stdin");
+        let mut errors = Vec::new();
+        loop {
+            let mut reply = String::new();
+            let n = self
+                .stdout
+                .read_line(&mut reply)
+                .expect("port model stdout");
+            let reply = reply.trim().to_string();
+            if n == 0 {
+                panic!("port model: '{line}': the model exited; messages: {errors:?}");
+            }
+            if reply.contains("%Error") {
+                errors.push(reply);
+            } else if reply.starts_with("sverror") {
+                self.sv_error = Some(errors.clone());
+                return PortReply::SvError(errors);
+            } else if let Some(rest) = reply.strip_prefix("ok") {
+                assert!(errors.is_empty(), "port model: '{line}': {errors:?}");
+                return PortReply::Ok(rest.split_whitespace().map(str::to_string).collect());
+            } else if !reply.is_empty() {
+                panic!("port model: '{line}' -> '{reply}'");
+            }
+        }
+    }
+
+    fn expect_ok(&mut self, line: &str) -> Vec<String> {
+        match self.request(line) {
+            PortReply::Ok(v) => v,
+            PortReply::SvError(e) => panic!("port model: '{line}': assertion failed: {e:?}"),
+        }
+    }
+
+    /// Sets an input port (any but `s_axis_tdata_i`).
+    pub fn set(&mut self, port: &str, value: u64) {
+        self.expect_ok(&format!("set {port} {value:x}"));
+    }
+
+    /// Sets `s_axis_tdata_i` from `StreamWidth / 32` words.
+    pub fn set_tdata(&mut self, words: &[u32]) {
+        assert_eq!(words.len(), self.cfg.beat_words());
+        let mut s = String::from("data");
+        for w in words {
+            s.push_str(&format!(" {w:x}"));
+        }
+        self.expect_ok(&s);
+    }
+
+    /// Reads a scalar port after evaluating the model.
+    pub fn get(&mut self, port: &str) -> u64 {
+        let r = self.expect_ok(&format!("get {port}"));
+        u64::from_str_radix(&r[0], 16).expect("hex value")
+    }
+
+    /// Clocks `n` cycles; `Err` with the messages when an assertion fails on the way.
+    pub fn step(&mut self, n: u64) -> Result<u64, Vec<String>> {
+        match self.request(&format!("step {n}")) {
+            PortReply::Ok(v) => Ok(v[0].parse().expect("cycle count")),
+            PortReply::SvError(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for Ports {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.stdin.flush();
+        let _ = self.child.wait();
+    }
+}
