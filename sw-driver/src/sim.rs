@@ -51,7 +51,7 @@ pub struct ModelSpec {
     pub cflags: Vec<String>,
     /// `-G<key>=<value>` parameters.
     pub params: Vec<(String, String)>,
-    /// `OPT_FAST` of the model's make (`-O2` by default).
+    /// `OPT_FAST` of the model's make (`-O3` for [`ModelSpec::chip`]).
     pub opt: String,
     /// Extra Verilator options (such as `--trace-fst`).
     pub verilator_args: Vec<String>,
@@ -65,13 +65,18 @@ impl ModelSpec {
             top: "tessera_top".into(),
             extra_sv: Vec::new(),
             cpp: cpp.into(),
-            cflags: vec![format!("-DSTREAM_WIDTH={}", cfg.stream_width)],
+            // -march=native roughly doubles the speed of the MAC arrays (docs/driver.md); the
+            // cache key includes the host CPU, so a cached model never meets another CPU.
+            cflags: vec![
+                format!("-DSTREAM_WIDTH={}", cfg.stream_width),
+                "-march=native".into(),
+            ],
             params: cfg
                 .params()
                 .into_iter()
                 .map(|(k, v)| (k, v.to_string()))
                 .collect(),
-            opt: "-O2".into(),
+            opt: "-O3".into(),
             verilator_args: Vec::new(),
         }
     }
@@ -147,6 +152,16 @@ pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
         .output()
         .map_err(|e| Error::Build(format!("cannot run verilator: {e}")))?;
     h.bytes(&version.stdout);
+    if spec.cflags.iter().any(|f| f.contains("native")) {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let model = cpu
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .unwrap_or("");
+        let flags = cpu.lines().find(|l| l.starts_with("flags")).unwrap_or("");
+        h.bytes(model.as_bytes());
+        h.bytes(flags.as_bytes());
+    }
 
     let cache = cache_dir();
     std::fs::create_dir_all(&cache)

@@ -104,6 +104,18 @@ fn driver_sim_llama_8b_layer() {
         s.mac_busy_utilization(cfg.tiles()),
         s.mac_utilization(cfg.macs_per_cycle())
     );
+    // The bare model: the same number of cycles with nothing to do but clock the RTL.
+    let cycles = s.total.cycles;
+    let t0 = Instant::now();
+    eng.device().transport().run(cycles).unwrap();
+    let bare = t0.elapsed().as_secs_f64();
+    let s = eng.stats();
+    eprintln!(
+        "bare model: {cycles} cycles in {bare:.2} s ({:.0} cycles/s); the run took {:.2} s in the engine: overhead {:.1} %",
+        cycles as f64 / bare,
+        s.seconds,
+        100.0 * (s.seconds / bare - 1.0)
+    );
     for o in &s.ops {
         eprintln!(
             "  {:8} cycles {:8} MAC-busy {:9} stall-in {:6} idle {:6}",
