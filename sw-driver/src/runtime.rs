@@ -176,6 +176,9 @@ pub struct RtlEngine<T: Transport> {
     /// Stop at the first mismatch with [`Error::Mismatch`] (on by default); otherwise count
     /// it and go on with the chip's results.
     pub fail_on_mismatch: bool,
+    /// Compute the golden products on a host thread while the chip runs (off by default: on a
+    /// busy 2-core host the check's threads slow the simulator more than they save).
+    pub overlap_check: bool,
 }
 
 impl<T: Transport> RtlEngine<T> {
@@ -216,6 +219,7 @@ impl<T: Transport> RtlEngine<T> {
             resident: HashMap::new(),
             check: true,
             fail_on_mismatch: true,
+            overlap_check: std::env::var_os("TESSERA_OVERLAP_CHECK").is_some(),
         })
     }
 
@@ -488,26 +492,30 @@ impl<T: Transport> RtlEngine<T> {
         // The golden products run on a host thread while the chip (a simulator process, or a
         // board) computes, so the check costs no wall time when the host has a core to spare.
         let check = self.check;
-        let (results, mut golden) = std::thread::scope(|sc| {
-            let golden = check.then(|| {
-                sc.spawn(|| {
-                    batch
-                        .iter()
-                        .map(|&j| {
-                            let q = mats[j].1;
-                            let mut g = vec![0i32; q.rows];
-                            matvec_i32(&q.q, q.rows, q.cols, x, &mut g);
-                            g
-                        })
-                        .collect::<Vec<_>>()
+        let overlap = self.overlap_check;
+        let golden_of = || {
+            batch
+                .iter()
+                .map(|&j| {
+                    let q = mats[j].1;
+                    let mut g = vec![0i32; q.rows];
+                    matvec_i32(&q.q, q.rows, q.cols, x, &mut g);
+                    g
                 })
-            });
+                .collect::<Vec<_>>()
+        };
+        let (results, mut golden) = std::thread::scope(|sc| {
+            let golden = (check && overlap).then(|| sc.spawn(golden_of));
             let sent = self.dev.send(&prog);
             let results = match sent.and_then(|_| self.dev.check()) {
                 Ok(()) => self.dev.read_results(0, out as u32),
                 Err(e) => Err(e),
             };
-            let golden = golden.map(|h| h.join().expect("golden product thread"));
+            let golden = match golden {
+                Some(h) => Some(h.join().expect("golden product thread")),
+                None if check && results.is_ok() => Some(golden_of()),
+                None => None,
+            };
             (results, golden)
         });
         let results = match results {

@@ -276,8 +276,9 @@ pub struct SimTransport {
     child: Child,
     stdin: BufWriter<ChildStdin>,
     stdout: BufReader<ChildStdout>,
-    /// Cycle budget for stream sends, per beat, on top of `timeout_cycles`.
     dead: bool,
+    /// Wall time spent waiting for the model's replies.
+    waited: std::time::Duration,
 }
 
 impl SimTransport {
@@ -326,6 +327,7 @@ impl SimTransport {
             stdin,
             stdout,
             dead: false,
+            waited: std::time::Duration::ZERO,
         })
     }
 
@@ -358,9 +360,18 @@ impl SimTransport {
         Ok(())
     }
 
+    /// Wall time spent waiting for the model's replies since the start (the simulator's share
+    /// of a run; the rest is the host's).
+    pub fn wait_seconds(&self) -> f64 {
+        self.waited.as_secs_f64()
+    }
+
     fn reply(&mut self, line: &str) -> Result<Vec<String>> {
         let mut reply = String::new();
-        match self.stdout.read_line(&mut reply) {
+        let t0 = Instant::now();
+        let r = self.stdout.read_line(&mut reply);
+        self.waited += t0.elapsed();
+        match r {
             Ok(0) | Err(_) => Err(self.fail(format!("'{line}': no reply"))),
             Ok(_) => Ok(reply.split_whitespace().map(str::to_string).collect()),
         }
