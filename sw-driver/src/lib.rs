@@ -20,6 +20,7 @@ pub mod error;
 pub mod mapper;
 pub mod models;
 pub mod program;
+pub mod projection;
 pub mod runtime;
 pub mod sim;
 pub mod transport;

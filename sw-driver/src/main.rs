@@ -1,8 +1,9 @@
 //! `tessera`: the command-line tool of the Tessera inference chip.
 //!
-//! For now every command runs on the golden model (`tessera-golden`): full-sequence logits,
-//! text generation, perplexity evaluation and synthetic Llama checkpoints. Errors are reported
-//! on one line and give a non-zero exit code.
+//! `run` drives a model through the simulated chip with the driver library; the other commands
+//! run the golden model (`tessera-golden`): full-sequence logits, text generation, perplexity
+//! evaluation and synthetic Llama checkpoints. Errors are reported on one line and exit with
+//! status 2; a chip result that differs from the golden model exits with status 1.
 
 mod cli;
 
@@ -13,11 +14,12 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(cli::Ended::Ok) => ExitCode::SUCCESS,
+        Ok(cli::Ended::Mismatch) => ExitCode::from(1),
         Err(e) => {
             let msg = format!("{e:#}").replace('\n', " ");
             eprintln!("tessera: error: {msg}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

@@ -3,6 +3,7 @@
 mod eval;
 mod generate;
 mod logits;
+mod run;
 mod synth;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,17 @@ pub enum Command {
     SynthWeights(synth::Args),
     /// Measure perplexity on a text file, and how often w8a8 picks FP32's top-1 token.
     Eval(eval::Args),
+    /// The main job: a Llama model's layers on the simulated chip, every matrix-vector product
+    /// checked bit for bit against the golden model, with cycles, utilisation and the t1-8b
+    /// tokens/s projection.
+    Run(run::Args),
+}
+
+/// How a command ended, for the exit status.
+pub enum Ended {
+    Ok,
+    /// The chip's results differ from the golden model.
+    Mismatch,
 }
 
 /// Which arithmetic runs the linear layers.
@@ -56,12 +68,16 @@ impl From<Quant> for Precision {
     }
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+pub fn run(cli: Cli) -> Result<Ended> {
     match cli.command {
-        Command::Logits(a) => logits::run(a),
-        Command::Generate(a) => generate::run(a),
-        Command::SynthWeights(a) => synth::run(a),
-        Command::Eval(a) => eval::run(a),
+        Command::Logits(a) => logits::run(a).map(|_| Ended::Ok),
+        Command::Generate(a) => generate::run(a).map(|_| Ended::Ok),
+        Command::SynthWeights(a) => synth::run(a).map(|_| Ended::Ok),
+        Command::Eval(a) => eval::run(a).map(|_| Ended::Ok),
+        Command::Run(a) => run::run(a).map(|o| match o {
+            run::Outcome::BitExact => Ended::Ok,
+            run::Outcome::Mismatch => Ended::Mismatch,
+        }),
     }
 }
 
