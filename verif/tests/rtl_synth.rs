@@ -139,7 +139,7 @@ fn param(doc: &serde_json::Value, key: &str) -> u64 {
 /// there with flip-flops, the tiles hold the multipliers, and the SRAM bits of the tiles and
 /// the vector buffer are exactly what the parameters say.
 #[test]
-fn rtl_synth_tessera_top_tiny_blocks() {
+fn rtl_synth_nightly_tessera_top_tiny_blocks() {
     let Some(doc) = synth_json(
         "tessera_top-tiny-blocks",
         &[
