@@ -5,8 +5,8 @@
 //! (`docs/architecture.md`, partition) streams its `P_k·C` chunks down the multicast tree one per
 //! cycle in ABUF order, K-partition by K-partition. Tile `kp` steps row group 0 as its chunks
 //! arrive (from cycle `kp·C` on) and groups `1 … G−1` from its buffer, so the last K-partition
-//! finishes about `(P_k − 1)·C` cycles after the first; the `P_r·G` result words reach the
-//! result buffer one per cycle. The larger of the two is the product's *span*
+//! finishes `(P_k − 1)·C` cycles after the first; the `P_r·G` result words reach the result
+//! buffer one per cycle. The larger of the two is the product's *span*
 //! ([`LatencyModel::span`]). A product whose input depends on the previous product's results
 //! (a FENCE between them, as in a forward pass) adds the grid's latency `L(N) = l0 + l1·log2 N`
 //! (descriptor decode, buffer reads, the multicast and reduction trees, the tile pipeline, the
@@ -32,22 +32,24 @@ pub struct LatencyModel {
 
 impl LatencyModel {
     /// The constants of the current RTL (fitted by `chip_latency_calibration`).
-    pub const RTL: LatencyModel = LatencyModel { l0: 20.0, l1: 2.0 };
+    pub const RTL: LatencyModel = LatencyModel { l0: 18.0, l1: 2.0 };
 
     /// Latency of a grid of `tiles` tiles.
     pub fn grid_latency(&self, tiles: usize) -> f64 {
         self.l0 + self.l1 * (tiles.max(1) as f64).log2()
     }
 
-    /// Span of one product on `tiles` tiles with `P_k = pk`: the larger of the last tile's
-    /// compute, `G·C + (P_k − 1)(C − 1)` (K-partition `kp` gets its first chunk `kp·C` cycles
-    /// after the first one and then never waits again), and the gather of its `P_r·G` result
-    /// words, one per cycle into the result buffer, which starts when the first row group is
-    /// done (`C` cycles in).
+    /// Span of one product on `tiles` tiles with `P_k = pk`: the larger of
+    /// - compute: K-partition `kp` gets its first chunk `kp·C` cycles after the first one, so
+    ///   the last one finishes its `G·C` steps at `(G + P_k − 1)·C`; the last row group's `P_r`
+    ///   result words then pass the root one per cycle (`P_r − 1` more);
+    /// - gather: the `P_r·G` result words enter the result buffer one per cycle, from the
+    ///   moment the first row group is reduced (`P_k·C`).
     pub fn span(tiles: usize, pk: usize, g: usize, c: usize) -> f64 {
-        let pr = tiles / pk.max(1);
-        let compute = g * c + (pk - 1) * (c - 1);
-        let gather = c + pr * g - 1;
+        let pk = pk.max(1);
+        let pr = (tiles / pk).max(1);
+        let compute = (g + pk - 1) * c + pr - 1;
+        let gather = pk * c + pr * g - 1;
         compute.max(gather) as f64
     }
 
@@ -165,10 +167,10 @@ mod tests {
 
     #[test]
     fn span_is_compute_or_gather_bound() {
-        // 4 tiles, P_k = 1: compute G·C = 32 beats the gather of 4·4 words.
-        assert_eq!(LatencyModel::span(4, 1, 4, 8), 32.0);
-        // K-partitions: the last one starts (P_k − 1)·(C − 1) later.
-        assert_eq!(LatencyModel::span(4, 4, 3, 8), 24.0 + 21.0);
+        // 4 tiles, P_k = 1: compute G·C = 32 (+3 words through the root) beats the gather.
+        assert_eq!(LatencyModel::span(4, 1, 4, 8), 32.0 + 3.0);
+        // K-partitions: the last one starts (P_k − 1)·C later.
+        assert_eq!(LatencyModel::span(4, 4, 3, 8), 24.0 + 24.0);
         // 256 row partitions of one group: the gather of 256 words dominates.
         assert_eq!(LatencyModel::span(256, 1, 1, 128), 128.0 + 255.0);
     }
