@@ -3,6 +3,7 @@
 mod eval;
 mod generate;
 mod logits;
+mod report;
 mod run;
 mod synth;
 
@@ -41,6 +42,9 @@ pub enum Command {
     /// checked bit for bit against the golden model, with cycles, utilisation and the t1-8b
     /// tokens/s projection.
     Run(run::Args),
+    /// Plot (PNG) the per-operation cycles of simulated grids, and MAC utilisation and projected
+    /// tokens/s against tile count, model beside simulation; the numbers as a table or JSON.
+    Report(report::Args),
 }
 
 /// How a command ended, for the exit status.
@@ -78,6 +82,7 @@ pub fn run(cli: Cli) -> Result<Ended> {
             run::Outcome::BitExact => Ended::Ok,
             run::Outcome::Mismatch => Ended::Mismatch,
         }),
+        Command::Report(a) => report::run(a).map(|_| Ended::Ok),
     }
 }
 
