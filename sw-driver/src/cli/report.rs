@@ -338,6 +338,11 @@ fn print_table(a: &Args, shape: &SmallShape, sims: &[Simulated], proj: &[Project
             s.open_seconds + s.run_seconds
         );
     }
+    println!(
+        "model: the projection's cycle model for the same model on the same grid (fused q|k|v and \
+         gate|up, each product waiting for the previous one, no stream I/O); simulated: the \
+         runtime's programs (VBUF_LOAD of the input, one MATVEC per matrix, PERF_SNAPSHOT)"
+    );
     println!();
     println!(
         "projection: Llama 3.1 8B (32 layers) at batch 1 on `{}` tiles ({}x{} MACs) at {:.2} GHz",
