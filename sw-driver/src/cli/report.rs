@@ -661,4 +661,18 @@ mod tests {
         assert_eq!(regrid(&t1, 256).weight_words, t1.weight_words);
         assert_eq!((regrid(&t1, 8).grid_rows, regrid(&t1, 8).grid_cols), (2, 4));
     }
+
+    /// The small model maps and the cycle model applies on every default grid, so a report
+    /// never builds a large simulator to fail afterwards.
+    #[test]
+    fn small_model_maps_on_every_default_grid() {
+        let model = small_llama(&small_shape(), 0, Precision::W8A8).unwrap();
+        for name in ["tiny", "grid4x4", "grid8x8", "grid16x16"] {
+            let chip = ChipConfig::named(name).unwrap();
+            Mapping::for_model(&chip, &model, &MapOptions::default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let p = project(&chip, model.config(), 1e9, &LatencyModel::RTL).unwrap();
+            assert!(p.utilization > 0.0 && p.utilization <= 1.0, "{name}");
+        }
+    }
 }
