@@ -13,7 +13,9 @@
 //!   emits per-tile weight images and command programs.
 //! - [`runtime`]: [`runtime::RtlEngine`], the golden model's `MatVecEngine` on the chip, checked
 //!   product by product against the golden integer kernel.
+//! - [`bringup`]: the board bring-up sequence, step by step, on any transport.
 
+pub mod bringup;
 pub mod config;
 pub mod device;
 pub mod error;

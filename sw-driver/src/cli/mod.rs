@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and the shared model-loading helpers.
 
+mod bringup;
 mod eval;
 mod generate;
 mod logits;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Plot (PNG) the per-operation cycles of simulated grids, and MAC utilisation and projected
     /// tokens/s against tile count, model beside simulation; the numbers as a table or JSON.
     Report(report::Args),
+    /// The board bring-up sequence on a chip: ID and version, scratch, configuration, weight
+    /// memory, one matrix-vector product, one layer; each step PASS or FAIL with what it read.
+    Bringup(bringup::Args),
 }
 
 /// How a command ended, for the exit status.
@@ -83,6 +87,7 @@ pub fn run(cli: Cli) -> Result<Ended> {
             run::Outcome::Mismatch => Ended::Mismatch,
         }),
         Command::Report(a) => report::run(a).map(|_| Ended::Ok),
+        Command::Bringup(a) => bringup::run(a),
     }
 }
 
