@@ -1,17 +1,35 @@
 //! `tessera generate`: prefill a prompt, then decode token by token through the KV cache.
+//!
+//! The loop is the golden model's [`generate`]; only the engine that computes the int8
+//! matrix-vector products changes. Without `--rtl` it is the golden kernel; with `--rtl` it is
+//! the simulated chip ([`RtlEngine`]), which checks every product against the golden kernel,
+//! so the tokens equal those of `--quant w8a8` whenever no product differs.
 
 use std::io::Write;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use tessera_driver::mapper::{MapOptions, Mapping};
+use tessera_driver::runtime::{LoadMode, RtlEngine};
+use tessera_driver::sim::{open_device, SimTransport};
+use tessera_driver::Transport;
 use tessera_golden::generate::{generate, stop_ids_from_dir, GenerateOptions, Sampling};
-use tessera_golden::model::KvCache;
-use tessera_golden::quant::GoldenEngine;
+use tessera_golden::model::{KvCache, Llama};
+use tessera_golden::quant::{GoldenEngine, MatVecEngine};
 use tessera_golden::tokenizer::{Message, TextStream, Tokenizer};
 
-use super::{load_model, parse_tokens, ModelArgs, TokenIds};
+use super::{load_model, parse_tokens, ModelArgs, Quant, TokenIds};
 
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+Examples:
+  tessera generate --model build/smollm2-hf --prompt \"The capital of France is\" --quant w8a8
+  tessera generate --model build/smollm2-hf --prompt \"The capital of France is\" --rtl
+
+With --rtl every matrix-vector product runs on the simulated chip and is checked against the
+golden integer kernel; the tokens are those of --quant w8a8. A product that differs stops the
+run with its location (layer, matrix, tile, row) and exit status 2. A summary (products
+checked, mismatches, chip cycles, wall time per token) ends stderr.")]
 pub struct Args {
     #[command(flatten)]
     pub model: ModelArgs,
@@ -42,6 +60,83 @@ pub struct Args {
     /// Do not stop at the model's end-of-sequence tokens.
     #[arg(long)]
     pub ignore_eos: bool,
+    /// Run every matrix-vector product on the simulated chip (implies --quant w8a8).
+    #[arg(long)]
+    pub rtl: bool,
+    /// Chip configuration of rtl/top/configs.toml to simulate with --rtl [default: sim].
+    #[arg(long, requires = "rtl")]
+    pub config: Option<String>,
+    /// Corrupt one weight word after loading (simulation only), to exercise the mismatch path.
+    #[arg(long, hide = true, requires = "rtl")]
+    pub inject_fault: bool,
+}
+
+/// The chip, its configuration name and how the model was placed on it.
+struct Chip {
+    eng: RtlEngine<SimTransport>,
+    config: String,
+}
+
+/// Opens the simulated chip, maps `model` on it (sharing one layer slot between the decoder
+/// layers when they do not all fit) and loads the weights.
+fn open_chip(a: &Args, model: &Llama) -> Result<Chip> {
+    let config = a.config.clone().unwrap_or_else(|| "sim".to_owned());
+    let dev = open_device(&config).with_context(|| format!("opening the `{config}` chip"))?;
+    let chip = dev.config().clone();
+    let opts = MapOptions::default();
+    let layers = model.config().num_hidden_layers;
+    let map = match Mapping::for_model(&chip, model, &opts) {
+        Ok(m) => m,
+        Err(e) if layers > 1 => {
+            let shared = MapOptions {
+                share_layers: true,
+                ..opts
+            };
+            let m = Mapping::for_model(&chip, model, &shared).with_context(|| {
+                format!("the model does not fit the `{config}` chip, even with shared layers")
+            })?;
+            eprintln!(
+                "tessera: {e}; the {layers} layers share one slot and are reloaded as they run"
+            );
+            m
+        }
+        Err(e) => {
+            return Err(anyhow!(e)).with_context(|| format!("mapping the model on `{config}`"))
+        }
+    };
+    let mut eng = RtlEngine::new(dev, map)?;
+    let load = eng.load_model(model, LoadMode::Auto)?;
+    eprintln!(
+        "tessera: `{config}` chip ({} tiles): loaded {:.1} M weights ({:?}) in {:.1} s",
+        chip.tiles(),
+        load.weights as f64 / 1e6,
+        load.mode,
+        load.seconds
+    );
+    if a.inject_fault {
+        inject_fault(&mut eng)?;
+    }
+    Ok(Chip { eng, config })
+}
+
+/// Flips one weight word of the first matrix in tile 0 (simulation backdoor).
+fn inject_fault(eng: &mut RtlEngine<SimTransport>) -> Result<()> {
+    let base = eng
+        .mapping()
+        .placements
+        .first()
+        .map(|p| p.base)
+        .context("nothing mapped")?;
+    let wb = eng.mapping().cfg.word_bytes();
+    let sim = eng
+        .device()
+        .transport()
+        .sim()
+        .context("--inject-fault needs the simulator")?;
+    let mut word = sim.backdoor_read(0, base, 1, wb)?;
+    word[0] = word[0].wrapping_add(1);
+    sim.backdoor_write(0, base, wb, &word)?;
+    Ok(())
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -89,35 +184,57 @@ pub fn run(a: Args) -> Result<()> {
         stop_ids,
     };
 
-    let (ckpt, model) = load_model(dir, a.model.quant)?;
+    let quant = if a.rtl { Quant::W8a8 } else { a.model.quant };
+    let (ckpt, model) = load_model(dir, quant)?;
+    let mut chip = if a.rtl {
+        Some(open_chip(&a, &model)?)
+    } else {
+        None
+    };
+    let mut golden = GoldenEngine;
+    let engine: &mut dyn MatVecEngine = match chip.as_mut() {
+        Some(c) => &mut c.eng,
+        None => &mut golden,
+    };
     let mut cache = KvCache::new(ckpt.config());
     let mut stream = tok.as_ref().map(|t| TextStream::new(t, true));
     let stdout = std::io::stdout();
     let start = Instant::now();
     let mut first: Option<Instant> = None;
     let json = a.json;
-    let result = generate(
-        &model,
-        &mut cache,
-        &prompt_ids,
-        &opts,
-        &mut GoldenEngine,
-        &mut |id| {
-            first.get_or_insert_with(Instant::now);
-            if json {
-                return Ok(());
-            }
-            let mut out = stdout.lock();
-            let text = match stream.as_mut() {
-                Some(s) => s.push(id)?,
-                None => format!("{id} "),
-            };
-            // A closed stdout (e.g. `| head`) is not an error of the model.
-            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-            Ok(())
-        },
-    )?;
+    let result = generate(&model, &mut cache, &prompt_ids, &opts, engine, &mut |id| {
+        first.get_or_insert_with(Instant::now);
+        if json {
+            return Ok(());
+        }
+        let mut out = stdout.lock();
+        let text = match stream.as_mut() {
+            Some(s) => s.push(id)?,
+            None => format!("{id} "),
+        };
+        // A closed stdout (e.g. `| head`) is not an error of the model.
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+        Ok(())
+    });
     let end = Instant::now();
+    let result = match (result, chip.as_mut()) {
+        (Ok(r), _) => r,
+        (Err(e), Some(c)) => {
+            if !json {
+                println!();
+            }
+            let typed = c.eng.take_error();
+            eprintln!("{}", chip_summary(c, None, start, end));
+            return Err(match typed {
+                Some(t @ tessera_driver::Error::Mismatch { .. }) => {
+                    anyhow!(t).context("a product on the chip differs from the golden kernel")
+                }
+                Some(t) => anyhow!(t).context("on the chip"),
+                None => anyhow!(e),
+            });
+        }
+        (Err(e), None) => return Err(e.into()),
+    };
 
     if json {
         let text = match &tok {
@@ -138,7 +255,10 @@ pub fn run(a: Args) -> Result<()> {
         println!("{rest}");
     }
     let n = result.tokens.len();
-    if let Some(first) = first {
+    if let Some(c) = &chip {
+        let timing = first.map(|f| (prompt_ids.len(), n, f));
+        eprintln!("{}", chip_summary(c, timing, start, end));
+    } else if let Some(first) = first {
         let prefill = first - start;
         let decode = end - first;
         let rate = if n > 1 {
@@ -156,4 +276,44 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The one-line summary of a run on the chip: products checked, mismatches, chip cycles and
+/// wall time per token. `timing`: prompt tokens, new tokens and the time the first one came.
+fn chip_summary(
+    c: &Chip,
+    timing: Option<(usize, usize, Instant)>,
+    start: Instant,
+    end: Instant,
+) -> String {
+    let s = c.eng.stats();
+    let mut line = format!(
+        "tessera: `{}` chip: {} products checked, {} mismatches, {} chip cycles",
+        c.config,
+        s.products(),
+        s.mismatches(),
+        s.total.cycles
+    );
+    if s.reloads > 0 {
+        line.push_str(&format!(
+            ", {} layer reloads ({:.1} s)",
+            s.reloads, s.reload_seconds
+        ));
+    }
+    if let Some((prompt, n, first)) = timing {
+        let wall = (end - start).as_secs_f64();
+        line.push_str(&format!(
+            "; {prompt} prompt + {n} new tokens in {wall:.1} s: {:.2} s per new token (prefill {:.2} s",
+            wall / n as f64,
+            (first - start).as_secs_f64()
+        ));
+        if n > 1 {
+            line.push_str(&format!(
+                ", decode {:.2} s per token",
+                (end - first).as_secs_f64() / (n - 1) as f64
+            ));
+        }
+        line.push(')');
+    }
+    line
 }
