@@ -38,6 +38,19 @@ pub fn have_verilator() -> bool {
         .unwrap_or(false)
 }
 
+/// For tests: [`have_verilator`], printing why a test skips when it is missing; with
+/// `CI=true` a missing Verilator is a failure (panic), never a skip.
+pub fn require_verilator() -> bool {
+    let ok = have_verilator();
+    if !ok && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("verilator is required in CI");
+    }
+    if !ok {
+        eprintln!("skipped: verilator not found");
+    }
+    ok
+}
+
 /// What to build: a Verilator `--exe` model of `top` from `rtl/files.f` plus `extra_sv`, with
 /// the C++ driver `cpp` (paths relative to the repository root).
 #[derive(Clone, Debug)]

@@ -5,20 +5,9 @@
 use std::process::{Command, Output};
 
 use tessera_driver::bringup::{self, Options, Outcome};
-use tessera_driver::sim::{have_verilator, SimTransport};
+use tessera_driver::sim::{require_verilator, SimTransport};
 use tessera_driver::transport::Received;
 use tessera_driver::{ChipConfig, Result, SimControl, Transport};
-
-fn verilator() -> bool {
-    let ok = have_verilator();
-    if !ok && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("verilator is required in CI");
-    }
-    if !ok {
-        eprintln!("skipped: verilator not found");
-    }
-    ok
-}
 
 fn tessera(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -29,7 +18,7 @@ fn tessera(args: &[&str]) -> Output {
 
 #[test]
 fn cli_bringup_tiny_all_steps_pass_json() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let out = tessera(&["bringup", "--transport", "sim", "--json"]);
@@ -113,7 +102,7 @@ impl Transport for FlipFirstOutputBit {
 
 #[test]
 fn bringup_tiny_result_path_fault_fails_the_datapath_steps() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let t = FlipFirstOutputBit(SimTransport::open("tiny").unwrap());

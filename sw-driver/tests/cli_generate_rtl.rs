@@ -14,19 +14,8 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use tessera_driver::sim::have_verilator;
+use tessera_driver::sim::require_verilator;
 use tessera_golden::synth::{byte_level_tokenizer_json, write_f32_safetensors};
-
-fn verilator() -> bool {
-    let ok = have_verilator();
-    if !ok && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("verilator is required in CI");
-    }
-    if !ok {
-        eprintln!("skipped: verilator not found");
-    }
-    ok
-}
 
 fn tessera(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -190,7 +179,7 @@ fn summary(out: &Output) -> (u64, u64, u64) {
 
 #[test]
 fn cli_generate_rtl_tiny_tokens_equal_golden_w8a8() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let dir = write_small_checkpoint("generate-rtl-v1-l2", 2, 7);
@@ -210,7 +199,7 @@ fn cli_generate_rtl_tiny_tokens_equal_golden_w8a8() {
 
 #[test]
 fn cli_generate_rtl_tiny_streamed_text_equals_golden() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let dir = write_small_checkpoint("generate-rtl-v1-l2", 2, 7);
@@ -235,7 +224,7 @@ fn cli_generate_rtl_tiny_streamed_text_equals_golden() {
 
 #[test]
 fn cli_generate_rtl_tiny_mismatch_is_an_error_with_its_location() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let dir = write_small_checkpoint("generate-rtl-v1-l2", 2, 7);
@@ -265,7 +254,7 @@ fn cli_generate_rtl_tiny_mismatch_is_an_error_with_its_location() {
 
 #[test]
 fn cli_generate_rtl_tiny_model_larger_than_the_chip_shares_layers() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     // 5 layers do not fit `tiny`'s weight memory: the layers share one slot.
@@ -301,7 +290,7 @@ fn cli_generate_rtl_nightly_smollm2_sim_tokens_equal_golden_w8a8() {
         );
         return;
     }
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let extra = ["--prompt", "The capital of France is", "--max-new", "8"];

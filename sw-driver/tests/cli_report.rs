@@ -6,21 +6,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use tessera_driver::projection::{project, LatencyModel};
-use tessera_driver::sim::have_verilator;
+use tessera_driver::sim::require_verilator;
 use tessera_driver::ChipConfig;
 use tessera_golden::config::Config as ModelConfig;
 use tessera_golden::synth::Preset;
-
-fn verilator() -> bool {
-    let ok = have_verilator();
-    if !ok && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("verilator is required in CI");
-    }
-    if !ok {
-        eprintln!("skipped: verilator not found");
-    }
-    ok
-}
 
 fn tessera(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -46,7 +35,7 @@ fn be32(b: &[u8]) -> u32 {
 
 #[test]
 fn cli_report_tiny_png_and_json() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let dir = out_dir("cli_report_tiny");

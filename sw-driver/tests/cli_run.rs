@@ -5,18 +5,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use tessera_driver::sim::have_verilator;
-
-fn verilator() -> bool {
-    let ok = have_verilator();
-    if !ok && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("verilator is required in CI");
-    }
-    if !ok {
-        eprintln!("skipped: verilator not found");
-    }
-    ok
-}
+use tessera_driver::sim::require_verilator;
 
 fn tessera(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -37,7 +26,7 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[test]
 fn cli_run_tiny_bit_exact_json() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let out = tessera(&[
@@ -80,7 +69,7 @@ fn cli_run_tiny_bit_exact_json() {
 
 #[test]
 fn cli_run_tiny_mismatch_leaves_replay_and_waveform() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-run-mismatch");

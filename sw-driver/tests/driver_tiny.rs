@@ -8,21 +8,10 @@ use tessera_driver::mapper::{MapOptions, Mapping};
 use tessera_driver::models::{small_llama, SmallShape};
 use tessera_driver::program::ErrorCode;
 use tessera_driver::runtime::{LoadMode, RtlEngine};
-use tessera_driver::sim::{have_verilator, open_device, SimTransport};
+use tessera_driver::sim::{open_device, require_verilator, SimTransport};
 use tessera_driver::{Device, Error, Transport};
 use tessera_golden::model::{KvCache, Llama, Precision};
 use tessera_golden::quant::{GoldenEngine, MatrixKind};
-
-fn verilator() -> bool {
-    let ok = have_verilator();
-    if !ok && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("verilator is required in CI");
-    }
-    if !ok {
-        eprintln!("skipped: verilator not found");
-    }
-    ok
-}
 
 /// Golden W8A8 logits of `tokens` (prefill) then each of `decode` one by one.
 fn golden(model: &Llama, prefill: &[u32], decode: &[u32]) -> Vec<ndarray::Array2<f32>> {
@@ -68,7 +57,7 @@ fn run_on_chip(
 
 #[test]
 fn driver_tiny_gqa_tied_llama_bit_exact() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let shape = SmallShape::tiny();
@@ -106,7 +95,7 @@ fn driver_tiny_gqa_tied_llama_bit_exact() {
 
 #[test]
 fn driver_tiny_untied_k_partitions_front_door_bit_exact() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let shape = SmallShape {
@@ -126,7 +115,7 @@ fn driver_tiny_untied_k_partitions_front_door_bit_exact() {
 
 #[test]
 fn driver_tiny_discovery_reads_the_configuration() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let mut dev = open_device("tiny").unwrap();
@@ -158,7 +147,7 @@ fn driver_tiny_discovery_reads_the_configuration() {
 
 #[test]
 fn driver_tiny_device_error_is_located() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let model = small_llama(&SmallShape::tiny(), 3, Precision::W8A8).unwrap();
@@ -208,7 +197,7 @@ fn driver_tiny_device_error_is_located() {
 
 #[test]
 fn driver_tiny_mismatch_is_located() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let model = small_llama(&SmallShape::tiny(), 5, Precision::W8A8).unwrap();
@@ -258,7 +247,7 @@ fn driver_tiny_mismatch_is_located() {
 #[test]
 #[ignore]
 fn driver_tiny_trace_writes_a_waveform() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let t = SimTransport::open_traced("tiny").unwrap();
@@ -277,7 +266,7 @@ fn driver_tiny_trace_writes_a_waveform() {
 
 #[test]
 fn driver_tiny_model_larger_than_the_chip_runs_with_shared_layers() {
-    if !verilator() {
+    if !require_verilator() {
         return;
     }
     let shape = SmallShape {

@@ -12,13 +12,12 @@ use anyhow::{anyhow, bail, Context, Result};
 use tessera_driver::mapper::{MapOptions, Mapping};
 use tessera_driver::runtime::{LoadMode, RtlEngine};
 use tessera_driver::sim::{open_device, SimTransport};
-use tessera_driver::Transport;
 use tessera_golden::generate::{generate, stop_ids_from_dir, GenerateOptions, Sampling};
 use tessera_golden::model::{KvCache, Llama};
 use tessera_golden::quant::{GoldenEngine, MatVecEngine};
 use tessera_golden::tokenizer::{Message, TextStream, Tokenizer};
 
-use super::{load_model, parse_tokens, ModelArgs, Quant, TokenIds};
+use super::{inject_fault, load_model, parse_tokens, ModelArgs, Quant, TokenIds};
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
@@ -117,26 +116,6 @@ fn open_chip(a: &Args, model: &Llama) -> Result<Chip> {
         inject_fault(&mut eng)?;
     }
     Ok(Chip { eng, config })
-}
-
-/// Flips one weight word of the first matrix in tile 0 (simulation backdoor).
-fn inject_fault(eng: &mut RtlEngine<SimTransport>) -> Result<()> {
-    let base = eng
-        .mapping()
-        .placements
-        .first()
-        .map(|p| p.base)
-        .context("nothing mapped")?;
-    let wb = eng.mapping().cfg.word_bytes();
-    let sim = eng
-        .device()
-        .transport()
-        .sim()
-        .context("--inject-fault needs the simulator")?;
-    let mut word = sim.backdoor_read(0, base, 1, wb)?;
-    word[0] = word[0].wrapping_add(1);
-    sim.backdoor_write(0, base, wb, &word)?;
-    Ok(())
 }
 
 pub fn run(a: Args) -> Result<()> {

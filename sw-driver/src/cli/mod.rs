@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use tessera_driver::runtime::RtlEngine;
+use tessera_driver::sim::SimTransport;
+use tessera_driver::Transport;
 use tessera_golden::checkpoint::Checkpoint;
 use tessera_golden::model::{Llama, Precision};
 
@@ -133,4 +136,25 @@ pub struct ModelArgs {
     /// Arithmetic of the linear layers.
     #[arg(long, value_enum, default_value_t = Quant::None)]
     pub quant: Quant,
+}
+
+/// Flips one weight word of the first matrix in tile 0 (simulation backdoor): the hidden
+/// `--inject-fault` of `run` and `generate --rtl`, which exercises their mismatch paths.
+pub fn inject_fault(eng: &mut RtlEngine<SimTransport>) -> Result<()> {
+    let base = eng
+        .mapping()
+        .placements
+        .first()
+        .map(|p| p.base)
+        .context("nothing mapped")?;
+    let wb = eng.mapping().cfg.word_bytes();
+    let sim = eng
+        .device()
+        .transport()
+        .sim()
+        .context("--inject-fault needs the simulator")?;
+    let mut word = sim.backdoor_read(0, base, 1, wb)?;
+    word[0] = word[0].wrapping_add(1);
+    sim.backdoor_write(0, base, wb, &word)?;
+    Ok(())
 }

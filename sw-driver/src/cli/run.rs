@@ -13,12 +13,14 @@ use tessera_driver::models::{small_llama, SmallShape};
 use tessera_driver::projection::{project, LatencyModel, Projection};
 use tessera_driver::runtime::{LoadMode, RtlEngine, RunStats};
 use tessera_driver::sim::{open_device, SimTransport};
-use tessera_driver::{ChipConfig, Device, Transport};
+use tessera_driver::{ChipConfig, Device};
 use tessera_golden::checkpoint::Checkpoint;
 use tessera_golden::config::Config as ModelConfig;
 use tessera_golden::model::{KvCache, Llama, Precision};
 use tessera_golden::quant::GoldenEngine;
 use tessera_golden::synth::{write_checkpoint, Preset, SynthSpec};
+
+use super::inject_fault;
 
 /// Synthetic model used when no checkpoint is given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -283,26 +285,6 @@ pub fn run(a: Args) -> Result<Outcome> {
     } else {
         Outcome::Mismatch
     })
-}
-
-/// Flips one weight word of the first matrix in tile 0 (simulation backdoor).
-fn inject_fault(eng: &mut RtlEngine<SimTransport>) -> Result<()> {
-    let base = eng
-        .mapping()
-        .placements
-        .first()
-        .map(|p| p.base)
-        .context("nothing mapped")?;
-    let wb = eng.mapping().cfg.word_bytes();
-    let sim = eng
-        .device()
-        .transport()
-        .sim()
-        .context("--inject-fault needs the simulator")?;
-    let mut word = sim.backdoor_read(0, base, 1, wb)?;
-    word[0] = word[0].wrapping_add(1);
-    sim.backdoor_write(0, base, wb, &word)?;
-    Ok(())
 }
 
 type Artifacts = (PathBuf, Option<PathBuf>);
