@@ -11,7 +11,7 @@ use serde_json::json;
 use tessera_driver::mapper::{id_name, MapOptions, Mapping};
 use tessera_driver::models::{small_llama, SmallShape};
 use tessera_driver::projection::{project, LatencyModel, Projection};
-use tessera_driver::runtime::{LoadMode, RtlEngine, RunStats};
+use tessera_driver::runtime::{LoadMode, LoadReport, RtlEngine, RunStats};
 use tessera_driver::sim::{open_device, SimTransport};
 use tessera_driver::{ChipConfig, Device};
 use tessera_golden::checkpoint::Checkpoint;
@@ -193,24 +193,7 @@ pub fn run(a: Args) -> Result<Outcome> {
     }
     let dev = open_device(&a.config).with_context(|| format!("opening the `{}` chip", a.config))?;
     let chip = dev.config().clone();
-    let opts = MapOptions::default();
-    let map = match Mapping::for_model(&chip, &model, &opts) {
-        Ok(m) => m,
-        Err(_) if mcfg.num_hidden_layers > 1 => {
-            let shared = MapOptions {
-                share_layers: true,
-                ..opts
-            };
-            Mapping::for_model(&chip, &model, &shared).context("mapping the model")?
-        }
-        Err(e) => return Err(e).context("mapping the model"),
-    };
-    let mut eng = RtlEngine::new(dev, map)?;
-    eng.fail_on_mismatch = false;
-    let load = eng.load_model(&model, LoadMode::Auto)?;
-    if a.inject_fault {
-        inject_fault(&mut eng)?;
-    }
+    let (mut eng, load) = engine(&a, &model, dev)?;
     if !a.json {
         eprintln!(
             "tessera run: loaded {:.1} M weights ({:?}) in {:.1} s",
@@ -266,7 +249,13 @@ pub fn run(a: Args) -> Result<Outcome> {
 
     let mut artifacts = None;
     if !bit_exact {
-        artifacts = Some(leave_artifacts(&a, &toks, &stats, first_logit_diff)?);
+        artifacts = Some(leave_artifacts(
+            &a,
+            &model,
+            &toks,
+            &stats,
+            first_logit_diff,
+        )?);
     }
     if a.json {
         print_json(&a, &chip, &stats, bit_exact, &proj, &artifacts);
@@ -287,12 +276,41 @@ pub fn run(a: Args) -> Result<Outcome> {
     })
 }
 
+/// Maps `model` on `dev` (all layers stationary, else one shared layer slot), loads its weights
+/// and applies `--inject-fault`; mismatches are counted, not fatal.
+fn engine(
+    a: &Args,
+    model: &Llama,
+    dev: Device<SimTransport>,
+) -> Result<(RtlEngine<SimTransport>, LoadReport)> {
+    let opts = MapOptions::default();
+    let map = match Mapping::for_model(dev.config(), model, &opts) {
+        Ok(m) => m,
+        Err(_) if model.config().num_hidden_layers > 1 => {
+            let shared = MapOptions {
+                share_layers: true,
+                ..opts
+            };
+            Mapping::for_model(dev.config(), model, &shared).context("mapping the model")?
+        }
+        Err(e) => return Err(e).context("mapping the model"),
+    };
+    let mut eng = RtlEngine::new(dev, map)?;
+    eng.fail_on_mismatch = false;
+    let load = eng.load_model(model, LoadMode::Auto)?;
+    if a.inject_fault {
+        inject_fault(&mut eng)?;
+    }
+    Ok((eng, load))
+}
+
 type Artifacts = (PathBuf, Option<PathBuf>);
 
 /// Writes the replay file and re-runs the tokens on a traced model, recording the waveform of
 /// the token with the first mismatch.
 fn leave_artifacts(
     a: &Args,
+    model: &Llama,
     toks: &[u32],
     stats: &RunStats,
     logit_diff: Option<(usize, usize, Option<f32>, Option<f32>)>,
@@ -339,31 +357,23 @@ fn leave_artifacts(
     std::fs::write(&replay, serde_json::to_string_pretty(&v)? + "\n")
         .with_context(|| format!("write {}", replay.display()))?;
     let fst = dir.join(format!("run-{stamp}-token{token}.fst"));
-    let traced = trace_token(a, token, &fst);
+    let traced = trace_token(a, model, token, &fst);
     Ok((replay, traced.ok().map(|_| fst)))
 }
 
 /// Runs tokens `0..=token` again on a traced model, dumping only token `token`'s cycles.
-fn trace_token(a: &Args, token: usize, fst: &Path) -> Result<()> {
+fn trace_token(a: &Args, model: &Llama, token: usize, fst: &Path) -> Result<()> {
     eprintln!("tessera run: re-running token {token} on a traced model for its waveform");
-    let (model, _) = model(a)?;
-    let mcfg = model.config().clone();
+    let mcfg = model.config();
     let toks = tokens(token + 1, mcfg.vocab_size, a.seed);
-    let t = SimTransport::open_traced(&a.config)?;
-    let dev = Device::open(t)?;
-    let map = Mapping::for_model(dev.config(), &model, &MapOptions::default())?;
-    let mut eng = RtlEngine::new(dev, map)?;
-    eng.fail_on_mismatch = false;
-    eng.load_model(&model, LoadMode::Auto)?;
-    if a.inject_fault {
-        inject_fault(&mut eng)?;
-    }
-    let mut cache = KvCache::new(&mcfg);
+    let dev = Device::open(SimTransport::open_traced(&a.config)?)?;
+    let (mut eng, _) = engine(a, model, dev)?;
+    let mut cache = KvCache::new(mcfg);
     for (i, &tk) in toks.iter().enumerate() {
         if i == token {
             eng.device().transport().trace(Some(fst))?;
         }
-        eng.forward(&model, &[tk], &mut cache)?;
+        eng.forward(model, &[tk], &mut cache)?;
     }
     eng.device().transport().trace(None)?;
     Ok(())
