@@ -14,3 +14,7 @@ rtl/ctrl/ctrl_perf.sv
 rtl/ctrl/ctrl_cmdproc.sv
 rtl/host/host_csr.sv
 rtl/top/tessera_top.sv
+rtl/fpga/uart_rx.sv
+rtl/fpga/uart_tx.sv
+rtl/fpga/fpga_uart_bridge.sv
+rtl/fpga/tessera_fpga_ulx3s.sv
