@@ -1,5 +1,5 @@
 //! Board bring-up: the sequence run on a new chip, step by step, through [`Device`] on any
-//! [`Transport`] (the simulator now, a UIO or UART link on a board).
+//! [`Transport`] (the simulator, a UIO mapping or a UART link on a board).
 //!
 //! 1. `id_version`: discovery reads `ID` and `VERSION` (and the `CFG_*` registers); an
 //!    unsupported chip is refused with the driver's typed error ([`Error::BadId`],
@@ -134,7 +134,10 @@ impl Report {
 
 /// Errors of the link rather than of the chip.
 pub fn is_transport_error(e: &Error) -> bool {
-    matches!(e, Error::Io { .. } | Error::Sim(_) | Error::Build(_))
+    matches!(
+        e,
+        Error::Io { .. } | Error::Sim(_) | Error::Build(_) | Error::Link(_)
+    )
 }
 
 /// What a step found: pass or fail, one line, the values.

@@ -51,6 +51,16 @@ pub enum Error {
         addr: u32,
         resp: u32,
     },
+    /// The link to a board failed: no valid response after the bounded retries, the link
+    /// closed, or the board broke the protocol. The message names the operation.
+    #[error("link: {0}")]
+    Link(String),
+    /// The board's UART bridge speaks another protocol version.
+    #[error(
+        "UART protocol version mismatch: the board speaks version {found}, this driver speaks \
+         version {supported}"
+    )]
+    UnsupportedProtocol { found: u8, supported: u8 },
     /// The device did not finish within the allowed cycles.
     #[error("timeout after {cycles} cycles: {what}")]
     Timeout { what: String, cycles: u64 },

@@ -4,8 +4,8 @@
 //!
 //! - [`transport`]: the [`transport::Transport`] trait (32-bit registers, AXI4-Stream in and
 //!   out, interrupt wait, optional simulation control) and its implementations:
-//!   [`sim::SimTransport`] (the Verilator model of `tessera_top`) and [`uio::UioTransport`]
-//!   (a Linux UIO mapping on a board).
+//!   [`sim::SimTransport`] (the Verilator model of `tessera_top`), [`uio::UioTransport`]
+//!   (a Linux UIO mapping on a board) and [`uart::UartTransport`] (a board's UART bridge).
 //! - [`device`]: [`device::Device`], discovery, reset, errors, interrupts and counters, through
 //!   the generated register layer `tessera-regs` only.
 //! - [`program`]: descriptor encoding (`docs/architecture.md`, descriptor format).
@@ -26,6 +26,7 @@ pub mod projection;
 pub mod runtime;
 pub mod sim;
 pub mod transport;
+pub mod uart;
 pub mod uio;
 
 pub use config::ChipConfig;

@@ -46,6 +46,35 @@ pub trait Transport {
     }
 }
 
+/// A borrowed transport is a transport (so a caller keeps it, and its counters, after lending
+/// it to code that takes a transport by value).
+impl<T: Transport + ?Sized> Transport for &mut T {
+    fn stream_width(&self) -> usize {
+        (**self).stream_width()
+    }
+    fn reg_read(&mut self, addr: u32) -> Result<u32> {
+        (**self).reg_read(addr)
+    }
+    fn reg_write(&mut self, addr: u32, value: u32) -> Result<()> {
+        (**self).reg_write(addr, value)
+    }
+    fn stream_send(&mut self, words: &[u32], tlast: bool, timeout_cycles: u64) -> Result<()> {
+        (**self).stream_send(words, tlast, timeout_cycles)
+    }
+    fn stream_recv(&mut self, beats: usize, timeout_cycles: u64) -> Result<Received> {
+        (**self).stream_recv(beats, timeout_cycles)
+    }
+    fn wait_irq(&mut self, timeout_cycles: u64) -> Result<bool> {
+        (**self).wait_irq(timeout_cycles)
+    }
+    fn idle(&mut self, cycles: u64) -> Result<()> {
+        (**self).idle(cycles)
+    }
+    fn sim(&mut self) -> Option<&mut dyn SimControl> {
+        (**self).sim()
+    }
+}
+
 /// What only a simulator can do.
 pub trait SimControl {
     /// Writes whole weight words (`word_bytes` bytes each, byte `l·KWidth + j` = lane `l`,
