@@ -1,6 +1,7 @@
 //! `tessera bringup` on the `tiny` chip model: every step passes and the JSON names them; an
-//! unknown or unimplemented transport is refused with exit status 2; a fault in the result path
-//! fails exactly the steps that read through the datapath, and the sequence goes on.
+//! unknown transport, or a UART device that is not there, is refused with exit status 2; a fault
+//! in the result path fails exactly the steps that read through the datapath, and the sequence
+//! goes on.
 
 use std::process::{Command, Output};
 

@@ -1,10 +1,11 @@
 //! `tessera bringup`: the board bring-up sequence ([`tessera_driver::bringup`]) on a chip behind a
-//! transport: the simulator now, a UIO mapping on a board.
+//! transport: the simulator, a UIO mapping or a UART link on a board.
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use tessera_driver::bringup::{self, Options, Outcome, Report, Step};
 use tessera_driver::sim::SimTransport;
+use tessera_driver::uart::UartTransport;
 use tessera_driver::uio::UioTransport;
 use tessera_driver::ChipConfig;
 
@@ -17,16 +18,23 @@ Steps: id_version, scratch, config, weight_memory, matvec, layer (docs/driver.md
 Transports:
   sim[:CONFIG]     the Verilator model of a configuration of rtl/top/configs.toml (default tiny)
   uio:/dev/uioN    a board through Linux UIO (registers in map 0, DMA buffer in map 1)
+  uart:PATH[,OPTION=VALUE...]
+                   a board's UART bridge on a serial device or pseudo-terminal (docs/fpga.md),
+                   raw 8N1; options: baud (default 1000000), tries (default 4), margin-ms
+                   (added to every wait, default 200), board-hz (board clock cycles per second
+                   of wall time, for a simulated board; default: the clock HELLO reports)
 
 Examples:
   tessera bringup                          # the tiny chip model
   tessera bringup --transport sim:sim --json
   tessera bringup --transport uio:/dev/uio0 --expect sim
+  tessera bringup --transport uart:/dev/ttyUSB0 --expect ulx3s
+  tessera bringup --transport uart:/dev/ttyUSB0,baud=3000000
 
 Exit status: 0 when every step passes, 1 when a step fails, 2 on bad input or a transport
 error.")]
 pub struct Args {
-    /// The link to the chip: sim[:CONFIG] or uio:/dev/uioN.
+    /// The link to the chip: sim[:CONFIG], uio:/dev/uioN or uart:/dev/ttyUSB0[,baud=N].
     #[arg(long, default_value = "sim", value_name = "TRANSPORT")]
     pub transport: String,
     /// Configuration of rtl/top/configs.toml the chip must report (default: the simulated
@@ -48,12 +56,16 @@ pub struct Args {
 }
 
 /// Where the chip is.
-enum Link {
+pub(super) enum Link {
     Sim(String),
     Uio(String),
+    /// The part after `uart:` (path and options).
+    Uart(String),
 }
 
-fn parse_transport(s: &str) -> Result<Link> {
+pub(super) const TRANSPORTS: &str = "sim[:CONFIG], uio:/dev/uioN, uart:PATH[,baud=N]";
+
+pub(super) fn parse_transport(s: &str) -> Result<Link> {
     let (scheme, arg) = match s.split_once(':') {
         Some((a, b)) => (a, Some(b)),
         None => (s, None),
@@ -68,11 +80,12 @@ fn parse_transport(s: &str) -> Result<Link> {
             }
             Ok(Link::Uio(name.into()))
         }
-        ("uart", _) => bail!(
-            "transport `{s}`: there is no UART transport yet (supported: sim[:CONFIG], \
-             uio:/dev/uioN)"
-        ),
-        _ => bail!("unknown transport `{s}` (supported: sim[:CONFIG], uio:/dev/uioN)"),
+        ("uart", Some(d)) if !d.is_empty() => {
+            tessera_driver::uart::UartOptions::parse(d)
+                .with_context(|| format!("transport `{s}`"))?;
+            Ok(Link::Uart(d.into()))
+        }
+        _ => bail!("unknown transport `{s}` (supported: {TRANSPORTS})"),
     }
 }
 
@@ -84,7 +97,7 @@ pub fn run(a: Args) -> Result<Ended> {
     let expect_name = match (&a.expect, &link) {
         (Some(e), _) => Some(e.clone()),
         (None, Link::Sim(c)) => Some(c.clone()),
-        (None, Link::Uio(_)) => None,
+        (None, Link::Uio(_) | Link::Uart(_)) => None,
     };
     let expect = expect_name
         .as_deref()
@@ -113,6 +126,24 @@ pub fn run(a: Args) -> Result<Ended> {
         Link::Uio(u) => {
             let t = UioTransport::open(&u, a.clock_hz).with_context(|| format!("opening {u}"))?;
             bringup::run(t, &opts, &mut print)
+        }
+        Link::Uart(spec) => {
+            let t = UartTransport::open_spec(&spec)
+                .with_context(|| format!("transport `{}`", a.transport))?;
+            let h = t.hello().clone();
+            eprintln!(
+                "tessera bringup: UART bridge protocol {}, stream {} bits, clock {} Hz, \
+                 MaxPayload {}, ClksPerBit {}",
+                h.version,
+                h.stream_bytes * 8,
+                h.clock_hz,
+                h.max_payload,
+                h.clks_per_bit
+            );
+            let mut t = t;
+            let r = bringup::run(&mut t, &opts, &mut print);
+            eprintln!("tessera bringup: {}", super::link_summary(t.stats()));
+            r
         }
     };
     if a.json {

@@ -94,6 +94,27 @@ pub fn run(cli: Cli) -> Result<Ended> {
     }
 }
 
+/// One line on a UART link's traffic: requests, bytes both ways, throughput and retries.
+pub fn link_summary(s: &tessera_driver::uart::LinkStats) -> String {
+    let secs = s.seconds().max(1e-9);
+    format!(
+        "UART link: {} requests in {} frames, {} bytes sent, {} received in {:.2} s ({:.0} \
+         bytes/s); {} retries ({} BAD_CRC from the board, {} bad response CRCs, {} without a \
+         response, {} late responses skipped)",
+        s.requests,
+        s.frames,
+        s.bytes_sent,
+        s.bytes_received,
+        secs,
+        (s.bytes_sent + s.bytes_received) as f64 / secs,
+        s.retries,
+        s.board_bad_crc,
+        s.bad_responses,
+        s.no_response,
+        s.stale
+    )
+}
+
 /// Token ids given on the command line as `1,2,3`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenIds(pub Vec<u32>);

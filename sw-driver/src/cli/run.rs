@@ -1,6 +1,7 @@
 //! `tessera run`: the main job. A Llama model's forward pass with every matrix-vector product on
-//! the simulated chip, each product checked against the golden integer product, the final logits
-//! against the golden W8A8 pass, and a report of cycles, utilisation and the `t1-8b` projection.
+//! the simulated chip (or a board behind `--transport uart:...`), each product checked against
+//! the golden integer product, the final logits against the golden W8A8 pass, and a report of
+//! cycles, utilisation and the `t1-8b` projection.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,14 +14,16 @@ use tessera_driver::models::{small_llama, SmallShape};
 use tessera_driver::projection::{project, LatencyModel, Projection};
 use tessera_driver::runtime::{LoadMode, LoadReport, RtlEngine, RunStats};
 use tessera_driver::sim::{open_device, SimTransport};
-use tessera_driver::{ChipConfig, Device};
+use tessera_driver::uart::{LinkStats, UartTransport};
+use tessera_driver::{ChipConfig, Device, Transport};
 use tessera_golden::checkpoint::Checkpoint;
 use tessera_golden::config::Config as ModelConfig;
 use tessera_golden::model::{KvCache, Llama, Precision};
 use tessera_golden::quant::GoldenEngine;
 use tessera_golden::synth::{write_checkpoint, Preset, SynthSpec};
 
-use super::inject_fault;
+use super::bringup::{parse_transport, Link};
+use super::{inject_fault, link_summary};
 
 /// Synthetic model used when no checkpoint is given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -39,14 +42,28 @@ Examples:
   tessera run --layers 2 --tokens 3 --json
   tessera run --config tiny --synthetic small  # seconds, for a quick check
   tessera run --checkpoint ~/Llama-3.1-8B --layers 1
+  tessera run --transport uart:/dev/ttyUSB0 --config ulx3s --synthetic small --layers 2
+
+Transports (--transport):
+  sim[:CONFIG]     the Verilator model of --config (the default); weights by simulation backdoor
+  uart:PATH[,OPTION=VALUE...]
+                   a board's UART bridge on a serial device or pseudo-terminal (docs/fpga.md):
+                   weights through the front door (WEIGHT_LOAD); --config, when given, is the
+                   configuration the chip must report. Options: baud (default 1000000), tries
+                   (default 4), margin-ms (default 200), board-hz (board clock cycles per second
+                   of wall time, for a simulated board)
 
 Exit status: 0 when every product and the logits are bit-exact, 1 on a mismatch (the first
 difference is printed, a replay file and an FST waveform window are written), 2 on any other
 error (bad input, device error, timeout).")]
 pub struct Args {
-    /// Chip configuration of rtl/top/configs.toml to simulate.
-    #[arg(long, default_value = "sim")]
-    pub config: String,
+    /// Chip configuration of rtl/top/configs.toml to simulate (default `sim`); with a board
+    /// transport, the configuration the chip must report (default: whatever it reports).
+    #[arg(long, value_name = "CONFIG")]
+    pub config: Option<String>,
+    /// The link to the chip: sim[:CONFIG] (default) or uart:/dev/ttyUSB0[,baud=N].
+    #[arg(long, value_name = "TRANSPORT")]
+    pub transport: Option<String>,
     /// Decoder layers to run (the model is cut to its first N layers; lm_head always runs).
     #[arg(long, default_value_t = 1)]
     pub layers: usize,
@@ -177,23 +194,92 @@ fn bits(a: &ndarray::Array2<f32>) -> Vec<u32> {
     a.iter().map(|v| v.to_bits()).collect()
 }
 
+/// The configuration named by `--config` or a `sim:CONFIG` transport (`sim` by default).
+fn sim_config(a: &Args) -> String {
+    a.config.clone().unwrap_or_else(|| "sim".into())
+}
+
+/// The name of the chip in file names and messages.
+fn chip_label(a: &Args) -> String {
+    match (&a.transport, &a.config) {
+        (Some(t), None) if !t.starts_with("sim") => "board".into(),
+        _ => sim_config(a),
+    }
+}
+
 pub fn run(a: Args) -> Result<Outcome> {
     if a.tokens == 0 {
         bail!("--tokens must be at least 1");
     }
+    let mut a = a;
+    let link = match a.transport.as_deref() {
+        None | Some("sim") => Link::Sim(sim_config(&a)),
+        Some(t) => parse_transport(t)?,
+    };
+    if let Link::Sim(c) = &link {
+        match &a.config {
+            Some(cfg) if cfg != c => bail!(
+                "--transport {} and --config {cfg} name different configurations",
+                a.transport.as_deref().unwrap_or_default()
+            ),
+            _ => a.config = Some(c.clone()),
+        }
+    }
     let t0 = Instant::now();
     let (model, source) = model(&a)?;
-    let mcfg = model.config().clone();
-    let toks = tokens(a.tokens, mcfg.vocab_size, a.seed);
+    let toks = tokens(a.tokens, model.config().vocab_size, a.seed);
     if !a.json {
         eprintln!(
             "tessera run: {source}, {} layer(s), {} token(s) on `{}`",
-            mcfg.num_hidden_layers, a.tokens, a.config
+            model.config().num_hidden_layers,
+            a.tokens,
+            a.transport.clone().unwrap_or_else(|| sim_config(&a))
         );
     }
-    let dev = open_device(&a.config).with_context(|| format!("opening the `{}` chip", a.config))?;
-    let chip = dev.config().clone();
-    let (mut eng, load) = engine(&a, &model, dev)?;
+    match link {
+        Link::Sim(c) => {
+            let dev = open_device(&c).with_context(|| format!("opening the `{c}` chip"))?;
+            let (mut eng, load) = engine(&model, dev)?;
+            if a.inject_fault {
+                inject_fault(&mut eng)?;
+            }
+            finish(&a, &model, &toks, eng, load, t0, |_| None)
+        }
+        Link::Uart(spec) => {
+            if a.inject_fault {
+                bail!("--inject-fault needs the simulator (a sim transport)");
+            }
+            let what = a.transport.clone().unwrap_or_default();
+            let t =
+                UartTransport::open_spec(&spec).with_context(|| format!("transport `{what}`"))?;
+            let dev = match &a.config {
+                Some(c) => Device::open_expecting(t, &ChipConfig::named(c)?),
+                None => Device::open(t),
+            }
+            .with_context(|| format!("opening the chip behind `{what}`"))?;
+            let (eng, load) = engine(&model, dev)?;
+            finish(&a, &model, &toks, eng, load, t0, |t| {
+                Some(t.stats().clone())
+            })
+        }
+        Link::Uio(_) => {
+            bail!("tessera run: the uio transport is not supported here (use sim or uart)")
+        }
+    }
+}
+
+/// The chip's pass beside the golden pass, the projection and the report.
+fn finish<T: Transport>(
+    a: &Args,
+    model: &Llama,
+    toks: &[u32],
+    mut eng: RtlEngine<T>,
+    load: LoadReport,
+    t0: Instant,
+    link: impl Fn(&mut T) -> Option<LinkStats>,
+) -> Result<Outcome> {
+    let mcfg = model.config().clone();
+    let chip = eng.device().config().clone();
     if !a.json {
         eprintln!(
             "tessera run: loaded {:.1} M weights ({:?}) in {:.1} s",
@@ -202,7 +288,6 @@ pub fn run(a: Args) -> Result<Outcome> {
             load.seconds
         );
     }
-
     // The chip's pass, token by token, beside the golden W8A8 pass.
     let pb = bar(
         a.tokens as u64,
@@ -212,12 +297,13 @@ pub fn run(a: Args) -> Result<Outcome> {
         pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     pb.set_message("forward on the chip");
+    let t_fwd = Instant::now();
     let mut chip_cache = KvCache::new(&mcfg);
     let mut gold_cache = KvCache::new(&mcfg);
     let mut logits_equal = true;
     let mut first_logit_diff = None;
     for (i, &t) in toks.iter().enumerate() {
-        let got = eng.forward(&model, &[t], &mut chip_cache)?;
+        let got = eng.forward(model, &[t], &mut chip_cache)?;
         let want = model.forward(&[t], &mut gold_cache, &mut GoldenEngine)?;
         if bits(&got) != bits(&want) {
             logits_equal = false;
@@ -238,7 +324,10 @@ pub fn run(a: Args) -> Result<Outcome> {
         pb.inc(1);
     }
     pb.finish_and_clear();
+    let forward_seconds = t_fwd.elapsed().as_secs_f64();
     let stats = eng.stats().clone();
+    let link = link(eng.device().transport());
+    drop(eng);
     let bit_exact = logits_equal && stats.mismatches() == 0;
 
     let target = ChipConfig::named(&a.project)?;
@@ -249,25 +338,34 @@ pub fn run(a: Args) -> Result<Outcome> {
 
     let mut artifacts = None;
     if !bit_exact {
-        artifacts = Some(leave_artifacts(
-            &a,
-            &model,
-            &toks,
-            &stats,
-            first_logit_diff,
-        )?);
+        artifacts = Some(leave_artifacts(a, model, toks, &stats, first_logit_diff)?);
     }
     if a.json {
-        print_json(&a, &chip, &stats, bit_exact, &proj, &artifacts);
+        let run = RunFigures {
+            load: &load,
+            forward_seconds,
+            link: link.as_ref(),
+        };
+        print_json(a, &chip, &stats, bit_exact, &proj, &artifacts, &run);
     } else {
         print_report(&chip, &stats, bit_exact, logits_equal, &proj, t0);
         if let Some((replay, fst)) = &artifacts {
             eprintln!("replay file: {}", replay.display());
             match fst {
                 Some(f) => eprintln!("waveform:    {}", f.display()),
+                None if a
+                    .transport
+                    .as_deref()
+                    .is_some_and(|t| !t.starts_with("sim")) =>
+                {
+                    eprintln!("waveform:    none (a board has no waveform)")
+                }
                 None => eprintln!("waveform:    none (the traced model could not be built)"),
             }
         }
+    }
+    if let Some(l) = &link {
+        eprintln!("tessera run: {}", link_summary(l));
     }
     Ok(if bit_exact {
         Outcome::BitExact
@@ -276,13 +374,10 @@ pub fn run(a: Args) -> Result<Outcome> {
     })
 }
 
-/// Maps `model` on `dev` (all layers stationary, else one shared layer slot), loads its weights
-/// and applies `--inject-fault`; mismatches are counted, not fatal.
-fn engine(
-    a: &Args,
-    model: &Llama,
-    dev: Device<SimTransport>,
-) -> Result<(RtlEngine<SimTransport>, LoadReport)> {
+/// Maps `model` on `dev` (all layers stationary, else one shared layer slot) and loads its
+/// weights (simulation backdoor on a simulator, WEIGHT_LOAD through the front door on a board);
+/// mismatches are counted, not fatal.
+fn engine<T: Transport>(model: &Llama, dev: Device<T>) -> Result<(RtlEngine<T>, LoadReport)> {
     let opts = MapOptions::default();
     let map = match Mapping::for_model(dev.config(), model, &opts) {
         Ok(m) => m,
@@ -298,13 +393,17 @@ fn engine(
     let mut eng = RtlEngine::new(dev, map)?;
     eng.fail_on_mismatch = false;
     let load = eng.load_model(model, LoadMode::Auto)?;
-    if a.inject_fault {
-        inject_fault(&mut eng)?;
-    }
     Ok((eng, load))
 }
 
 type Artifacts = (PathBuf, Option<PathBuf>);
+
+/// Wall-clock figures of a run and the link's counts (a UART transport).
+struct RunFigures<'a> {
+    load: &'a LoadReport,
+    forward_seconds: f64,
+    link: Option<&'a LinkStats>,
+}
 
 /// Writes the replay file and re-runs the tokens on a traced model, recording the waveform of
 /// the token with the first mismatch.
@@ -321,17 +420,24 @@ fn leave_artifacts(
         root().join(&a.artifacts)
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    let stamp = format!("{}-s{}-l{}", a.config, a.seed, a.layers);
+    let stamp = format!("{}-s{}-l{}", chip_label(a), a.seed, a.layers);
     let replay = dir.join(format!("run-{stamp}.json"));
     let first = stats.first_mismatch.as_ref();
     let token = first
         .map(|m| m.token)
         .or(logit_diff.map(|d| d.0))
         .unwrap_or(0);
-    let mut cmd = format!(
-        "tessera run --config {} --layers {} --tokens {} --seed {}",
-        a.config, a.layers, a.tokens, a.seed
-    );
+    let mut cmd = String::from("tessera run");
+    if let Some(t) = &a.transport {
+        cmd.push_str(&format!(" --transport {t}"));
+    }
+    if let Some(c) = &a.config {
+        cmd.push_str(&format!(" --config {c}"));
+    }
+    cmd.push_str(&format!(
+        " --layers {} --tokens {} --seed {}",
+        a.layers, a.tokens, a.seed
+    ));
     if let Some(c) = &a.checkpoint {
         cmd.push_str(&format!(" --checkpoint {}", c.display()));
     } else if a.synthetic == Synthetic::Small {
@@ -342,7 +448,7 @@ fn leave_artifacts(
     }
     let v = json!({
         "command": cmd,
-        "config": a.config,
+        "config": chip_label(a),
         "tokens": toks,
         "first_mismatch": first.map(|m| json!({
             "location": m.loc.to_string(),
@@ -357,6 +463,13 @@ fn leave_artifacts(
     std::fs::write(&replay, serde_json::to_string_pretty(&v)? + "\n")
         .with_context(|| format!("write {}", replay.display()))?;
     let fst = dir.join(format!("run-{stamp}-token{token}.fst"));
+    let on_sim = a
+        .transport
+        .as_deref()
+        .map_or(true, |t| t.starts_with("sim"));
+    if !on_sim {
+        return Ok((replay, None));
+    }
     let traced = trace_token(a, model, token, &fst);
     Ok((replay, traced.ok().map(|_| fst)))
 }
@@ -366,8 +479,11 @@ fn trace_token(a: &Args, model: &Llama, token: usize, fst: &Path) -> Result<()> 
     eprintln!("tessera run: re-running token {token} on a traced model for its waveform");
     let mcfg = model.config();
     let toks = tokens(token + 1, mcfg.vocab_size, a.seed);
-    let dev = Device::open(SimTransport::open_traced(&a.config)?)?;
-    let (mut eng, _) = engine(a, model, dev)?;
+    let dev = Device::open(SimTransport::open_traced(&sim_config(a))?)?;
+    let (mut eng, _) = engine(model, dev)?;
+    if a.inject_fault {
+        inject_fault(&mut eng)?;
+    }
     let mut cache = KvCache::new(mcfg);
     for (i, &tk) in toks.iter().enumerate() {
         if i == token {
@@ -510,7 +626,9 @@ fn print_json(
     bit_exact: bool,
     p: &Projection,
     artifacts: &Option<Artifacts>,
+    run: &RunFigures,
 ) {
+    let link = run.link;
     let mpc = chip.tiles() * chip.lanes * chip.kwidth;
     let v = json!({
         "bit_exact": bit_exact,
@@ -544,6 +662,18 @@ fn print_json(
         })),
         "replay": artifacts.as_ref().map(|(r, _)| r.display().to_string()),
         "waveform": artifacts.as_ref().and_then(|(_, f)| f.as_ref().map(|f| f.display().to_string())),
+        "load": {
+            "mode": format!("{:?}", run.load.mode), "weights": run.load.weights,
+            "image_bytes": run.load.image_bytes, "seconds": run.load.seconds,
+        },
+        "forward_seconds": run.forward_seconds,
+        "transport": a.transport.clone().unwrap_or_else(|| format!("sim:{}", chip.name)),
+        "link": link.map(|l| json!({
+            "requests": l.requests, "frames": l.frames, "bytes_sent": l.bytes_sent,
+            "bytes_received": l.bytes_received, "seconds": l.seconds(), "retries": l.retries,
+            "board_bad_crc": l.board_bad_crc, "bad_responses": l.bad_responses,
+            "no_response": l.no_response, "stale": l.stale,
+        })),
     });
     println!("{v}");
 }
