@@ -840,6 +840,8 @@ impl<L: ByteLink> Transport for UartTransport<L> {
         match st {
             Status::Ok if p.len() == 1 => Ok(p[0] & 1 != 0),
             Status::Ok => Err(Error::Link(format!("WAIT_IRQ: {} payload bytes", p.len()))),
+            // The line stayed low for the timeout: not an error of the link.
+            Status::Timeout => Ok(false),
             st => Err(self.status_error("WAIT_IRQ", st, c as u64)),
         }
     }
@@ -1311,7 +1313,8 @@ mod tests {
                 }
                 Some(Command::WaitIrq) if p.len() == 4 => {
                     match self.chip.wait_irq(u32_at(0) as u64) {
-                        Ok(f) => (Status::Ok, vec![u8::from(f)]),
+                        Ok(true) => (Status::Ok, vec![1]),
+                        Ok(false) => (Status::Timeout, vec![0]),
                         Err(e) => (status_of(&e), vec![]),
                     }
                 }
@@ -1569,6 +1572,9 @@ mod tests {
         assert!(matches!(t.stream_recv(1, 0), Err(Error::Timeout { .. })));
         w.borrow_mut().board.chip.irq = true;
         assert!(t.wait_irq(10).unwrap());
+        // The board answers a low line with 0 and TIMEOUT: the interrupt did not come.
+        w.borrow_mut().board.chip.irq = false;
+        assert!(!t.wait_irq(10).unwrap());
         assert_eq!(t.stats().retries, 0);
     }
 
