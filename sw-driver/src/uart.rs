@@ -48,6 +48,9 @@ pub const DEFAULT_MARGIN: Duration = Duration::from_millis(200);
 /// Byte times of silence after which the board abandons a partial frame (`IdleBytes`).
 pub const IDLE_BYTES: usize = 64;
 
+/// Cycles the board gives a register access before it answers `TIMEOUT`.
+const REG_TIMEOUT_CYCLES: u64 = 65_536;
+
 /// Request bytes around the payload: start, sequence, command, length, CRC.
 const REQUEST_OVERHEAD: usize = 7;
 /// Response bytes around the payload: start, sequence, command, status, length, CRC.
@@ -704,7 +707,13 @@ impl<L: ByteLink> Transport for UartTransport<L> {
             resp: 2,
         })?;
         let op = || format!("REG_READ {addr:#05x}");
-        let (st, p) = self.exchange(&op, Command::RegRead, &a.to_le_bytes(), 4096, 4)?;
+        let (st, p) = self.exchange(
+            &op,
+            Command::RegRead,
+            &a.to_le_bytes(),
+            REG_TIMEOUT_CYCLES,
+            4,
+        )?;
         match st {
             Status::Ok if p.len() == 4 => Ok(u32::from_le_bytes([p[0], p[1], p[2], p[3]])),
             Status::Ok => Err(Error::Link(format!(
@@ -717,7 +726,7 @@ impl<L: ByteLink> Transport for UartTransport<L> {
                 addr,
                 resp: 2,
             }),
-            st => Err(self.status_error(&op(), st, 0)),
+            st => Err(self.status_error(&op(), st, REG_TIMEOUT_CYCLES)),
         }
     }
 
@@ -730,7 +739,7 @@ impl<L: ByteLink> Transport for UartTransport<L> {
         let op = || format!("REG_WRITE {addr:#05x}");
         let mut p = a.to_le_bytes().to_vec();
         p.extend_from_slice(&value.to_le_bytes());
-        let (st, _) = self.exchange(&op, Command::RegWrite, &p, 4096, 0)?;
+        let (st, _) = self.exchange(&op, Command::RegWrite, &p, REG_TIMEOUT_CYCLES, 0)?;
         match st {
             Status::Ok => Ok(()),
             Status::SlvErr => Err(Error::Bus {
@@ -738,7 +747,7 @@ impl<L: ByteLink> Transport for UartTransport<L> {
                 addr,
                 resp: 2,
             }),
-            st => Err(self.status_error(&op(), st, 0)),
+            st => Err(self.status_error(&op(), st, REG_TIMEOUT_CYCLES)),
         }
     }
 
