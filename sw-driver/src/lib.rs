@@ -14,6 +14,8 @@
 //! - [`runtime`]: [`runtime::RtlEngine`], the golden model's `MatVecEngine` on the chip, checked
 //!   product by product against the golden integer kernel.
 //! - [`bringup`]: the board bring-up sequence, step by step, on any transport.
+//! - [`uart_sim`]: the simulated board, the model of the ULX3S board top behind a
+//!   pseudo-terminal.
 
 pub mod bringup;
 pub mod config;
@@ -27,6 +29,7 @@ pub mod runtime;
 pub mod sim;
 pub mod transport;
 pub mod uart;
+pub mod uart_sim;
 pub mod uio;
 
 pub use config::ChipConfig;
