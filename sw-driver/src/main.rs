@@ -17,9 +17,25 @@ fn main() -> ExitCode {
         Ok(cli::Ended::Ok) => ExitCode::SUCCESS,
         Ok(cli::Ended::Mismatch) => ExitCode::from(1),
         Err(e) => {
-            let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("tessera: error: {msg}");
+            eprintln!("tessera: error: {}", one_line(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, each once: a driver error's message already ends with
+/// its cause's, which the chain repeats.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if msg.ends_with(&c) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&c);
+    }
+    msg.replace('\n', " ")
 }
