@@ -230,10 +230,10 @@ fn uart_sim_smoke() {
     );
 
     // A partial frame, then silence: the board abandons it after IdleBytes byte times (the
-    // simulated board paces them at one per millisecond) and answers the next frame. No
-    // response may come for the partial frame.
+    // simulated board paces them at one per millisecond at most: about 64 ms) and answers the
+    // next frame, sent a second later. No response may come for the partial frame.
     port.send(&request(0x46, REG_READ, &ID.to_le_bytes())[..4]);
-    let none = port.read_for(1, Duration::from_millis(600));
+    let none = port.read_for(1, Duration::from_millis(1000));
     assert!(
         none.is_empty(),
         "response to a partial frame: {}",
