@@ -158,6 +158,9 @@ struct Faults {
     dead: bool,
     /// The link dies once this many bytes went to the board.
     dead_after: Option<u64>,
+    /// Flip bit 0 of the last byte of every chunk read from the host (each request is one
+    /// write: its CRC).
+    damage_crc: bool,
 }
 
 /// A pseudo-terminal of its own, relaying bytes to and from the board's, with faults.
@@ -222,6 +225,9 @@ impl Proxy {
                 if pfd[0].revents & libc::POLLIN != 0 {
                     if let Ok(n) = master.read(&mut buf) {
                         let mut g = f.lock().unwrap();
+                        if g.damage_crc && n > 0 {
+                            buf[n - 1] ^= 1;
+                        }
                         for &b in &buf[..n] {
                             if let Some(limit) = g.dead_after {
                                 if g.to_board.bytes >= limit {
@@ -429,6 +435,23 @@ fn uart_e2e_faulty_link_retries_dead_link_fails_recovery_bit_exact() {
     assert_eq!(out.status.code(), Some(2), "{e}");
     assert!(e.contains("HELLO: no response after 4 tries"), "{e}");
     assert!(secs < 30.0, "{secs:.1} s");
+
+    // Every request's CRC damaged: BAD_CRC from the board, retried a bounded number of times.
+    proxy.set(|f| {
+        *f = Faults {
+            damage_crc: true,
+            ..Faults::default()
+        }
+    });
+    let (out, secs) = tessera(&["bringup", "--transport", &t]);
+    let (_, e) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("HELLO: no valid response after 4 tries")
+            && e.contains("BAD_CRC from the board"),
+        "{e}"
+    );
+    eprintln!("damaged CRCs reported in {secs:.1} s: {}", e.trim());
 
     // Recovered: the same board runs bit-exact again (no weight was corrupted on the way).
     proxy.set(|f| *f = Faults::default());
