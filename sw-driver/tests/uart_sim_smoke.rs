@@ -1,5 +1,5 @@
-//! The simulated board (`tessera_fpga_ulx3s` behind a pseudo-terminal) on the `tiny`
-//! configuration, with hand-built frames of the protocol in `docs/fpga.md`: every response is
+//! The simulated board (`tessera_fpga_ulx3s` behind a pseudo-terminal) on the board
+//! configuration `ulx3s` (the model the end-to-end UART tests use too), with hand-built frames of the protocol in `docs/fpga.md`: every response is
 //! compared byte for byte with one built here from the definition, CRC included.
 //!
 //! Skips with a message when `verilator` is missing (fails in CI). One model build, cached.
@@ -48,7 +48,7 @@ const SCRATCH: u16 = 0x060;
 const INTR_ENABLE: u16 = 0x054;
 
 /// A descriptor header (`docs/architecture.md`): eight little-endian words, four 64-bit beats
-/// on the tiny chip's stream.
+/// on the board chip's 64-bit stream.
 fn descriptor(words: [u32; 8]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
@@ -163,7 +163,7 @@ fn uart_sim_smoke() {
     if !require_verilator() {
         return;
     }
-    let sim = UartSim::spawn("tiny").unwrap();
+    let sim = UartSim::spawn("ulx3s").unwrap();
     assert_eq!(sim.config().stream_width, 64);
     let mut port = Port::open(sim.pty());
 
