@@ -36,14 +36,19 @@ class TileSim {
   virtual void push_cfg(uint32_t base, uint32_t rows, uint32_t k, uint32_t gap) = 0;
   virtual void push_wr(uint32_t addr, rust::Slice<const uint8_t> data, uint32_t gap) = 0;
   virtual void push_act(rust::Slice<const uint8_t> data, uint32_t gap) = 0;
+  // Consecutive activation chunks (KWidth bytes each), `gap` idle cycles before each.
+  virtual void push_acts(rust::Slice<const uint8_t> data, uint32_t gap) = 0;
   virtual void set_sink(uint32_t ready_permille, uint64_t seed) = 0;
   virtual uint64_t pending_inputs() const = 0;
 
-  // Monitors: what the DUT accepted and emitted, with cycle stamps.
-  virtual void take_cfg_log(rust::Vec<uint64_t>& out) = 0;
-  virtual void take_wr_log(rust::Vec<uint64_t>& meta, rust::Vec<uint8_t>& data) = 0;
-  virtual void take_act_log(rust::Vec<uint64_t>& cycles, rust::Vec<uint8_t>& data) = 0;
-  virtual void take_res_log(rust::Vec<uint64_t>& meta, rust::Vec<int32_t>& data) = 0;
+  // Monitors: what the DUT accepted and emitted, with cycle stamps. `log_lens` gives the
+  // element counts of the seven records (cfg, wr meta, wr data, act cycles, act data, res meta,
+  // res data); `take_logs` copies each record whole into a slice of that length and clears it.
+  virtual void log_lens(rust::Slice<uint64_t> out) const = 0;
+  virtual void take_logs(rust::Slice<uint64_t> cfg, rust::Slice<uint64_t> wr_meta,
+                         rust::Slice<uint8_t> wr_data, rust::Slice<uint64_t> act_cycles,
+                         rust::Slice<uint8_t> act_data, rust::Slice<uint64_t> res_meta,
+                         rust::Slice<int32_t> res_data) = 0;
   virtual void counters(rust::Slice<uint64_t> out) const = 0;
 
   // Backdoor of the weight memory (DPI exports of u_weight_ram).

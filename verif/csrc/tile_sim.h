@@ -255,10 +255,12 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
     }
   }
 
+  // One copy per record (an element-wise push into a Rust vector crosses the language
+  // boundary several times per element).
   template <class T>
-  static void move_out(std::vector<T>& from, rust::Vec<T>& to) {
-    to.reserve(to.size() + from.size());
-    for (const T& v : from) to.push_back(v);
+  static void move_out(std::vector<T>& from, rust::Slice<T> to) {
+    if (to.size() != from.size()) throw std::runtime_error("monitor log length changed");
+    if (!from.empty()) std::memcpy(to.data(), from.data(), from.size() * sizeof(T));
     from.clear();
   }
 
@@ -364,6 +366,13 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
     std::memcpy(b.data.data(), data.data(), std::min<size_t>(data.size(), KW));
     act_.q.push_back(b);
   }
+  void push_acts(rust::Slice<const uint8_t> data, uint32_t gap) override {
+    for (size_t off = 0; off < data.size(); off += KW) {
+      ActBeat b{gap, {}};
+      std::memcpy(b.data.data(), data.data() + off, std::min<size_t>(data.size() - off, KW));
+      act_.q.push_back(b);
+    }
+  }
   void set_sink(uint32_t ready_permille, uint64_t seed) override {
     ready_permille_ = ready_permille;
     rng_ = seed ? seed : 0x9E3779B97F4A7C15ull;
@@ -372,18 +381,23 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
     return cfg_.q.size() + wr_.q.size() + act_.q.size();
   }
 
-  void take_cfg_log(rust::Vec<uint64_t>& out) override { move_out(cfg_log_, out); }
-  void take_wr_log(rust::Vec<uint64_t>& meta, rust::Vec<uint8_t>& data) override {
-    move_out(wr_meta_, meta);
-    move_out(wr_data_, data);
+  void log_lens(rust::Slice<uint64_t> out) const override {
+    const uint64_t v[7] = {cfg_log_.size(),    wr_meta_.size(),  wr_data_.size(),
+                           act_cycles_.size(), act_data_.size(), res_meta_.size(),
+                           res_data_.size()};
+    for (size_t i = 0; i < std::min<size_t>(7, out.size()); ++i) out[i] = v[i];
   }
-  void take_act_log(rust::Vec<uint64_t>& cycles, rust::Vec<uint8_t>& data) override {
-    move_out(act_cycles_, cycles);
-    move_out(act_data_, data);
-  }
-  void take_res_log(rust::Vec<uint64_t>& meta, rust::Vec<int32_t>& data) override {
-    move_out(res_meta_, meta);
-    move_out(res_data_, data);
+  void take_logs(rust::Slice<uint64_t> cfg, rust::Slice<uint64_t> wr_meta,
+                 rust::Slice<uint8_t> wr_data, rust::Slice<uint64_t> act_cycles,
+                 rust::Slice<uint8_t> act_data, rust::Slice<uint64_t> res_meta,
+                 rust::Slice<int32_t> res_data) override {
+    move_out(cfg_log_, cfg);
+    move_out(wr_meta_, wr_meta);
+    move_out(wr_data_, wr_data);
+    move_out(act_cycles_, act_cycles);
+    move_out(act_data_, act_data);
+    move_out(res_meta_, res_meta);
+    move_out(res_data_, res_data);
   }
   void counters(rust::Slice<uint64_t> out) const override {
     const uint64_t v[5] = {cycle_, mac_busy_, busy_, err_cycles_, results_};

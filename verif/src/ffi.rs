@@ -36,13 +36,22 @@ pub(crate) mod bridge {
         fn push_cfg(self: Pin<&mut TileSim>, base: u32, rows: u32, k: u32, gap: u32);
         fn push_wr(self: Pin<&mut TileSim>, addr: u32, data: &[u8], gap: u32);
         fn push_act(self: Pin<&mut TileSim>, data: &[u8], gap: u32);
+        fn push_acts(self: Pin<&mut TileSim>, data: &[u8], gap: u32);
         fn set_sink(self: Pin<&mut TileSim>, ready_permille: u32, seed: u64);
         fn pending_inputs(self: &TileSim) -> u64;
 
-        fn take_cfg_log(self: Pin<&mut TileSim>, out: &mut Vec<u64>);
-        fn take_wr_log(self: Pin<&mut TileSim>, meta: &mut Vec<u64>, data: &mut Vec<u8>);
-        fn take_act_log(self: Pin<&mut TileSim>, cycles: &mut Vec<u64>, data: &mut Vec<u8>);
-        fn take_res_log(self: Pin<&mut TileSim>, meta: &mut Vec<u64>, data: &mut Vec<i32>);
+        fn log_lens(self: &TileSim, out: &mut [u64]);
+        #[allow(clippy::too_many_arguments)]
+        fn take_logs(
+            self: Pin<&mut TileSim>,
+            cfg: &mut [u64],
+            wr_meta: &mut [u64],
+            wr_data: &mut [u8],
+            act_cycles: &mut [u64],
+            act_data: &mut [u8],
+            res_meta: &mut [u64],
+            res_data: &mut [i32],
+        ) -> Result<()>;
         fn counters(self: &TileSim, out: &mut [u64]);
 
         fn has_backdoor(self: &TileSim) -> bool;

@@ -424,6 +424,16 @@ impl Tile {
         );
         self.pin().push_act(data, gap);
     }
+    /// Queues consecutive activation chunks (`data` holds a whole number of `KWidth`-byte
+    /// chunks), `gap` idle cycles before each: one call for a whole vector.
+    pub fn push_acts(&mut self, data: &[u8], gap: u32) {
+        assert_eq!(
+            data.len() % self.cfg.k_width as usize,
+            0,
+            "activation chunks size"
+        );
+        self.pin().push_acts(data, gap);
+    }
     /// Result sink: `res_ready_i` high in `ready_permille`/1000 of cycles, drawn from `seed`.
     pub fn set_sink(&mut self, ready_permille: u32, seed: u64) {
         self.pin().set_sink(ready_permille, seed);
@@ -451,14 +461,19 @@ impl Tile {
             self.cfg.k_width as usize,
             self.cfg.lanes as usize,
         );
-        let mut cfg = Vec::new();
-        self.pin().take_cfg_log(&mut cfg);
-        let (mut wm, mut wd) = (Vec::new(), Vec::new());
-        self.pin().take_wr_log(&mut wm, &mut wd);
-        let (mut ac, mut ad) = (Vec::new(), Vec::new());
-        self.pin().take_act_log(&mut ac, &mut ad);
-        let (mut rm, mut rd) = (Vec::new(), Vec::new());
-        self.pin().take_res_log(&mut rm, &mut rd);
+        let mut n = [0u64; 7];
+        self.sim.log_lens(&mut n);
+        let n = n.map(|v| v as usize);
+        let mut cfg = vec![0u64; n[0]];
+        let (mut wm, mut wd) = (vec![0u64; n[1]], vec![0u8; n[2]]);
+        let (mut ac, mut ad) = (vec![0u64; n[3]], vec![0u8; n[4]]);
+        let (mut rm, mut rd) = (vec![0u64; n[5]], vec![0i32; n[6]]);
+        // The lengths were read just above with no cycle in between.
+        self.pin()
+            .take_logs(
+                &mut cfg, &mut wm, &mut wd, &mut ac, &mut ad, &mut rm, &mut rd,
+            )
+            .expect("monitor log lengths are stable between two calls");
         MonitorLog {
             cfg: cfg
                 .chunks_exact(4)

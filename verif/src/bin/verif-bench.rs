@@ -1,6 +1,7 @@
 //! verif-bench: simulated cycles per second of one tile and of a 16-tile array (`sim`
 //! configuration), and the harness's overhead against a plain C++ loop over the same model,
-//! measured in one run (medians of interleaved repeats).
+//! measured in one run (medians of interleaved repeats, in CPU time of the thread that runs
+//! both, so that other work on a shared machine does not count).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -13,16 +14,42 @@ verif-bench: simulation speed of the Verilated tile models and the harness overh
 
 USAGE: verif-bench [--repeats N] [--ops N] [--k N] [--rows N]
 
-  --repeats N   interleaved repeats of each measurement; medians are printed (default 5)
-  --ops N       back-to-back matrix-vector products per repeat (default 8)
+  --repeats N   interleaved repeats of each measurement, the two loops in alternating order;
+                medians are printed, the overhead is the median of the repeats' ratios
+                (default 11)
+  --ops N       back-to-back matrix-vector products per repeat of the 16-tile array (default 8);
+                the single tile, 16 times cheaper per cycle, runs 16 N
   --rows N      rows per product (default 64)
   --k N         reduction length (default 4096)
 
-For each model (tile_sim, tile_array16_sim) the same products run (a) through the harness:
+For each model (tile_sim, tile_array16_sim) the same products run, taking turns product by
+product, (a) through the harness:
 Rust drivers queue one product's beats into the C++ transactors, the C++ loop clocks the model
 until the product is done and the monitors record every handshake, Rust takes the records; and
 (b) through a plain C++ loop that drives the ports directly. Both present one product at a time,
-so the model sees the same stimulus and only the driving differs. Overhead = harness time per cycle / plain time per cycle - 1.";
+so the model sees the same stimulus and only the driving differs. Times are CPU seconds of the
+thread running the model (both loops run on it); wall-clock rates are printed beside them.
+Overhead = harness CPU time per cycle / plain CPU time per cycle - 1.";
+
+/// CPU seconds used by the calling thread.
+fn thread_cpu() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given; the clock id is a constant.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
+/// Medians of one model's measurements.
+struct Figures {
+    harness_cpu: f64,
+    bare_cpu: f64,
+    harness_wall: f64,
+    bare_wall: f64,
+    overhead: f64,
+}
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -36,8 +63,77 @@ struct Args {
     k: u32,
 }
 
-fn bench(model: &str, a: &Args) -> Result<(f64, f64, f64), String> {
-    let e = |e: tessera_verif::Error| e.to_string();
+fn err(e: tessera_verif::Error) -> String {
+    e.to_string()
+}
+
+/// Cycles, CPU seconds and wall seconds of a run.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    cycles: u64,
+    cpu: f64,
+    wall: f64,
+}
+
+impl std::ops::AddAssign for Run {
+    fn add_assign(&mut self, o: Run) {
+        self.cycles += o.cycles;
+        self.cpu += o.cpu;
+        self.wall += o.wall;
+    }
+}
+
+/// `ops` products through the harness: Rust queues each product's beats, the C++ loop clocks
+/// the model until the product is done, the monitors record, Rust takes the records.
+fn harness_run(
+    tile: &mut Tile,
+    a: &Args,
+    ops: u32,
+    flat: &[u8],
+    groups: u64,
+) -> Result<Run, String> {
+    let t0 = Instant::now();
+    let u0 = thread_cpu();
+    let c0 = tile.counters().cycles;
+    let mut log = tile.take_log();
+    for _ in 0..ops {
+        tile.push_cfg(0, a.rows, a.k, 0);
+        tile.push_acts(flat, 0);
+        tile.run_until(groups, u64::MAX / 2, true).map_err(err)?;
+        log.res.extend(tile.take_log().res);
+    }
+    let du = thread_cpu() - u0;
+    let dt = t0.elapsed().as_secs_f64();
+    let cycles = tile.counters().cycles - c0;
+    if log.res.len() as u64 != groups * u64::from(ops) {
+        return Err("harness run lost results".into());
+    }
+    Ok(Run {
+        cycles,
+        cpu: du,
+        wall: dt,
+    })
+}
+
+/// The same products through the plain C++ loop over the same model.
+fn bare_run(tile: &mut Tile, a: &Args, ops: u32, flat: &[u8]) -> Result<Run, String> {
+    let t0 = Instant::now();
+    let u0 = thread_cpu();
+    let cycles = tile
+        .bare_matvec_loop(0, a.rows, a.k, flat, ops)
+        .map_err(err)?;
+    let du = thread_cpu() - u0;
+    let dt = t0.elapsed().as_secs_f64();
+    tile.take_log();
+    Ok(Run {
+        cycles,
+        cpu: du,
+        wall: dt,
+    })
+}
+
+fn bench(model: &str, a: &Args, ops: u32) -> Result<Figures, String> {
+    let e = err;
     let cfg = *TileConfig::get(model).ok_or("model not built")?;
     let mut tile = Tile::new(model).map_err(e)?;
     let w: Vec<i8> = (0..a.rows * a.k).map(|i| (i * 37 % 255) as i8).collect();
@@ -54,42 +150,40 @@ fn bench(model: &str, a: &Args) -> Result<(f64, f64, f64), String> {
     let flat: Vec<u8> = chunks.concat();
     let groups = u64::from(cfg.groups(a.rows));
     let (mut harness, mut bare) = (Vec::new(), Vec::new());
-    for _ in 0..a.repeats {
-        // Harness.
-        let t0 = Instant::now();
-        let c0 = tile.counters().cycles;
-        let mut log = tile.take_log();
-        for _ in 0..a.ops {
-            tile.push_cfg(0, a.rows, a.k, 0);
-            for c in &chunks {
-                tile.push_act(c, 0);
+    let (mut harness_wall, mut bare_wall) = (Vec::new(), Vec::new());
+    let mut overhead = Vec::new();
+    for r in 0..a.repeats {
+        // Product by product, the two loops take turns (in alternating order), so that changes
+        // in the machine's load fall on both alike.
+        let (mut h, mut b) = (Run::default(), Run::default());
+        for op in 0..ops {
+            if (op as usize + r) % 2 == 0 {
+                h += harness_run(&mut tile, a, 1, &flat, groups)?;
+                b += bare_run(&mut tile, a, 1, &flat)?;
+            } else {
+                b += bare_run(&mut tile, a, 1, &flat)?;
+                h += harness_run(&mut tile, a, 1, &flat, groups)?;
             }
-            tile.run_until(groups, u64::MAX / 2, true).map_err(e)?;
-            log.res.extend(tile.take_log().res);
         }
-        let dt = t0.elapsed().as_secs_f64();
-        let cycles = tile.counters().cycles - c0;
-        if log.res.len() as u64 != groups * u64::from(a.ops) {
-            return Err("harness run lost results".into());
-        }
-        harness.push(cycles as f64 / dt);
-        // Plain C++ loop, same products.
-        let t0 = Instant::now();
-        let cycles = tile
-            .bare_matvec_loop(0, a.rows, a.k, &flat, a.ops)
-            .map_err(e)?;
-        let dt = t0.elapsed().as_secs_f64();
-        bare.push(cycles as f64 / dt);
-        tile.take_log();
+        let (hc, bc) = (h.cycles as f64 / h.cpu, b.cycles as f64 / b.cpu);
+        harness.push(hc);
+        harness_wall.push(h.cycles as f64 / h.wall);
+        bare.push(bc);
+        bare_wall.push(b.cycles as f64 / b.wall);
+        overhead.push(bc / hc - 1.0);
     }
-    let h = median(&mut harness);
-    let b = median(&mut bare);
-    Ok((h, b, b / h - 1.0))
+    Ok(Figures {
+        harness_cpu: median(&mut harness),
+        bare_cpu: median(&mut bare),
+        harness_wall: median(&mut harness_wall),
+        bare_wall: median(&mut bare_wall),
+        overhead: median(&mut overhead),
+    })
 }
 
 fn main() -> ExitCode {
     let mut a = Args {
-        repeats: 5,
+        repeats: 11,
         ops: 8,
         rows: 64,
         k: 4096,
@@ -102,7 +196,7 @@ fn main() -> ExitCode {
                 println!("{HELP}");
                 return ExitCode::SUCCESS;
             }
-            "--repeats" => a.repeats = num().unwrap_or(5).max(1) as usize,
+            "--repeats" => a.repeats = num().unwrap_or(11).max(1) as usize,
             "--ops" => a.ops = num().unwrap_or(8).max(1) as u32,
             "--rows" => a.rows = num().unwrap_or(64).max(1) as u32,
             "--k" => a.k = num().unwrap_or(4096).max(1) as u32,
@@ -113,8 +207,12 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "products: {} x (rows {}, K {}), {} repeats, medians",
-        a.ops, a.rows, a.k, a.repeats
+        "products: rows {}, K {}; {} x per repeat on tile_sim, {} x on tile_array16_sim; {} repeats, medians",
+        a.rows,
+        a.k,
+        16 * a.ops,
+        a.ops,
+        a.repeats
     );
     let mut worst = f64::NEG_INFINITY;
     for model in ["tile_sim", "tile_array16_sim"] {
@@ -122,14 +220,21 @@ fn main() -> ExitCode {
             println!("{model:18} not built (build with TESSERA_BUILD_ARRAY=1)");
             continue;
         }
-        match bench(model, &a) {
-            Ok((h, b, o)) => {
-                worst = worst.max(o);
+        let ops = if model == "tile_sim" {
+            16 * a.ops
+        } else {
+            a.ops
+        };
+        match bench(model, &a, ops) {
+            Ok(f) => {
+                worst = worst.max(f.overhead);
                 println!(
-                    "{model:18} harness {:>10.0} cycles/s   plain C++ loop {:>10.0} cycles/s   harness overhead {:+.2} %",
-                    h,
-                    b,
-                    100.0 * o
+                    "{model:18} harness {:>10.0} cycles/CPU-s   plain C++ loop {:>10.0} cycles/CPU-s   harness overhead {:+.2} %   (wall: {:.0} / {:.0} cycles/s)",
+                    f.harness_cpu,
+                    f.bare_cpu,
+                    100.0 * f.overhead,
+                    f.harness_wall,
+                    f.bare_wall
                 );
             }
             Err(err) => {
