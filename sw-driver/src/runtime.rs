@@ -81,6 +81,9 @@ pub struct OpStats {
     pub programs: u64,
     /// Counter differences summed over the programs.
     pub perf: PerfCounters,
+    /// Host wall-clock time of the programs (sending, simulating or computing, reading back,
+    /// checking).
+    pub seconds: f64,
 }
 
 /// The first differing output of a run.
@@ -462,6 +465,7 @@ impl<T: Transport> RtlEngine<T> {
         token: usize,
         outs: &mut [Array2<i32>],
     ) -> Result<()> {
+        let t0 = Instant::now();
         let cfg = self.map.cfg.clone();
         let loc_of = |j: usize| Location {
             layer: mats[j].0.layer,
@@ -534,6 +538,7 @@ impl<T: Transport> RtlEngine<T> {
                 name: op,
                 programs: 1,
                 perf: d,
+                seconds: 0.0,
             }),
         }
         let steps: u64 = batch
@@ -589,6 +594,9 @@ impl<T: Transport> RtlEngine<T> {
                     golden: m.golden,
                 });
             }
+        }
+        if let Some(o) = self.stats.ops.iter_mut().find(|o| o.name == op) {
+            o.seconds += t0.elapsed().as_secs_f64();
         }
         Ok(())
     }

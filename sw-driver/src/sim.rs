@@ -349,6 +349,11 @@ impl SimTransport {
         &self.cfg
     }
 
+    /// Process id of the running model (for CPU-time accounting by benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn fail(&mut self, what: String) -> Error {
         self.dead = true;
         let status = self.child.try_wait().ok().flatten();
