@@ -442,20 +442,17 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
     const uint64_t start = cycle_;
     m.wr_valid_i = 0;
     m.res_ready_i = 1;
+    // The stimulus of the harness's transactors for one queued set-up and its chunks without
+    // gaps (TileSimImpl::run_until with until_idle): the set-up and the first chunk are offered
+    // together, each until taken, and the loop runs on until the tile is idle, so both loops
+    // clock the model through the same cycles.
     for (uint32_t op = 0; op < ops; ++op) {
-      m.cfg_valid_i = 1;
-      set_cfg_port(m.cfg_i, base, rows, k);
-      m.act_valid_i = 0;
-      for (;;) {
-        m.eval();
-        const bool fire = m.cfg_ready_o;
-        this->edge();
-        if (fire) break;
-      }
-      m.cfg_valid_i = 0;
+      bool cfg_taken = false;
       uint32_t sent = 0, got = 0;
       uint32_t w[L];
-      while (got < groups) {
+      set_cfg_port(m.cfg_i, base, rows, k);
+      for (;;) {
+        m.cfg_valid_i = !cfg_taken;
         if (sent < chunks) {
           m.act_valid_i = 1;
           put_le(m.act_data_i, acts.data() + size_t(sent) * KW, KW);
@@ -463,6 +460,7 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
           m.act_valid_i = 0;
         }
         m.eval();
+        if (m.cfg_valid_i && m.cfg_ready_o) cfg_taken = true;
         if (m.act_valid_i && m.act_ready_o) ++sent;
         if (m.res_valid_o) {
           get_words(m.res_data_o, w, L);
@@ -470,7 +468,9 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
         }
         mac_busy_ += m.mac_busy_o;
         this->edge();
+        if (got >= groups && !m.busy_o && !m.res_valid_o) break;
       }
+      m.cfg_valid_i = 0;
     }
     m.act_valid_i = 0;
     m.res_ready_i = 0;

@@ -49,6 +49,9 @@ struct Figures {
     harness_wall: f64,
     bare_wall: f64,
     overhead: f64,
+    /// Cycles clocked by each loop over all repeats (equal when the stimulus is the same).
+    harness_cycles: u64,
+    bare_cycles: u64,
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -152,6 +155,7 @@ fn bench(model: &str, a: &Args, ops: u32) -> Result<Figures, String> {
     let (mut harness, mut bare) = (Vec::new(), Vec::new());
     let (mut harness_wall, mut bare_wall) = (Vec::new(), Vec::new());
     let mut overhead = Vec::new();
+    let (mut harness_cycles, mut bare_cycles) = (0, 0);
     for r in 0..a.repeats {
         // Product by product, the two loops take turns (in alternating order), so that changes
         // in the machine's load fall on both alike.
@@ -165,6 +169,8 @@ fn bench(model: &str, a: &Args, ops: u32) -> Result<Figures, String> {
                 h += harness_run(&mut tile, a, 1, &flat, groups)?;
             }
         }
+        harness_cycles += h.cycles;
+        bare_cycles += b.cycles;
         let (hc, bc) = (h.cycles as f64 / h.cpu, b.cycles as f64 / b.cpu);
         harness.push(hc);
         harness_wall.push(h.cycles as f64 / h.wall);
@@ -178,6 +184,8 @@ fn bench(model: &str, a: &Args, ops: u32) -> Result<Figures, String> {
         harness_wall: median(&mut harness_wall),
         bare_wall: median(&mut bare_wall),
         overhead: median(&mut overhead),
+        harness_cycles,
+        bare_cycles,
     })
 }
 
@@ -235,6 +243,17 @@ fn main() -> ExitCode {
                     100.0 * f.overhead,
                     f.harness_wall,
                     f.bare_wall
+                );
+                println!(
+                    "{:18} cycles clocked: harness {}, plain C++ loop {}{}",
+                    "",
+                    f.harness_cycles,
+                    f.bare_cycles,
+                    if f.harness_cycles == f.bare_cycles {
+                        " (the same stimulus)"
+                    } else {
+                        " (stimulus differs)"
+                    }
                 );
             }
             Err(err) => {
