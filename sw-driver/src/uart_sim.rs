@@ -30,27 +30,18 @@ pub const BOARD_TOP: &str = "tessera_fpga_ulx3s";
 /// reports it; the clock it reports stays the board's 25 MHz.
 pub const SIM_CLKS_PER_BIT: u32 = 4;
 
-/// The model specification of the simulated board for chip configuration `cfg`.
+/// The model specification of the simulated board for chip configuration `cfg`: the chip's
+/// ([`ModelSpec::chip`]) with the board top, its bench and the simulated bit time.
 pub fn board_spec(cfg: &ChipConfig) -> ModelSpec {
-    let mut params: Vec<(String, String)> = cfg
-        .params()
-        .into_iter()
-        .map(|(k, v)| (k, v.to_string()))
-        .collect();
-    params.push(("ClksPerBit".into(), SIM_CLKS_PER_BIT.to_string()));
-    ModelSpec {
-        tag: format!("{}-uart", cfg.name),
-        top: BOARD_TOP.into(),
-        extra_sv: vec![UART_BENCH_VLT.into()],
-        cpp: UART_BENCH.into(),
-        cflags: vec![
-            format!("-DCLKS_PER_BIT={SIM_CLKS_PER_BIT}"),
-            "-march=native".into(),
-        ],
-        params,
-        opt: "-O3".into(),
-        verilator_args: Vec::new(),
-    }
+    let mut spec = ModelSpec::chip(cfg, UART_BENCH);
+    spec.tag = format!("{}-uart", cfg.name);
+    spec.top = BOARD_TOP.into();
+    spec.extra_sv.push(UART_BENCH_VLT.into());
+    spec.cflags
+        .push(format!("-DCLKS_PER_BIT={SIM_CLKS_PER_BIT}"));
+    spec.params
+        .push(("ClksPerBit".into(), SIM_CLKS_PER_BIT.to_string()));
+    spec
 }
 
 /// A running simulated board.

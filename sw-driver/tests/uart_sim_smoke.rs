@@ -10,24 +10,8 @@ use std::os::unix::io::AsRawFd;
 use std::time::{Duration, Instant};
 
 use tessera_driver::sim::require_verilator;
+use tessera_driver::uart::crc16;
 use tessera_driver::uart_sim::{UartSim, SIM_CLKS_PER_BIT};
-
-/// CRC-16/CCITT-FALSE: polynomial 0x1021, initial 0xFFFF, no reflection, no final XOR; written
-/// bit by bit from the definition.
-fn crc16(bytes: &[u8]) -> u16 {
-    let mut crc: u16 = 0xFFFF;
-    for &b in bytes {
-        crc ^= (b as u16) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
 
 const HELLO: u8 = 0x00;
 const REG_READ: u8 = 0x01;

@@ -15,17 +15,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use tessera_driver::config::repo_root;
 use tessera_driver::ChipConfig;
 
 const CORE: &str = "tessera:chip:tessera";
 const TARGET_MHZ: f64 = 25.0;
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("verif/ sits in the repository root")
-        .to_path_buf()
-}
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

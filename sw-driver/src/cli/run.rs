@@ -199,11 +199,19 @@ fn sim_config(a: &Args) -> String {
     a.config.clone().unwrap_or_else(|| "sim".into())
 }
 
+/// Whether the chip is the simulator (no `--transport`, or a `sim` one).
+fn on_sim(a: &Args) -> bool {
+    a.transport
+        .as_deref()
+        .map_or(true, |t| t.starts_with("sim"))
+}
+
 /// The name of the chip in file names and messages.
 fn chip_label(a: &Args) -> String {
-    match (&a.transport, &a.config) {
-        (Some(t), None) if !t.starts_with("sim") => "board".into(),
-        _ => sim_config(a),
+    if !on_sim(a) && a.config.is_none() {
+        "board".into()
+    } else {
+        sim_config(a)
     }
 }
 
@@ -353,13 +361,7 @@ fn finish<T: Transport>(
             eprintln!("replay file: {}", replay.display());
             match fst {
                 Some(f) => eprintln!("waveform:    {}", f.display()),
-                None if a
-                    .transport
-                    .as_deref()
-                    .is_some_and(|t| !t.starts_with("sim")) =>
-                {
-                    eprintln!("waveform:    none (a board has no waveform)")
-                }
+                None if !on_sim(a) => eprintln!("waveform:    none (a board has no waveform)"),
                 None => eprintln!("waveform:    none (the traced model could not be built)"),
             }
         }
@@ -463,11 +465,7 @@ fn leave_artifacts(
     std::fs::write(&replay, serde_json::to_string_pretty(&v)? + "\n")
         .with_context(|| format!("write {}", replay.display()))?;
     let fst = dir.join(format!("run-{stamp}-token{token}.fst"));
-    let on_sim = a
-        .transport
-        .as_deref()
-        .map_or(true, |t| t.starts_with("sim"));
-    if !on_sim {
+    if !on_sim(a) {
         return Ok((replay, None));
     }
     let traced = trace_token(a, model, token, &fst);
