@@ -6,7 +6,8 @@
 //! queued with the idle cycles to insert before each ([`Tile::push_cfg`], [`Tile::push_wr`],
 //! [`Tile::push_act`]), the result sink applies random backpressure ([`Tile::set_sink`]), and
 //! [`Tile::run_until`] clocks the model in C++ while monitors record every handshake with its
-//! cycle ([`Tile::take_log`]).
+//! cycle ([`Tile::take_log`], [`Tile::take_log_into`]). The records of each stream are kept
+//! flat ([`Records`]) and read as borrowed events ([`WrEvent`], [`ActEvent`], [`ResEvent`]).
 //!
 //! Every model owns its `VerilatedContext`; models may live on different threads and several
 //! may exist in one process. SV assertion failures, `$error`, `$fatal` and `$finish` end the
@@ -18,8 +19,11 @@
 //! extension).
 
 use std::cell::RefCell;
+use std::iter::Zip;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::slice::ChunksExact;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cxx::UniquePtr;
@@ -152,41 +156,269 @@ impl std::ops::Sub for Counters {
 }
 
 /// An accepted set-up.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CfgEvent {
     pub cycle: u64,
     pub base: u32,
     pub rows: u32,
     pub k: u32,
 }
-/// An accepted weight write.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct WrEvent {
+/// An accepted weight write, borrowed from a [`MonitorLog`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct WrEvent<'a> {
     pub cycle: u64,
     pub addr: u32,
-    pub data: Vec<u8>,
+    pub data: &'a [u8],
 }
-/// An accepted activation chunk.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct ActEvent {
+/// An accepted activation chunk, borrowed from a [`MonitorLog`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ActEvent<'a> {
     pub cycle: u64,
-    pub data: Vec<u8>,
+    pub data: &'a [u8],
 }
-/// A result beat handed over.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct ResEvent {
+/// A result beat handed over, borrowed from a [`MonitorLog`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ResEvent<'a> {
     pub cycle: u64,
     pub last: bool,
-    pub lanes: Vec<i32>,
+    pub lanes: &'a [i32],
 }
 
-/// Everything the monitors recorded since the last [`Tile::take_log`].
+/// A kind of monitor record with a payload: the metadata words the C++ monitor stores per
+/// record, the payload's element type, and the event that views one record.
+pub trait RecordKind {
+    /// Metadata words per record.
+    const META_WORDS: usize;
+    /// Payload element.
+    type Elem: Copy + Default + PartialEq + std::fmt::Debug;
+    /// One record, borrowed.
+    type Event<'a>;
+    /// The event of one record from its metadata words and payload.
+    fn event<'a>(meta: &[u64], data: &'a [Self::Elem]) -> Self::Event<'a>;
+}
+
+/// Weight writes (cycle, address; one weight word), seen as [`WrEvent`].
+#[derive(Debug)]
+pub enum WrRecord {}
+/// Activation chunks (cycle; one chunk), seen as [`ActEvent`].
+#[derive(Debug)]
+pub enum ActRecord {}
+/// Result beats (cycle, last; one int32 per lane), seen as [`ResEvent`].
+#[derive(Debug)]
+pub enum ResRecord {}
+
+impl RecordKind for WrRecord {
+    const META_WORDS: usize = 2;
+    type Elem = u8;
+    type Event<'a> = WrEvent<'a>;
+    fn event<'a>(meta: &[u64], data: &'a [u8]) -> WrEvent<'a> {
+        WrEvent {
+            cycle: meta[0],
+            addr: meta[1] as u32,
+            data,
+        }
+    }
+}
+impl RecordKind for ActRecord {
+    const META_WORDS: usize = 1;
+    type Elem = u8;
+    type Event<'a> = ActEvent<'a>;
+    fn event<'a>(meta: &[u64], data: &'a [u8]) -> ActEvent<'a> {
+        ActEvent {
+            cycle: meta[0],
+            data,
+        }
+    }
+}
+impl RecordKind for ResRecord {
+    const META_WORDS: usize = 2;
+    type Elem = i32;
+    type Event<'a> = ResEvent<'a>;
+    fn event<'a>(meta: &[u64], lanes: &'a [i32]) -> ResEvent<'a> {
+        ResEvent {
+            cycle: meta[0],
+            last: meta[1] != 0,
+            lanes,
+        }
+    }
+}
+
+/// The records of one stream, in the order they were made, stored flat: the metadata words of
+/// all records in one buffer and their payloads (all of one nonzero size) in another, so taking
+/// a batch from the model copies each buffer once and allocates nothing per record. Records are
+/// read as borrowed events ([`Records::iter`], [`Records::get`], `for e in &records`).
+pub struct Records<K: RecordKind> {
+    meta: Vec<u64>,
+    data: Vec<K::Elem>,
+}
+
+impl<K: RecordKind> Records<K> {
+    /// No records.
+    pub fn new() -> Self {
+        Records {
+            meta: Vec::new(),
+            data: Vec::new(),
+        }
+    }
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.meta.len() / K::META_WORDS
+    }
+    /// Whether there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+    /// Payload elements per record.
+    fn width(&self) -> usize {
+        (self.data.len() / self.len().max(1)).max(1)
+    }
+    /// Record `i`.
+    pub fn get(&self, i: usize) -> Option<K::Event<'_>> {
+        let (m, w) = (K::META_WORDS, self.width());
+        let meta = self.meta.get(i * m..(i + 1) * m)?;
+        Some(K::event(meta, self.data.get(i * w..(i + 1) * w)?))
+    }
+    /// The first record.
+    pub fn first(&self) -> Option<K::Event<'_>> {
+        self.get(0)
+    }
+    /// The last record.
+    pub fn last(&self) -> Option<K::Event<'_>> {
+        self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+    /// The records in order.
+    pub fn iter(&self) -> RecordIter<'_, K> {
+        RecordIter {
+            inner: self
+                .meta
+                .chunks_exact(K::META_WORDS)
+                .zip(self.data.chunks_exact(self.width())),
+            kind: PhantomData,
+        }
+    }
+    /// Removes every record, keeping the storage.
+    pub fn clear(&mut self) {
+        self.meta.clear();
+        self.data.clear();
+    }
+    /// Moves every record of `other` to the end of these, leaving `other` empty (its storage
+    /// kept), like [`Vec::append`].
+    pub fn append(&mut self, other: &mut Self) {
+        self.meta.append(&mut other.meta);
+        self.data.append(&mut other.data);
+    }
+    /// Grows the buffers by `meta` words and `data` elements and returns the new parts, for
+    /// the model to fill.
+    fn grow(&mut self, meta: usize, data: usize) -> (&mut [u64], &mut [K::Elem]) {
+        let (m0, d0) = (self.meta.len(), self.data.len());
+        self.meta.resize(m0 + meta, 0);
+        self.data.resize(d0 + data, K::Elem::default());
+        (&mut self.meta[m0..], &mut self.data[d0..])
+    }
+}
+
+impl<K: RecordKind> Default for Records<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl<K: RecordKind> Clone for Records<K> {
+    fn clone(&self) -> Self {
+        Records {
+            meta: self.meta.clone(),
+            data: self.data.clone(),
+        }
+    }
+}
+impl<K: RecordKind> PartialEq for Records<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.meta == other.meta && self.data == other.data
+    }
+}
+impl<K: RecordKind> Eq for Records<K> where K::Elem: Eq {}
+impl<K: RecordKind> std::fmt::Debug for Records<K>
+where
+    for<'a> K::Event<'a>: std::fmt::Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+impl<K: RecordKind> serde::Serialize for Records<K>
+where
+    for<'a> K::Event<'a>: serde::Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+impl<'a, K: RecordKind> IntoIterator for &'a Records<K> {
+    type Item = K::Event<'a>;
+    type IntoIter = RecordIter<'a, K>;
+    fn into_iter(self) -> RecordIter<'a, K> {
+        self.iter()
+    }
+}
+
+/// Iterator over [`Records`], yielding borrowed events.
+pub struct RecordIter<'a, K: RecordKind> {
+    inner: Zip<ChunksExact<'a, u64>, ChunksExact<'a, K::Elem>>,
+    kind: PhantomData<K>,
+}
+
+impl<K: RecordKind> Clone for RecordIter<'_, K> {
+    fn clone(&self) -> Self {
+        RecordIter {
+            inner: self.inner.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+impl<'a, K: RecordKind> Iterator for RecordIter<'a, K> {
+    type Item = K::Event<'a>;
+    fn next(&mut self) -> Option<K::Event<'a>> {
+        self.inner.next().map(|(m, d)| K::event(m, d))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+    fn nth(&mut self, n: usize) -> Option<K::Event<'a>> {
+        self.inner.nth(n).map(|(m, d)| K::event(m, d))
+    }
+}
+impl<K: RecordKind> DoubleEndedIterator for RecordIter<'_, K> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.inner.next_back().map(|(m, d)| K::event(m, d))
+    }
+}
+impl<K: RecordKind> ExactSizeIterator for RecordIter<'_, K> {}
+
+/// Everything the monitors recorded, in the order it happened on each stream (see
+/// [`Tile::take_log`], [`Tile::take_log_into`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MonitorLog {
     pub cfg: Vec<CfgEvent>,
-    pub wr: Vec<WrEvent>,
-    pub act: Vec<ActEvent>,
-    pub res: Vec<ResEvent>,
+    pub wr: Records<WrRecord>,
+    pub act: Records<ActRecord>,
+    pub res: Records<ResRecord>,
+}
+
+impl MonitorLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Removes every record, keeping the storage.
+    pub fn clear(&mut self) {
+        self.cfg.clear();
+        self.wr.clear();
+        self.act.clear();
+        self.res.clear();
+    }
+    /// Whether no stream has a record.
+    pub fn is_empty(&self) -> bool {
+        self.cfg.is_empty() && self.wr.is_empty() && self.act.is_empty() && self.res.is_empty()
+    }
 }
 
 thread_local! {
@@ -258,6 +490,8 @@ pub struct Tile {
     sim: UniquePtr<ffi::TileSim>,
     cfg: &'static TileConfig,
     trace: Option<PathBuf>,
+    /// The set-up records' words between the model and [`MonitorLog::cfg`].
+    cfg_words: Vec<u64>,
 }
 
 impl std::fmt::Debug for Tile {
@@ -278,6 +512,7 @@ impl Tile {
             sim,
             cfg,
             trace: None,
+            cfg_words: Vec::new(),
         };
         if let Some((p, a, b)) = trace_request() {
             t.trace(&p, a, b)?;
@@ -456,61 +691,34 @@ impl Tile {
     }
     /// Takes what the monitors recorded since the last call.
     pub fn take_log(&mut self) -> MonitorLog {
-        let (wb, kw, lanes) = (
-            self.cfg.word_bytes(),
-            self.cfg.k_width as usize,
-            self.cfg.lanes as usize,
-        );
+        let mut log = MonitorLog::new();
+        self.take_log_into(&mut log);
+        log
+    }
+    /// Appends what the monitors recorded since the last call to `log` (clear it first to hold
+    /// only the new records). Each stream's records arrive in one copy; once `log` has grown to
+    /// the size of a batch, nothing is allocated: the way to take records product by product.
+    pub fn take_log_into(&mut self, log: &mut MonitorLog) {
         let mut n = [0u64; 7];
         self.sim.log_lens(&mut n);
         let n = n.map(|v| v as usize);
-        let mut cfg = vec![0u64; n[0]];
-        let (mut wm, mut wd) = (vec![0u64; n[1]], vec![0u8; n[2]]);
-        let (mut ac, mut ad) = (vec![0u64; n[3]], vec![0u8; n[4]]);
-        let (mut rm, mut rd) = (vec![0u64; n[5]], vec![0i32; n[6]]);
+        self.cfg_words.clear();
+        self.cfg_words.resize(n[0], 0);
+        let (wm, wd) = log.wr.grow(n[1], n[2]);
+        let (am, ad) = log.act.grow(n[3], n[4]);
+        let (rm, rd) = log.res.grow(n[5], n[6]);
         // The lengths were read just above with no cycle in between.
-        self.pin()
-            .take_logs(
-                &mut cfg, &mut wm, &mut wd, &mut ac, &mut ad, &mut rm, &mut rd,
-            )
+        self.sim
+            .pin_mut()
+            .take_logs(&mut self.cfg_words, wm, wd, am, ad, rm, rd)
             .expect("monitor log lengths are stable between two calls");
-        MonitorLog {
-            cfg: cfg
-                .chunks_exact(4)
-                .map(|c| CfgEvent {
-                    cycle: c[0],
-                    base: c[1] as u32,
-                    rows: c[2] as u32,
-                    k: c[3] as u32,
-                })
-                .collect(),
-            wr: wm
-                .chunks_exact(2)
-                .zip(wd.chunks_exact(wb))
-                .map(|(m, d)| WrEvent {
-                    cycle: m[0],
-                    addr: m[1] as u32,
-                    data: d.to_vec(),
-                })
-                .collect(),
-            act: ac
-                .iter()
-                .zip(ad.chunks_exact(kw))
-                .map(|(&cycle, d)| ActEvent {
-                    cycle,
-                    data: d.to_vec(),
-                })
-                .collect(),
-            res: rm
-                .chunks_exact(2)
-                .zip(rd.chunks_exact(lanes))
-                .map(|(m, d)| ResEvent {
-                    cycle: m[0],
-                    last: m[1] != 0,
-                    lanes: d.to_vec(),
-                })
-                .collect(),
-        }
+        log.cfg
+            .extend(self.cfg_words.chunks_exact(4).map(|c| CfgEvent {
+                cycle: c[0],
+                base: c[1] as u32,
+                rows: c[2] as u32,
+                k: c[3] as u32,
+            }));
     }
 
     fn check_word(&self, addr: u32) -> Result<()> {

@@ -23,7 +23,7 @@ use proptest::test_runner::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::{MonitorLog, ResEvent, Tile};
+use crate::model::{MonitorLog, Records, ResRecord, Tile};
 use crate::reference::{Beat, TileRef};
 
 /// The seed of a randomized test: `TESSERA_SEED` (decimal or `0x` hex) if set, else fresh.
@@ -275,24 +275,28 @@ pub struct InputMonitor {
 impl InputMonitor {
     /// Processes one batch of monitor records.
     pub fn observe(&mut self, log: &MonitorLog, sb: &mut Scoreboard<Beat>) {
-        let mut ev: Vec<(u64, u8, usize)> = Vec::new();
-        ev.extend(log.wr.iter().enumerate().map(|(i, e)| (e.cycle, 0, i)));
-        ev.extend(log.cfg.iter().enumerate().map(|(i, e)| (e.cycle, 1, i)));
-        ev.extend(log.act.iter().enumerate().map(|(i, e)| (e.cycle, 2, i)));
-        ev.sort_unstable();
-        for (_, kind, i) in ev {
-            match kind {
-                0 => self.reference.write(log.wr[i].addr, &log.wr[i].data),
-                1 => {
-                    let c = &log.cfg[i];
-                    self.first_setup_cycle.get_or_insert(c.cycle);
-                    self.reference.setup(c.base, c.rows, c.k);
-                }
-                _ => {
-                    if let Some(beats) = self.reference.act(&log.act[i].data) {
-                        for b in beats {
-                            sb.expect(b);
-                        }
+        // Each stream's records are in cycle order: merge them by cycle.
+        let mut wr = log.wr.iter().peekable();
+        let mut cfg = log.cfg.iter().peekable();
+        let mut act = log.act.iter().peekable();
+        loop {
+            let next = [
+                wr.peek().map(|e| e.cycle),
+                cfg.peek().map(|e| e.cycle),
+                act.peek().map(|e| e.cycle),
+            ];
+            let Some(cycle) = next.into_iter().flatten().min() else {
+                break;
+            };
+            if let Some(w) = wr.next_if(|e| e.cycle == cycle) {
+                self.reference.write(w.addr, w.data);
+            } else if let Some(c) = cfg.next_if(|e| e.cycle == cycle) {
+                self.first_setup_cycle.get_or_insert(c.cycle);
+                self.reference.setup(c.base, c.rows, c.k);
+            } else if let Some(a) = act.next_if(|e| e.cycle == cycle) {
+                if let Some(beats) = self.reference.act(a.data) {
+                    for b in beats {
+                        sb.expect(b);
                     }
                 }
             }
@@ -310,7 +314,7 @@ impl OutputMonitor {
         for r in &log.res {
             sb.observe(
                 Beat {
-                    lanes: r.lanes.clone(),
+                    lanes: r.lanes.to_vec(),
                     last: r.last,
                 },
                 r.cycle,
@@ -328,7 +332,9 @@ pub struct TileEnv {
     pub output: OutputMonitor,
     pub scoreboard: Scoreboard<Beat>,
     /// Every result beat emitted, in order.
-    pub observed: Vec<ResEvent>,
+    pub observed: Records<ResRecord>,
+    /// The batch of records being processed (its storage reused from batch to batch).
+    log: MonitorLog,
 }
 
 impl TileEnv {
@@ -349,7 +355,8 @@ impl TileEnv {
             },
             output: OutputMonitor,
             scoreboard: Scoreboard::default(),
-            observed: Vec::new(),
+            observed: Records::new(),
+            log: MonitorLog::new(),
         }
     }
     /// Writes a word through the backdoor, and into the reference.
@@ -360,10 +367,11 @@ impl TileEnv {
     }
     /// Moves the monitors' records into the reference and the scoreboard.
     pub fn sync(&mut self) {
-        let log = self.tile.take_log();
-        self.input.observe(&log, &mut self.scoreboard);
-        self.output.observe(&log, &mut self.scoreboard);
-        self.observed.extend(log.res);
+        self.log.clear();
+        self.tile.take_log_into(&mut self.log);
+        self.input.observe(&self.log, &mut self.scoreboard);
+        self.output.observe(&self.log, &mut self.scoreboard);
+        self.observed.append(&mut self.log.res);
     }
     /// Runs until every queued beat was accepted, every expected beat emitted and the tile is
     /// idle; then checks the scoreboard.

@@ -31,7 +31,7 @@ fn one_matvec(tile: Tile, rows: u32, k: u32, seed: u64) -> Vec<(Vec<i32>, bool)>
     let got: Vec<_> = env
         .observed
         .iter()
-        .map(|r| (r.lanes.clone(), r.last))
+        .map(|r| (r.lanes.to_vec(), r.last))
         .collect();
     assert_eq!(got, want);
     got

@@ -68,7 +68,7 @@ fn run(c: &Case) -> Result<(), String> {
     let got: Vec<_> = env
         .observed
         .iter()
-        .map(|r| (r.lanes.clone(), r.last))
+        .map(|r| (r.lanes.to_vec(), r.last))
         .collect();
     let want: Vec<_> = want.into_iter().map(|b| (b.lanes, b.last)).collect();
     if got != want {

@@ -76,7 +76,7 @@ fn run(c: &Case) -> Result<(), String> {
         let got: Vec<_> = env
             .observed
             .iter()
-            .map(|r| (r.lanes.clone(), r.last))
+            .map(|r| (r.lanes.to_vec(), r.last))
             .collect();
         results.push(got);
     }

@@ -27,7 +27,7 @@ fn tile_sim_llama_k() {
     let got: Vec<_> = env
         .observed
         .iter()
-        .map(|r| (r.lanes.clone(), r.last))
+        .map(|r| (r.lanes.to_vec(), r.last))
         .collect();
     let want: Vec<_> = expected_beats(&cfg, &w, rows, k, &x)
         .into_iter()

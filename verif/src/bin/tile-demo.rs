@@ -119,9 +119,11 @@ fn demo(o: &Opts, model: &str, first: bool) -> Result<bool, String> {
         env.driver.acts(&mut env.tile, &chunk_acts(&cfg, &x));
         let res = env.drain(10_000_000);
         let used = env.tile.counters() - before;
-        let got: Vec<_> = env.observed[seen..]
+        let got: Vec<_> = env
+            .observed
             .iter()
-            .map(|r| (r.lanes.clone(), r.last))
+            .skip(seen)
+            .map(|r| (r.lanes.to_vec(), r.last))
             .collect();
         let want: Vec<_> = expected_beats(&cfg, &w, rows, k, &x)
             .into_iter()

@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use tessera_verif::model::MonitorLog;
 use tessera_verif::reference::{chunk_acts, pack_matrix};
 use tessera_verif::{Tile, TileConfig};
 
@@ -87,23 +88,25 @@ impl std::ops::AddAssign for Run {
 }
 
 /// `ops` products through the harness: Rust queues each product's beats, the C++ loop clocks
-/// the model until the product is done, the monitors record, Rust takes the records.
+/// the model until the product is done, the monitors record, Rust takes the records (into
+/// `log`, whose storage is reused from call to call, as [`tessera_verif::tb::TileEnv`] does).
 fn harness_run(
     tile: &mut Tile,
     a: &Args,
     ops: u32,
     flat: &[u8],
     groups: u64,
+    log: &mut MonitorLog,
 ) -> Result<Run, String> {
     let t0 = Instant::now();
     let u0 = thread_cpu();
     let c0 = tile.counters().cycles;
-    let mut log = tile.take_log();
+    log.clear();
     for _ in 0..ops {
         tile.push_cfg(0, a.rows, a.k, 0);
         tile.push_acts(flat, 0);
         tile.run_until(groups, u64::MAX / 2, true).map_err(err)?;
-        log.res.extend(tile.take_log().res);
+        tile.take_log_into(log);
     }
     let du = thread_cpu() - u0;
     let dt = t0.elapsed().as_secs_f64();
@@ -155,6 +158,7 @@ fn bench(model: &str, a: &Args, ops: u32) -> Result<Figures, String> {
     let (mut harness, mut bare) = (Vec::new(), Vec::new());
     let (mut harness_wall, mut bare_wall) = (Vec::new(), Vec::new());
     let mut overhead = Vec::new();
+    let mut log = MonitorLog::new();
     let (mut harness_cycles, mut bare_cycles) = (0, 0);
     for r in 0..a.repeats {
         // Product by product, the two loops take turns (in alternating order), so that changes
@@ -162,11 +166,11 @@ fn bench(model: &str, a: &Args, ops: u32) -> Result<Figures, String> {
         let (mut h, mut b) = (Run::default(), Run::default());
         for op in 0..ops {
             if (op as usize + r) % 2 == 0 {
-                h += harness_run(&mut tile, a, 1, &flat, groups)?;
+                h += harness_run(&mut tile, a, 1, &flat, groups, &mut log)?;
                 b += bare_run(&mut tile, a, 1, &flat)?;
             } else {
                 b += bare_run(&mut tile, a, 1, &flat)?;
-                h += harness_run(&mut tile, a, 1, &flat, groups)?;
+                h += harness_run(&mut tile, a, 1, &flat, groups, &mut log)?;
             }
         }
         harness_cycles += h.cycles;
