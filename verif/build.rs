@@ -11,7 +11,7 @@
 //! Environment:
 //! - `TESSERA_RTL_ROOT`: directory holding `rtl/files.f` and `rtl/configs.toml` (default: the
 //!   repository root).
-//! - `TESSERA_VERILATOR_OPT`: C++ optimisation flags for the models (default
+//! - `TESSERA_VERILATOR_OPT`: C++ optimisation flags for the models and the bridge (default
 //!   `-O3 -march=native`).
 
 use std::collections::hash_map::DefaultHasher;
@@ -258,8 +258,12 @@ fn main() {
         .flag_if_supported("-faligned-new")
         .flag_if_supported("-Wno-unused-parameter")
         .flag_if_supported("-Wno-sign-compare")
-        .opt_level(2)
-        .flag_if_supported("-mavx2");
+        .opt_level(2);
+    // The bridge's clock loops run once per simulated cycle beside the model's code: the same
+    // optimisation flags as the models.
+    for f in opt.split_whitespace() {
+        b.flag_if_supported(f);
+    }
     for job in &jobs {
         b.include(&job.dir);
     }

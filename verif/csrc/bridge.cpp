@@ -16,8 +16,6 @@ struct SvState {
   bool failed = false;
 };
 thread_local SvState t_sv;
-// Copy of t_sv.failed without a dynamic initializer, so the per-cycle check is one load.
-thread_local bool t_failed = false;
 constexpr size_t kRecentMax = 8192;
 thread_local std::string t_tail;  // last lines of output, for diagnostics
 
@@ -32,7 +30,7 @@ void record_error(const char* filename, int linenum, const char* what) {
   }
   if (!t_sv.failed) t_sv.error = msg;
   t_sv.failed = true;
-  t_failed = true;
+  tessera::t_sv_failed = true;
   Verilated::threadContextp()->gotError(true);
 }
 }  // namespace
@@ -81,16 +79,15 @@ void vl_finish(const char* filename, int linenum, const char* hier) {
 
 namespace tessera {
 
-bool sv_failed() { return t_failed; }
 std::string sv_take_error() {
   std::string e = t_sv.error;
   t_sv = SvState{};
-  t_failed = false;
+  t_sv_failed = false;
   return e;
 }
 void sv_clear() {
   t_sv = SvState{};
-  t_failed = false;
+  t_sv_failed = false;
 }
 
 std::unique_ptr<TileSim> new_tile_sim(rust::Str model) {

@@ -5,8 +5,8 @@
 #pragma once
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstring>
-#include <deque>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,7 +19,9 @@
 namespace tessera {
 
 // Error state of the SV code running on this thread (set by vl_stop/vl_fatal/vl_finish).
-bool sv_failed();
+// The flag is constant-initialised and visible here, so the per-cycle check is one load.
+inline thread_local bool t_sv_failed = false;
+inline bool sv_failed() { return t_sv_failed; }
 std::string sv_take_error();
 void sv_clear();
 
@@ -62,10 +64,38 @@ inline void get_words(const VlWide<W>& port, uint32_t* out, size_t n) {
   for (size_t i = 0; i < std::min(W, n); ++i) out[i] = port.at(i);
 }
 
+// First-in first-out queue over one vector that keeps its storage: a queue refilled for every
+// operation allocates nothing once it has grown. Taken beats are dropped when the queue runs
+// empty, or on a push once they are the larger part.
+template <class B>
+class Fifo {
+ public:
+  bool empty() const { return head_ == v_.size(); }
+  size_t size() const { return v_.size() - head_; }
+  const B& front() const { return v_[head_]; }
+  void push_back(const B& b) {
+    if (head_ >= 64 && head_ >= size()) {
+      v_.erase(v_.begin(), v_.begin() + std::ptrdiff_t(head_));
+      head_ = 0;
+    }
+    v_.push_back(b);
+  }
+  void pop_front() {
+    if (++head_ == v_.size()) {
+      v_.clear();
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::vector<B> v_;
+  size_t head_ = 0;
+};
+
 // Stream of beats with idle cycles before each.
 template <class B>
 struct Stream {
-  std::deque<B> q;
+  Fifo<B> q;
   uint32_t waited = 0;
   bool ready_to_show() const { return !q.empty() && waited >= q.front().gap; }
   void advance(bool fired) {
@@ -186,8 +216,9 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
     return ((rng_ * 0x2545F4914F6CDD1Dull) >> 32) % 1000 < ready_permille_;
   }
 
-  // One cycle: drive, evaluate, monitor, clock edge, advance the transactors.
-  inline void step() {
+  // One cycle: drive, evaluate, monitor, clock edge, advance the transactors (inlined into the
+  // clock loops).
+  __attribute__((always_inline)) inline void step() {
     M& m = *m_;
     if (drive_) {
       if (cfg_.ready_to_show()) {
