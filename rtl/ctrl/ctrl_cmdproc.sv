@@ -101,6 +101,9 @@ module ctrl_cmdproc
   localparam int unsigned RBeatCntW  = $clog2(BeatsRWord + 1);
   localparam int unsigned HdrCntW    = $clog2(DescWords + 1);
   localparam int unsigned OutstW     = 48;
+  localparam int unsigned WwW        = $clog2(WeightWords + 1);    // 0 .. WeightWords
+  localparam int unsigned AwW        = $clog2(ActWords + 1);       // 0 .. ActWords
+  localparam int unsigned WendW      = WwW + AwW + 1;              // base + groups x chunks
 
   `ASSERT_STATIC(gen_tiles_A, NumTiles >= 1 && (NumTiles & (NumTiles - 1)) == 0 &&
                  NumTiles <= (1 << TileIdxWidth),
@@ -176,13 +179,20 @@ module ctrl_cmdproc
   logic [7:0]  dec_err;      // error code of the descriptor in hand, ErrNone if legal
   logic        dec_payload;  // a payload follows on the stream
   logic [LgPkWidth-1:0] dec_lg_pk;
-  logic [63:0] mv_wend, mv_aend, mv_rend, mv_beats, ld_end, rd_end;
+  logic [63:0] mv_aend, mv_rend, mv_beats, ld_end, rd_end;
+  logic        mv_wover;      // base + groups x chunks exceeds the weight memory
+  logic [WendW-1:0] mv_wend;  // base + groups x chunks, when base and groups fit WeightWords
 
   assign dec_op    = hdr_q[7:0];
   assign dec_lg_pk = w4[LgPkWidth-1:0];
 
   always_comb begin
-    mv_wend  = 64'(w1) + 64'(w2) * 64'(w3);
+    // The weight range is checked only once chunks (w3) is known to be in 1 .. ActWords, so a
+    // base or a group count beyond WeightWords is out of range by itself, and otherwise the
+    // product is narrow: one small multiplier, not a 32 x 32 one on the decode path.
+    mv_wend  = WendW'(w1[WwW-1:0]) + WendW'(w2[WwW-1:0]) * WendW'(w3[AwW-1:0]);
+    mv_wover = (w1 > 32'(WeightWords)) || (w2 > 32'(WeightWords)) ||
+               (mv_wend > WendW'(WeightWords));
     mv_aend  = 64'(w5) + (64'(w3) << dec_lg_pk);
     mv_beats = (w4 <= 32'(LgTiles)) ? (64'(w2) << (LgTiles - w4)) : 64'd0;
     mv_rend  = 64'(w6) + mv_beats;
@@ -196,7 +206,7 @@ module ctrl_cmdproc
       OpMatvec: begin
         if (w2 == 32'd0 || w3 == 32'd0 || w3 > 32'(ActWords) || w4 > 32'(LgTiles)) begin
           dec_err = ErrShape;
-        end else if (mv_wend > 64'(WeightWords)) begin
+        end else if (mv_wover) begin
           dec_err = ErrWeightRange;
         end else if (mv_aend > 64'(AbufWords)) begin
           dec_err = ErrAbufRange;

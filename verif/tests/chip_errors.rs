@@ -57,12 +57,21 @@ fn bad_case(rng: &mut ChaCha8Rng, cfg: &Config) -> Bad {
             )
         }
         2 => {
-            let g = rng.gen_range(1..=ww);
+            // Past the weight memory by a little, or by a base or a group count up to 2^32 - 1
+            // (the products of which wrap 32 and 64-bit arithmetic alike).
             let c = rng.gen_range(1..=cfg.act_words as u32);
-            let base = if (g as u64) * (c as u64) > ww as u64 {
-                rng.gen_range(0..ww)
-            } else {
-                ww - g * c + 1 + rng.gen_range(0..ww)
+            let (base, g) = match rng.gen_range(0..3) {
+                0 => {
+                    let g = rng.gen_range(1..=ww);
+                    let base = if (g as u64) * (c as u64) > ww as u64 {
+                        rng.gen_range(0..ww)
+                    } else {
+                        ww - g * c + 1 + rng.gen_range(0..ww)
+                    };
+                    (base, g)
+                }
+                1 => (rng.gen_range(0..=ww), ww + 1 + big(rng) % (u32::MAX - ww)),
+                _ => (ww + 1 + big(rng) % (u32::MAX - ww), rng.gen_range(1..=ww)),
             };
             (
                 format!("matvec weights base {base} g {g} c {c}"),
