@@ -34,6 +34,20 @@ fn one_matvec(tile: Tile, rows: u32, k: u32, seed: u64) -> Vec<(Vec<i32>, bool)>
         .map(|r| (r.lanes.to_vec(), r.last))
         .collect();
     assert_eq!(got, want);
+    // The flat records read the same by index, from either end and after a copy.
+    let seen = &env.observed;
+    assert_eq!(seen.iter().len(), seen.len());
+    for (i, r) in seen.iter().enumerate() {
+        assert_eq!(seen.get(i), Some(r));
+    }
+    assert_eq!(seen.get(seen.len()), None);
+    assert_eq!(seen.iter().next_back(), seen.last());
+    assert_eq!(seen.first(), seen.get(0));
+    let mut copy = seen.clone();
+    let mut all = tessera_verif::model::Records::new();
+    all.append(&mut copy);
+    assert!(copy.is_empty());
+    assert_eq!(&all, seen);
     got
 }
 
