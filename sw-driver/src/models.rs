@@ -2,12 +2,15 @@
 //! with seeded random weights, so any shape (GQA, tied or untied embeddings, llama3 RoPE
 //! scaling) can be placed on a small chip.
 
+use std::path::{Path, PathBuf};
+
 use ndarray::{Array1, Array2};
 use serde_json::json;
 use tessera_golden::config::Config;
 use tessera_golden::model::{DecoderLayer, LayerWeights, Llama, Precision};
+use tessera_golden::synth::{write_checkpoint, Preset, Progress, SynthSpec};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Shape of a small model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,8 +130,113 @@ pub fn small_llama(s: &SmallShape, seed: u64, precision: Precision) -> Result<Ll
     )?)
 }
 
+/// The name `tessera synth-weights --preset` gives `preset`.
+fn preset_name(preset: Preset) -> &'static str {
+    match preset {
+        Preset::Llama31_8b => "llama3.1-8b",
+        Preset::Tiny => "tiny",
+    }
+}
+
+/// Where [`synthetic_checkpoint`] keeps the checkpoint of `preset`, `layers` and `seed`:
+/// `<cache>/<preset>-l<layers>-s<seed>`, with `cache` defaulting to `target/tessera-synth` of
+/// the repository.
+pub fn synthetic_dir(cache: Option<&Path>, preset: Preset, layers: usize, seed: u64) -> PathBuf {
+    cache
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| crate::config::repo_root().join("target/tessera-synth"))
+        .join(format!("{}-l{layers}-s{seed}", preset_name(preset)))
+}
+
+/// The folder of the synthetic checkpoint of `tessera synth-weights --preset P --layers N --seed
+/// S` ([`synthetic_dir`]). Written on first use, into a folder of this process that is renamed
+/// into place when complete, so an interrupted or concurrent writer never leaves a partial
+/// checkpoint where a reader looks; `progress` sees every tensor written.
+pub fn synthetic_checkpoint(
+    cache: Option<&Path>,
+    preset: Preset,
+    layers: usize,
+    seed: u64,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<PathBuf> {
+    let dir = synthetic_dir(cache, preset, layers, seed);
+    if dir.join("config.json").is_file() {
+        return Ok(dir);
+    }
+    let cache = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(cache)
+        .map_err(|e| Error::io(format!("create {}", cache.display()), e))?;
+    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let spec = SynthSpec {
+        preset,
+        layers,
+        seed,
+    };
+    if let Err(e) = write_checkpoint(&spec, &tmp, progress) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e.into());
+    }
+    if std::fs::rename(&tmp, &dir).is_err() {
+        // Another process finished first; its checkpoint is the same.
+        let _ = std::fs::remove_dir_all(&tmp);
+        if !dir.join("config.json").is_file() {
+            return Err(Error::io(
+                format!("rename {} to {}", tmp.display(), dir.display()),
+                std::io::Error::other("rename failed"),
+            ));
+        }
+    }
+    Ok(dir)
+}
+
 /// A Hugging Face checkpoint directory loaded for the chip (`Precision::W8A8`).
 pub fn load_checkpoint(dir: impl AsRef<std::path::Path>) -> Result<Llama> {
     let ckpt = tessera_golden::checkpoint::Checkpoint::open(dir)?;
     Ok(Llama::load(&ckpt, Precision::W8A8)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_checkpoint_is_written_once_and_reused() {
+        let cache = std::env::temp_dir().join(format!("tessera-models-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&cache);
+        let mut tensors = 0;
+        let dir =
+            synthetic_checkpoint(Some(&cache), Preset::Tiny, 2, 7, &mut |_| tensors += 1).unwrap();
+        assert_eq!(dir, synthetic_dir(Some(&cache), Preset::Tiny, 2, 7));
+        assert_eq!(dir.file_name().unwrap(), "tiny-l2-s7");
+        assert!(tensors > 0, "no progress reported");
+        // Nothing but the checkpoint is left in the cache: the temporary folder was renamed.
+        let names: Vec<_> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("tiny-l2-s7")]);
+        let ckpt = tessera_golden::checkpoint::Checkpoint::open(&dir).unwrap();
+        assert_eq!(ckpt.config.num_hidden_layers, 2);
+        let written = std::fs::read(dir.join("model.safetensors")).unwrap();
+
+        // Found again: not rewritten (no progress), the same bytes.
+        let mut again = 0;
+        let dir2 =
+            synthetic_checkpoint(Some(&cache), Preset::Tiny, 2, 7, &mut |_| again += 1).unwrap();
+        assert_eq!((dir2, again), (dir.clone(), 0));
+        assert_eq!(
+            std::fs::read(dir.join("model.safetensors")).unwrap(),
+            written
+        );
+
+        // Another seed is another checkpoint with other weights.
+        let other = synthetic_checkpoint(Some(&cache), Preset::Tiny, 2, 8, &mut |_| {}).unwrap();
+        assert_ne!(other, dir);
+        assert_ne!(
+            std::fs::read(other.join("model.safetensors")).unwrap(),
+            written
+        );
+        std::fs::remove_dir_all(&cache).unwrap();
+    }
 }

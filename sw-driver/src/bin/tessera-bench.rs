@@ -14,12 +14,13 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use tessera_driver::mapper::{MapOptions, Mapping};
+use tessera_driver::models::{synthetic_checkpoint, synthetic_dir};
 use tessera_driver::runtime::{LoadMode, RtlEngine};
 use tessera_driver::sim::{open_device, SimTransport};
 use tessera_driver::{ChipConfig, Device};
 use tessera_golden::checkpoint::Checkpoint;
 use tessera_golden::model::{KvCache, Llama, Precision};
-use tessera_golden::synth::{write_checkpoint, Preset, SynthSpec};
+use tessera_golden::synth::Preset;
 
 const HELP: &str = "\
 tessera-bench: wall time of one Llama 3.1 8B decoder-layer token on the simulated chip.
@@ -85,26 +86,20 @@ fn parse() -> Result<Option<Args>> {
 
 /// The one-layer model of `tessera run`, written on first use.
 fn model(a: &Args) -> Result<Llama> {
-    let cache = a
-        .cache
-        .clone()
-        .unwrap_or_else(|| tessera_driver::config::repo_root().join("target/tessera-synth"));
-    let dir = cache.join(format!("llama3.1-8b-l1-s{}", a.seed));
+    let dir = synthetic_dir(a.cache.as_deref(), Preset::Llama31_8b, 1, a.seed);
     if !dir.join("config.json").is_file() {
         eprintln!(
             "tessera-bench: writing synthetic Llama 3.1 8B weights (1 layer) to {}",
             dir.display()
         );
-        let tmp = dir.with_extension("tmp");
-        let _ = std::fs::remove_dir_all(&tmp);
-        let spec = SynthSpec {
-            preset: Preset::Llama31_8b,
-            layers: 1,
-            seed: a.seed,
-        };
-        write_checkpoint(&spec, &tmp, &mut |_| {})?;
-        std::fs::rename(&tmp, &dir).with_context(|| format!("rename to {}", dir.display()))?;
     }
+    let dir = synthetic_checkpoint(
+        a.cache.as_deref(),
+        Preset::Llama31_8b,
+        1,
+        a.seed,
+        &mut |_| {},
+    )?;
     let mut ckpt = Checkpoint::open(&dir).with_context(|| format!("loading {}", dir.display()))?;
     ckpt.config.num_hidden_layers = 1;
     Llama::load(&ckpt, Precision::W8A8).with_context(|| format!("loading {}", dir.display()))

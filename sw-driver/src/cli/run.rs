@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tessera_driver::mapper::{id_name, MapOptions, Mapping};
-use tessera_driver::models::{small_llama, SmallShape};
+use tessera_driver::models::{small_llama, synthetic_checkpoint, synthetic_dir, SmallShape};
 use tessera_driver::projection::{project, LatencyModel, Projection};
 use tessera_driver::runtime::{LoadMode, LoadReport, RtlEngine, RunStats};
 use tessera_driver::sim::{open_device, SimTransport};
@@ -20,7 +20,7 @@ use tessera_golden::checkpoint::Checkpoint;
 use tessera_golden::config::Config as ModelConfig;
 use tessera_golden::model::{KvCache, Llama, Precision};
 use tessera_golden::quant::GoldenEngine;
-use tessera_golden::synth::{write_checkpoint, Preset, SynthSpec};
+use tessera_golden::synth::Preset;
 
 use super::bringup::{parse_transport, Link};
 use super::{inject_fault, link_summary};
@@ -121,17 +121,7 @@ fn model(a: &Args) -> Result<(Llama, String)> {
             let m = small_llama(&shape, a.seed, Precision::W8A8)?;
             return Ok((m, format!("small synthetic Llama ({} layers)", a.layers)));
         }
-        (None, Synthetic::Llama8b) => {
-            let cache = a
-                .cache
-                .clone()
-                .unwrap_or_else(|| root().join("target/tessera-synth"));
-            let dir = cache.join(format!("llama3.1-8b-l{}-s{}", a.layers, a.seed));
-            if !dir.join("config.json").is_file() {
-                synthesize(&dir, a.layers, a.seed)?;
-            }
-            dir
-        }
+        (None, Synthetic::Llama8b) => synthesize(a.cache.as_deref(), a.layers, a.seed)?,
     };
     if !dir.is_dir() {
         bail!("{}: not a directory", dir.display());
@@ -152,27 +142,26 @@ fn model(a: &Args) -> Result<(Llama, String)> {
     Ok((m, dir.display().to_string()))
 }
 
-fn synthesize(dir: &Path, layers: usize, seed: u64) -> Result<()> {
-    eprintln!(
-        "tessera: writing synthetic Llama 3.1 8B weights ({layers} layer(s)) to {}",
-        dir.display()
-    );
-    let tmp = dir.with_extension("tmp");
-    let _ = std::fs::remove_dir_all(&tmp);
+/// The synthetic checkpoint of `--layers` and `--seed`, written on first use with a progress bar.
+fn synthesize(cache: Option<&Path>, layers: usize, seed: u64) -> Result<PathBuf> {
     let bar = bar(0, "{msg:32} [{bar:30}] {bytes}/{total_bytes} eta {eta}");
-    let spec = SynthSpec {
-        preset: Preset::Llama31_8b,
-        layers,
-        seed,
-    };
-    write_checkpoint(&spec, &tmp, &mut |p| {
+    let mut announced = false;
+    let dir = synthetic_checkpoint(cache, Preset::Llama31_8b, layers, seed, &mut |p| {
+        if !announced {
+            bar.suspend(|| {
+                eprintln!(
+                    "tessera: writing synthetic Llama 3.1 8B weights ({layers} layer(s)) to {}",
+                    synthetic_dir(cache, Preset::Llama31_8b, layers, seed).display()
+                )
+            });
+            announced = true;
+        }
         bar.set_length(p.bytes_total);
         bar.set_position(p.bytes_done);
         bar.set_message(p.tensor.to_owned());
     })?;
     bar.finish_and_clear();
-    std::fs::rename(&tmp, dir).with_context(|| format!("rename to {}", dir.display()))?;
-    Ok(())
+    Ok(dir)
 }
 
 fn bar(len: u64, template: &str) -> ProgressBar {
