@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use tessera_driver::sim::require_verilator;
 use tessera_driver::uart::{ByteLink, SerialLink, DEFAULT_BAUD};
 use tessera_driver::uart_sim::UartSim;
+use tessera_driver::ChipConfig;
 
 /// The board configuration.
 const BOARD: &str = "ulx3s";
@@ -294,6 +295,13 @@ fn board() -> Option<UartSim> {
     Some(UartSim::spawn(BOARD).expect("start the simulated board"))
 }
 
+/// Bytes the bring-up's weight-memory step writes with `words` words per range: every tile,
+/// two ranges (the first and the last words), three patterns.
+fn pattern_bytes(words: usize) -> usize {
+    let cfg = ChipConfig::named(BOARD).expect("the board's configuration");
+    cfg.tiles() * 2 * words * cfg.word_bytes() * 3
+}
+
 #[test]
 fn uart_e2e_bringup_every_step_passes() {
     let _g = serial();
@@ -321,8 +329,8 @@ fn uart_e2e_bringup_every_step_passes() {
         assert_eq!(s["result"], "PASS", "{s}");
     }
     assert_eq!(steps[3]["values"]["mismatched_bytes"], 0);
-    // 4 tiles x 2 ranges x 8 words x 32 bytes x 3 patterns, written by WEIGHT_LOAD.
-    assert_eq!(steps[3]["values"]["bytes_written"], 4 * 2 * 8 * 32 * 3);
+    // Every tile x 2 ranges x 8 words x 3 patterns, written by WEIGHT_LOAD.
+    assert_eq!(steps[3]["values"]["bytes_written"], pattern_bytes(8));
     // No backdoor on a board: the memory is read back through the datapath only.
     assert!(steps[3]["values"]["backdoor_mismatched_bytes"].is_null());
     assert_eq!(steps[5]["values"]["logits_bit_exact"], true);
@@ -494,11 +502,8 @@ fn uart_e2e_nightly_default_bringup_and_longer_run() {
     assert_eq!(out.status.code(), Some(0), "{e}");
     let v = json(&out);
     assert_eq!(v["passed"], true);
-    // 4 tiles x 2 ranges x 64 words x 32 bytes x 3 patterns.
-    assert_eq!(
-        v["steps"][3]["values"]["bytes_written"],
-        4 * 2 * 64 * 32 * 3
-    );
+    // Every tile x 2 ranges x 64 words x 3 patterns.
+    assert_eq!(v["steps"][3]["values"]["bytes_written"], pattern_bytes(64));
     eprintln!("default bring-up over the simulated link in {secs:.1} s");
     let (out, secs) = run_small(sim.pty(), 6);
     let (_, e) = text(&out);

@@ -148,13 +148,16 @@ fn uart_sim_smoke() {
         return;
     }
     let sim = UartSim::spawn("ulx3s").unwrap();
-    assert_eq!(sim.config().stream_width, 64);
+    // Bytes per stream beat, beats per 32-byte descriptor, bytes per result word.
+    let w = sim.config().stream_width / 8;
+    let desc_beats = 32 / w;
+    let word_bytes = sim.config().lanes * 4;
     let mut port = Port::open(sim.pty());
 
-    // HELLO: magic, version 1, W = 8 bytes, 25 MHz, MaxPayload 1024, the simulated bit time.
+    // HELLO: magic, version 1, W bytes per beat, 25 MHz, MaxPayload 1024, the simulated bit time.
     let mut hello = b"TSRA".to_vec();
     hello.push(1);
-    hello.push(8);
+    hello.push(w as u8);
     hello.extend_from_slice(&25_000_000u32.to_le_bytes());
     hello.extend_from_slice(&1024u16.to_le_bytes());
     hello.extend_from_slice(&(SIM_CLKS_PER_BIT as u16).to_le_bytes());
@@ -270,8 +273,8 @@ fn uart_sim_smoke() {
         "SCRATCH after HELLO",
     );
 
-    // Streams and the interrupt: a VBUF_READ of two result words (four 64-bit beats out, tlast
-    // on the last), then a FENCE, which raises the interrupt once INTR_ENABLE.done is set.
+    // Streams and the interrupt: a VBUF_READ of two result words (tlast on the last beat out),
+    // then a FENCE, which raises the interrupt once INTR_ENABLE.done is set.
     port.exchange(
         &request(0x4C, REG_WRITE, &{
             let mut p = INTR_ENABLE.to_le_bytes().to_vec();
@@ -293,19 +296,23 @@ fn uart_sim_smoke() {
             STREAM_SEND,
             &send(descriptor([4, 0, 2, 0, 0, 0, 0, 0])),
         ),
-        &response(0x4D, STREAM_SEND, OK, &4u16.to_le_bytes()),
+        &response(0x4D, STREAM_SEND, OK, &(desc_beats as u16).to_le_bytes()),
         "STREAM_SEND VBUF_READ",
     );
-    let mut recv = 4u16.to_le_bytes().to_vec();
+    let beats = 2 * word_bytes / w;
+    let mut recv = (beats as u16).to_le_bytes().to_vec();
     recv.extend_from_slice(&100_000u32.to_le_bytes());
     port.send(&request(0x4E, STREAM_RECV, &recv));
-    let got = port.read_for(6 + 4 * 9 + 2, Duration::from_secs(20));
-    assert_eq!(got.len(), 6 + 4 * 9 + 2, "STREAM_RECV: {}", hex(&got));
+    let len = 6 + beats * (w + 1) + 2;
+    let got = port.read_for(len, Duration::from_secs(20));
+    assert_eq!(got.len(), len, "STREAM_RECV: {}", hex(&got));
     // The result buffer's content is whatever it holds after reset: the frame is rebuilt from
-    // the received data bytes, the flags must be tlast on the fourth beat only.
-    let data = &got[6..6 + 36];
-    let flags: Vec<u8> = (0..4).map(|i| data[i * 9 + 8]).collect();
-    assert_eq!(flags, [0, 0, 0, 1], "STREAM_RECV flags");
+    // the received data bytes, the flags must be tlast on the last beat only.
+    let data = &got[6..len - 2];
+    let flags: Vec<u8> = (0..beats).map(|i| data[i * (w + 1) + w]).collect();
+    let mut want_flags = vec![0u8; beats];
+    want_flags[beats - 1] = 1;
+    assert_eq!(flags, want_flags, "STREAM_RECV flags");
     assert_eq!(
         hex(&got),
         hex(&response(0x4E, STREAM_RECV, OK, data)),
@@ -317,7 +324,7 @@ fn uart_sim_smoke() {
             STREAM_SEND,
             &send(descriptor([5, 0, 0, 0, 0, 0, 0, 0])),
         ),
-        &response(0x4F, STREAM_SEND, OK, &4u16.to_le_bytes()),
+        &response(0x4F, STREAM_SEND, OK, &(desc_beats as u16).to_le_bytes()),
         "STREAM_SEND FENCE",
     );
     port.exchange(
