@@ -3,19 +3,16 @@
 //! source and sink with random backpressure, weight backdoor), descriptor encoders and the
 //! mapper that places a matrix on the tiles (`docs/architecture.md`).
 //!
-//! The model is built once per configuration and input hash under
-//! `$CARGO_TARGET_DIR/chip-sim/` (default `target/`). Tests skip when `verilator` is missing and
-//! `CI` is not `true`.
+//! The model is built once per configuration and input hash in the driver's model cache
+//! (`target/tessera-verilated/`, see `tessera_driver::sim`). Tests skip when `verilator` is
+//! missing and `CI` is not `true`.
 
 #![allow(dead_code)]
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Mutex;
 
 /// Register offsets (docs/registers.md).
 pub mod reg {
@@ -146,23 +143,10 @@ impl Config {
     }
 }
 
-/// True when the tests can build models; panics in CI when they cannot.
-pub fn have_verilator() -> bool {
-    let ok = Command::new("verilator")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("verilator is required in CI");
-    }
-    if !ok {
-        eprintln!("skipped: verilator not found");
-    }
-    ok
-}
-
-static BUILD_LOCK: Mutex<()> = Mutex::new(());
+/// True when `verilator` runs; tests skip (with a message) when it does not, except under
+/// `CI=true`, where a missing Verilator fails.
+pub use tessera_driver::sim::require_verilator as have_verilator;
+use tessera_driver::sim::{build_model, ModelSpec};
 
 /// Builds (or reuses) the chip model of configuration `cfg`; returns the executable.
 pub fn model(cfg: &Config) -> PathBuf {
@@ -182,7 +166,9 @@ pub fn model(cfg: &Config) -> PathBuf {
 }
 
 /// Builds (or reuses) a Verilator executable of `top` from `rtl/files.f` plus `extra_sv`, with
-/// the C++ driver `cpp` (paths relative to the repository root).
+/// the C++ driver `cpp` (paths relative to the repository root), through the driver's model
+/// cache ([`tessera_driver::sim::build_model`]: one build per input hash, shared by test
+/// processes under a file lock).
 pub fn build(
     tag: &str,
     top: &str,
@@ -191,75 +177,17 @@ pub fn build(
     cflags: &[String],
     params: &[(String, String)],
 ) -> PathBuf {
-    let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let root = repo_root();
-    let files_f = std::fs::read_to_string(root.join("rtl/files.f")).expect("rtl/files.f");
-    let mut h = DefaultHasher::new();
-    files_f.hash(&mut h);
-    let mut inputs: Vec<PathBuf> = Vec::new();
-    for line in files_f.lines().map(str::trim) {
-        if let Some(dir) = line.strip_prefix("+incdir+") {
-            if let Ok(rd) = std::fs::read_dir(root.join(dir)) {
-                let mut names: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-                names.sort();
-                inputs.extend(names);
-            }
-        } else if !line.is_empty() && !line.starts_with("//") {
-            inputs.push(root.join(line));
-        }
-    }
-    inputs.extend(extra_sv.iter().map(|f| root.join(f)));
-    inputs.push(root.join(cpp));
-    for p in &inputs {
-        std::fs::read(p).unwrap_or_default().hash(&mut h);
-    }
-    (top, cflags, params).hash(&mut h);
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
-    let dir = target
-        .join("chip-sim")
-        .join(format!("{top}-{tag}-{:016x}", h.finish()));
-    let exe = dir.join(format!("V{top}"));
-    if exe.exists() {
-        return exe;
-    }
-    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).expect("model directory");
-    let mut cmd = Command::new("verilator");
-    cmd.current_dir(&root)
-        .args([
-            "--cc",
-            "--exe",
-            "--build",
-            "--assert",
-            "-Wno-fatal",
-            "-Wno-lint",
-        ])
-        .args(["--top-module", top, "-Mdir"])
-        .arg(&tmp)
-        .args(["-f", "rtl/files.f"])
-        .args(extra_sv)
-        .args(["-MAKEFLAGS", "OPT_FAST=-O2"])
-        .arg(root.join(cpp));
-    for f in cflags {
-        cmd.args(["-CFLAGS", f]);
-    }
-    for (k, v) in params {
-        cmd.arg(format!("-G{k}={v}"));
-    }
-    let out = cmd.output().expect("run verilator");
-    assert!(
-        out.status.success(),
-        "verilator build of {top} ({tag}) failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if std::fs::rename(&tmp, &dir).is_err() {
-        // Another process finished first: use its model.
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    exe
+    let spec = ModelSpec {
+        tag: tag.into(),
+        top: top.into(),
+        extra_sv: extra_sv.iter().map(|s| s.to_string()).collect(),
+        cpp: cpp.into(),
+        cflags: cflags.to_vec(),
+        params: params.to_vec(),
+        opt: "-O2".into(),
+        verilator_args: Vec::new(),
+    };
+    build_model(&spec).unwrap_or_else(|e| panic!("verilator build of {top} ({tag}) failed: {e}"))
 }
 
 /// One beat of a stream: (tlast, 32-bit words).
