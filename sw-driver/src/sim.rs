@@ -21,6 +21,10 @@ use crate::transport::{Received, SimControl, Transport};
 /// The bench that drives `tessera_top` for [`SimTransport`], relative to the repository root.
 pub const BENCH: &str = "sw-driver/bench/tessera_sim.cpp";
 
+/// Headers shared by the C++ benches (such as `axil_manager.h`): this folder is on every model's
+/// include path, and each `*.h` in it is part of every model's cache key.
+pub const BENCH_INCLUDE: &str = "sw-driver/bench";
+
 /// Where built models are cached: `$TESSERA_VERILATED_DIR`, else
 /// `<repository>/target/tessera-verilated`.
 pub fn cache_dir() -> PathBuf {
@@ -144,6 +148,15 @@ pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
     h.bytes(files_f.as_bytes());
     inputs.extend(spec.extra_sv.iter().map(|f| root.join(f)));
     inputs.push(root.join(&spec.cpp));
+    let include = root.join(BENCH_INCLUDE);
+    let mut headers: Vec<PathBuf> = std::fs::read_dir(&include)
+        .map_err(|e| Error::io(format!("read {}", include.display()), e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "h"))
+        .collect();
+    headers.sort();
+    inputs.extend(headers);
     for p in &inputs {
         let data = std::fs::read(p).map_err(|e| Error::io(format!("read {}", p.display()), e))?;
         h.bytes(&data);
@@ -220,6 +233,7 @@ pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
         .arg("-MAKEFLAGS")
         .arg(format!("OPT_FAST={}", spec.opt))
         .arg(root.join(&spec.cpp));
+    cmd.arg("-CFLAGS").arg(format!("-I{}", include.display()));
     for f in &spec.cflags {
         cmd.args(["-CFLAGS", f]);
     }

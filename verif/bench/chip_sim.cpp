@@ -23,6 +23,7 @@
 #include "Vtessera_top.h"
 #include "verilated.h"
 #include "svdpi.h"
+#include "axil_manager.h"
 
 #include <cinttypes>
 #include <cstdint>
@@ -115,53 +116,7 @@ static void step() {
 }
 
 static bool wait_for(bool (*cond)(), uint64_t max) {
-  for (uint64_t i = 0; i < max; i++) {
-    m->eval();
-    if (cond()) return true;
-    step();
-  }
-  return false;
-}
-
-static int axil_write(uint32_t addr, uint32_t data, uint32_t* resp) {
-  m->s_axil_awaddr_i = addr;
-  m->s_axil_awprot_i = 0;
-  m->s_axil_wdata_i = data;
-  m->s_axil_wstrb_i = 0xf;
-  m->s_axil_awvalid_i = 1;
-  m->s_axil_wvalid_i = 1;
-  m->s_axil_bready_i = 1;
-  bool aw = false, wd = false;
-  for (int i = 0; i < 10000 && !(aw && wd); i++) {
-    m->eval();
-    bool a = m->s_axil_awvalid_i && m->s_axil_awready_o;
-    bool w = m->s_axil_wvalid_i && m->s_axil_wready_o;
-    step();
-    if (a) { aw = true; m->s_axil_awvalid_i = 0; }
-    if (w) { wd = true; m->s_axil_wvalid_i = 0; }
-  }
-  if (!(aw && wd)) return -1;
-  if (!wait_for([] { return static_cast<bool>(m->s_axil_bvalid_o); }, 10000)) return -1;
-  *resp = m->s_axil_bresp_o;
-  step();
-  m->s_axil_bready_i = 0;
-  return 0;
-}
-
-static int axil_read(uint32_t addr, uint32_t* data, uint32_t* resp) {
-  m->s_axil_araddr_i = addr;
-  m->s_axil_arprot_i = 0;
-  m->s_axil_arvalid_i = 1;
-  m->s_axil_rready_i = 1;
-  if (!wait_for([] { return static_cast<bool>(m->s_axil_arready_o); }, 10000)) return -1;
-  step();
-  m->s_axil_arvalid_i = 0;
-  if (!wait_for([] { return static_cast<bool>(m->s_axil_rvalid_o); }, 10000)) return -1;
-  *data = m->s_axil_rdata_o;
-  *resp = m->s_axil_rresp_o;
-  step();
-  m->s_axil_rready_i = 0;
-  return 0;
+  return axil::wait_for(m, step, cond, max);
 }
 
 static svScope tile_scope(unsigned t) {
@@ -198,12 +153,12 @@ int main(int argc, char** argv) {
     if (cmd == "w") {
       uint32_t a, d, r = 0;
       is >> std::hex >> a >> d;
-      if (axil_write(a, d, &r)) os << "timeout";
+      if (axil::write(m, step, a, d, &r)) os << "timeout";
       else os << "ok " << r;
     } else if (cmd == "r") {
       uint32_t a, d = 0, r = 0;
       is >> std::hex >> a;
-      if (axil_read(a, &d, &r)) os << "timeout";
+      if (axil::read(m, step, a, &d, &r)) os << "timeout";
       else os << "ok " << std::hex << d << std::dec << " " << r;
     } else if (cmd == "flush") {
       uint64_t max, start = cycles;
