@@ -5,7 +5,7 @@
 //!   [`Error`]s.
 //! - [`tb`]: testbench pieces shaped like cocotb/UVM: stream drivers with random gaps, sinks
 //!   with backpressure, monitors, an in-order scoreboard, seeds and failure artefacts.
-//! - [`reference`]: the tile's transaction-level reference model.
+//! - [`reference`](mod@reference): the tile's transaction-level reference model.
 
 mod ffi;
 pub mod model;
