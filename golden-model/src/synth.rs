@@ -40,16 +40,31 @@ pub enum Preset {
     Tiny,
 }
 
+impl Preset {
+    /// Every preset.
+    pub const ALL: [Preset; 2] = [Preset::Llama31_8b, Preset::Tiny];
+
+    /// The name `tessera synth-weights --preset` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Llama31_8b => "llama3.1-8b",
+            Preset::Tiny => "tiny",
+        }
+    }
+}
+
 impl std::str::FromStr for Preset {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "llama3.1-8b" => Ok(Preset::Llama31_8b),
-            "tiny" => Ok(Preset::Tiny),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown preset `{other}` (expected llama3.1-8b or tiny)"
-            ))),
-        }
+        Preset::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unknown preset `{s}` (expected {})",
+                    Preset::ALL.map(Preset::name).join(" or ")
+                ))
+            })
     }
 }
 

@@ -130,14 +130,6 @@ pub fn small_llama(s: &SmallShape, seed: u64, precision: Precision) -> Result<Ll
     )?)
 }
 
-/// The name `tessera synth-weights --preset` gives `preset`.
-fn preset_name(preset: Preset) -> &'static str {
-    match preset {
-        Preset::Llama31_8b => "llama3.1-8b",
-        Preset::Tiny => "tiny",
-    }
-}
-
 /// Where [`synthetic_checkpoint`] keeps the checkpoint of `preset`, `layers` and `seed`:
 /// `<cache>/<preset>-l<layers>-s<seed>`, with `cache` defaulting to `target/tessera-synth` of
 /// the repository.
@@ -145,7 +137,7 @@ pub fn synthetic_dir(cache: Option<&Path>, preset: Preset, layers: usize, seed: 
     cache
         .map(Path::to_path_buf)
         .unwrap_or_else(|| crate::config::repo_root().join("target/tessera-synth"))
-        .join(format!("{}-l{layers}-s{seed}", preset_name(preset)))
+        .join(format!("{}-l{layers}-s{seed}", preset.name()))
 }
 
 /// The folder of the synthetic checkpoint of `tessera synth-weights --preset P --layers N --seed

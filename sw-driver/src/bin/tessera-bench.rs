@@ -86,20 +86,17 @@ fn parse() -> Result<Option<Args>> {
 
 /// The one-layer model of `tessera run`, written on first use.
 fn model(a: &Args) -> Result<Llama> {
-    let dir = synthetic_dir(a.cache.as_deref(), Preset::Llama31_8b, 1, a.seed);
-    if !dir.join("config.json").is_file() {
-        eprintln!(
-            "tessera-bench: writing synthetic Llama 3.1 8B weights (1 layer) to {}",
-            dir.display()
-        );
-    }
-    let dir = synthetic_checkpoint(
-        a.cache.as_deref(),
-        Preset::Llama31_8b,
-        1,
-        a.seed,
-        &mut |_| {},
-    )?;
+    let cache = a.cache.as_deref();
+    let mut announced = false;
+    let dir = synthetic_checkpoint(cache, Preset::Llama31_8b, 1, a.seed, &mut |_| {
+        if !announced {
+            eprintln!(
+                "tessera-bench: writing synthetic Llama 3.1 8B weights (1 layer) to {}",
+                synthetic_dir(cache, Preset::Llama31_8b, 1, a.seed).display()
+            );
+            announced = true;
+        }
+    })?;
     let mut ckpt = Checkpoint::open(&dir).with_context(|| format!("loading {}", dir.display()))?;
     ckpt.config.num_hidden_layers = 1;
     Llama::load(&ckpt, Precision::W8A8).with_context(|| format!("loading {}", dir.display()))
