@@ -12,55 +12,27 @@
 //! Without `.venv` (made by `scripts/setup`) the tests are skipped with a printed reason, except
 //! under CI (`CI=true`), where a missing tool is a failure.
 
+mod tool_common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tessera_driver::config::repo_root;
 use tessera_driver::ChipConfig;
+use tool_common::{in_ci, repo_root, run, target_path, verilator_available};
 
 const CORE: &str = "tessera:chip:tessera";
 const TARGET_MHZ: f64 = 25.0;
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 /// `.venv/bin/<tool>`, or None (test skipped) when it is missing outside CI.
 fn venv_tool(tool: &str) -> Option<PathBuf> {
-    let path = repo_root().join(".venv/bin").join(tool);
-    if path.exists() {
-        return Some(path);
-    }
-    let reason = format!("{} not found (run scripts/setup)", path.display());
-    if in_ci() {
-        panic!("fpga_flow: {reason}");
-    }
-    eprintln!("fpga_flow: skipped: {reason}");
-    None
+    tool_common::venv_tool("fpga_flow", tool)
 }
 
 fn scratch_dir(name: &str) -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo_root().join("target"));
-    let dir = target.join("fpga-flow").join(name);
+    let dir = target_path("fpga-flow").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch directory");
     dir
-}
-
-fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    stdout
 }
 
 /// `rtl/files.f`: include directories and source files, in order.
@@ -256,11 +228,7 @@ fn fpga_fusesoc_core_matches_file_list() {
     }
 
     // The lint target as FuseSoC runs it.
-    let verilator = Command::new("verilator")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if verilator {
+    if verilator_available() {
         let out = run(
             Command::new("make").arg("lint-only").current_dir(&lint),
             "fusesoc lint target (make lint-only)",

