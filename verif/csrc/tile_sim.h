@@ -249,9 +249,7 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
     const bool wr_fire = m.wr_valid_i && m.wr_ready_o;
     const bool act_fire = m.act_valid_i && m.act_ready_o;
     const bool res_fire = m.res_valid_o && m.res_ready_i;
-    mac_busy_ += m.mac_busy_o;
-    busy_ += m.busy_o;
-    err_cycles_ += m.err_o;
+    count_cycle();
     if (cfg_fire) {
       uint32_t w[3];
       get_words(m.cfg_i, w, 3);
@@ -279,6 +277,12 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
       act_.advance(act_fire);
     }
   }
+  // The per-cycle counters, sampled after the evaluation.
+  __attribute__((always_inline)) inline void count_cycle() {
+    mac_busy_ += m_->mac_busy_o;
+    busy_ += m_->busy_o;
+    err_cycles_ += m_->err_o;
+  }
   inline void record_result() {
     M& m = *m_;
     res_meta_.insert(res_meta_.end(), {cycle_, uint64_t(m.res_last_o)});
@@ -296,9 +300,7 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
     M& m = *m_;
     m.res_ready_i = sink_ready();
     m.eval();
-    mac_busy_ += m.mac_busy_o;
-    busy_ += m.busy_o;
-    err_cycles_ += m.err_o;
+    count_cycle();
     if (m.res_valid_o && m.res_ready_i) record_result();
     this->edge();
   }
