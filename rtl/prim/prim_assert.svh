@@ -7,6 +7,11 @@
 // ASSERT_STREAM(name, valid, ready, payload, clk, rst_n)
 //                                      valid/ready stream: valid is not dropped without a
 //                                      handshake and payload is stable while valid waits
+// ASSERT_VALID_HOLD(name, valid, ready, clk, rst_n)
+//                                      valid/ready stream: valid is not dropped without a
+//                                      handshake; for a source whose payload is held by
+//                                      construction and checked by its own assertions, where a
+//                                      wide $stable in every instance would cost simulation time
 // ASSERT_STATIC(name, cond, msg)       elaboration-time check of parameters; stays on in
 //                                      synthesis so an illegal configuration never elaborates
 
@@ -40,12 +45,18 @@
       ($past(__valid) && !$past(__ready)) |-> $stable(__payload)) \
     else $error("assertion %s failed: payload changed while valid waited", `"__name`");
 
+`define ASSERT_VALID_HOLD(__name, __valid, __ready, __clk = clk_i, __rst_n = rst_ni) \
+  __name: assert property (@(posedge __clk) disable iff (!__rst_n) \
+      ($past(__valid) && !$past(__ready)) |-> __valid) \
+    else $error("assertion %s failed: valid dropped without handshake", `"__name`");
+
 `else
 
 `define ASSERT(__name, __prop, __clk = clk_i, __rst_n = rst_ni)
 `define ASSERT_NEVER(__name, __prop, __clk = clk_i, __rst_n = rst_ni)
 `define ASSERT_KNOWN(__name, __sig, __clk = clk_i, __rst_n = rst_ni)
 `define ASSERT_STREAM(__name, __valid, __ready, __payload, __clk = clk_i, __rst_n = rst_ni)
+`define ASSERT_VALID_HOLD(__name, __valid, __ready, __clk = clk_i, __rst_n = rst_ni)
 
 `endif
 

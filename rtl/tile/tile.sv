@@ -455,6 +455,9 @@ module tile
 
   // Stage 3: accumulate. The first step of a group starts from zero.
   logic [ResWidth-1:0] acc_sum;    // accumulator plus this step's lane sums, all lanes
+`ifndef SYNTHESIS
+  logic [Lanes-1:0]    acc_ovf;    // per lane, for the assertions (set below)
+`endif
 
   for (genvar l = 0; l < Lanes; l++) begin : gen_lane
     logic signed [SumWidth-1:0] lsum;
@@ -464,10 +467,11 @@ module tile
     assign acc_new = acc_in + AccWidth'(lsum);
     assign acc_sum[AccWidth*l +: AccWidth] = acc_new;
     assign acc_d   = en_acc ? acc_new : acc_q;
-
-    // Legal shapes never overflow the int32 accumulator (K <= 131072, int8 symmetric).
-    `ASSERT_NEVER(AccOverflow_A, en_acc && (acc_in[AccWidth-1] == lsum[SumWidth-1]) &&
-                  (acc_new[AccWidth-1] != acc_in[AccWidth-1]))
+`ifndef SYNTHESIS
+    // For the assertions: adding the lane sum overflows the int32 accumulator.
+    assign acc_ovf[l] = (acc_in[AccWidth-1] == lsum[SumWidth-1]) &&
+                        (acc_new[AccWidth-1] != acc_in[AccWidth-1]);
+`endif
     always_ff @(posedge clk_i or negedge rst_ni) begin
       if (!rst_ni) begin
         acc_q <= '0;
@@ -551,24 +555,48 @@ module tile
   // Assertions //
   ////////////////
 
-  // Stream protocol at every boundary: the tile's own output, and what it expects of its
-  // environment on the inputs (a source keeps valid and payload until the handshake).
-  `ASSERT_STREAM(ResStream_A, res_valid_o, res_ready_i, {res_data_o, res_last_o})
-  `ASSERT_STREAM(CfgStream_A, cfg_valid_i, cfg_ready_o, cfg_i)
-  `ASSERT_STREAM(ActStream_A, act_valid_i, act_ready_o, act_data_i)
-  `ASSERT_KNOWN(StateKnown_A, state_q)
-  `ASSERT(StateLegal_A, state_q inside {TileIdle, TileRun})
-  `ASSERT(RecvBound_A, recv_q <= chunk_last_q + ChunkCntW'(1) || state_q == TileIdle)
-  `ASSERT(IssueBound_A, !issue || (ichunk_q <= chunk_last_q && igroup_q <= group_last_q))
-  `ASSERT(IssueAddr_A, !issue || (32'(waddr_q) < 32'(WeightWords)))
-  `ASSERT(ChunkBound_A, state_q == TileIdle || chunk_last_q < ChunkCntW'(ActWords))
-  `ASSERT_NEVER(ResLoadFull_A, res_load && skid_valid_q)
-  `ASSERT_NEVER(SkidAlone_A, skid_valid_q && !res_valid_q)
-  `ASSERT_NEVER(ActIdle_A, act_ready_o && state_q != TileRun)
-  `ASSERT_NEVER(ResIdle_A, res_valid_o && !busy_o)
-  `ASSERT_NEVER(MacIdle_A, mac_busy_o && !busy_o)
-  `ASSERT_NEVER(CfgIssuing_A, cfg_ready_o && !idone_q)
-  `ASSERT(PendLegal_A, pend_q != 2'd3)
-  `ASSERT(PendRun_A, state_q == TileIdle || pend_q != 2'd0)
+  // In tile_sva.sv (which says why they live in a module of their own).
+`ifndef SYNTHESIS
+  tile_sva #(
+    .Lanes       (Lanes),
+    .WeightWords (WeightWords),
+    .ActWords    (ActWords),
+    .ChunkWidth  (ChunkWidth),
+    .ResWidth    (ResWidth),
+    .ChunkCntW   (ChunkCntW),
+    .GroupCntW   (GroupCntW),
+    .WAddrWidth  (WAddrWidth)
+  ) u_sva (
+    .clk_i        (clk_i),
+    .rst_ni       (rst_ni),
+    .cfg_valid_i  (cfg_valid_i),
+    .cfg_ready_o  (cfg_ready_o),
+    .cfg_i        (cfg_i),
+    .act_valid_i  (act_valid_i),
+    .act_ready_o  (act_ready_o),
+    .act_data_i   (act_data_i),
+    .res_valid_o  (res_valid_o),
+    .res_ready_i  (res_ready_i),
+    .res_data_o   (res_data_o),
+    .res_last_o   (res_last_o),
+    .busy_o       (busy_o),
+    .mac_busy_o   (mac_busy_o),
+    .state_q      (state_q),
+    .recv_q       (recv_q),
+    .ichunk_q     (ichunk_q),
+    .chunk_last_q (chunk_last_q),
+    .igroup_q     (igroup_q),
+    .group_last_q (group_last_q),
+    .waddr_q      (waddr_q),
+    .idone_q      (idone_q),
+    .pend_q       (pend_q),
+    .issue        (issue),
+    .en_acc       (en_acc),
+    .acc_ovf      (acc_ovf),
+    .res_load     (res_load),
+    .res_valid_q  (res_valid_q),
+    .skid_valid_q (skid_valid_q)
+  );
+`endif
 
 endmodule
