@@ -29,7 +29,10 @@ fn cfg_waits(t: &mut Tile) {
     t.tick(1).unwrap();
     t.poke_cfg(true, 1, 4, 8);
     t.tick(3).expect("a waiting set-up is legal");
-    assert!(!t.status().cfg_ready, "a running tile takes no second set-up");
+    assert!(
+        !t.status().cfg_ready,
+        "a running tile takes no second set-up"
+    );
 }
 
 struct Violation {
