@@ -4,9 +4,9 @@
 //
 // A module of its own keeps the checks out of the simulator's evaluation of the tile's datapath.
 // The simulator evaluates every clocked process of a module instance in one function per clock
-// edge; with the checks among them that function holds each operand, product and lane-sum
-// register through the checks' message calls, and a sim-configuration layer token took 1.5 to
-// 2.3 times as long as without them (docs/tile.md). The pragma below keeps this module from
+// edge; with the checks among them that function holds the new value of each operand and
+// product register across the checks' message calls, and a sim-configuration layer token took about
+// 1.6 times as long as without them (docs/tile.md). The pragma below keeps this module from
 // being inlined back into the tile.
 
 `include "prim_assert.svh"
