@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    tessera_driver::quiet_on_closed_pipe();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(cli::Ended::Ok) => ExitCode::SUCCESS,

@@ -280,6 +280,7 @@ fn run(a: &Args) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    tessera_driver::quiet_on_closed_pipe();
     let a = match parse() {
         Ok(Some(a)) => a,
         Ok(None) => return ExitCode::SUCCESS,
