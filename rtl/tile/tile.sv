@@ -389,37 +389,30 @@ module tile
     assign x_elem[i] = x_chunk[8*(i / Lanes) +: 8];
   end
 
-  logic signed [7:0] w_op_d [NumMul];
   logic signed [7:0] w_op_q [NumMul];
-  logic signed [7:0] x_op_d [NumMul];
   logic signed [7:0] x_op_q [NumMul];
-  always_comb begin
-    w_op_d = w_op_q;
-    x_op_d = x_op_q;
-    if (eno) begin
-      w_op_d = w_elem;
-      x_op_d = x_elem;
-    end
-  end
-  // Data registers without reset: their valid bits (v*_q) are reset.
+  // Data registers without reset: their valid bits (v*_q) are reset. The datapath registers are
+  // written under their enables rather than from a hold-or-load value in an always_comb, which
+  // in the simulator copies every element twice more per cycle (docs/tile.md).
   always_ff @(posedge clk_i) begin
-    w_op_q <= w_op_d;
-    x_op_q <= x_op_d;
+    if (eno) begin
+      w_op_q <= w_elem;
+      x_op_q <= x_elem;
+    end
   end
 
   // Stage o -> 2: Lanes*KWidth int8 x int8 products, registered.
-  logic signed [ProdWidth-1:0] prod_d [NumMul];
+  logic signed [ProdWidth-1:0] prod [NumMul];    // this cycle's products
   logic signed [ProdWidth-1:0] prod_q [NumMul];
   always_comb begin
-    prod_d = prod_q;
-    if (en2) begin
-      for (int unsigned i = 0; i < NumMul; i++) begin
-        prod_d[i] = ProdWidth'(w_op_q[i]) * ProdWidth'(x_op_q[i]);
-      end
+    for (int unsigned i = 0; i < NumMul; i++) begin
+      prod[i] = ProdWidth'(w_op_q[i]) * ProdWidth'(x_op_q[i]);
     end
   end
   always_ff @(posedge clk_i) begin
-    prod_q <= prod_d;
+    if (en2) begin
+      prod_q <= prod;
+    end
   end
 
   // Stage 2 -> 3: per lane a balanced binary adder tree over its KWidth products, registered.
@@ -429,7 +422,7 @@ module tile
   // KWidth offsets of a lane add up to 2^(SumWidth-1), which inverting the top bit of its sum
   // removes (modulo 2^SumWidth, where the signed lane sum always fits).
   logic [SumWidth-1:0]        node [NumMul];
-  logic signed [SumWidth-1:0] lsum_d [Lanes];
+  logic signed [SumWidth-1:0] lsum_new [Lanes];
   logic signed [SumWidth-1:0] lsum_q [Lanes];
   logic [ProdWidth-1:0]       leaf [NumMul];
   always_comb begin
@@ -442,15 +435,14 @@ module tile
         node[i] = node[i] + node[i + h];
       end
     end
-    lsum_d = lsum_q;
-    if (en3) begin
-      for (int unsigned l = 0; l < Lanes; l++) begin
-        lsum_d[l] = node[l] ^ SumBias;
-      end
+    for (int unsigned l = 0; l < Lanes; l++) begin
+      lsum_new[l] = node[l] ^ SumBias;
     end
   end
   always_ff @(posedge clk_i) begin
-    lsum_q <= lsum_d;
+    if (en3) begin
+      lsum_q <= lsum_new;
+    end
   end
 
   // Stage 3: accumulate. The first step of a group starts from zero.
