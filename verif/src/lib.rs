@@ -13,13 +13,3 @@ pub mod reference;
 pub mod tb;
 
 pub use model::{Error, Probe, Result, Tile, TileConfig, TILE_MODELS};
-
-/// Lets a command-line tool end quietly when the reader of its output goes away (`| head`), as
-/// other Unix tools do, instead of panicking on its next print: restores the default action of
-/// SIGPIPE, which the Rust runtime sets to "ignore".
-pub fn quiet_on_closed_pipe() {
-    // SAFETY: called at the start of `main`, before any thread exists; SIG_DFL is a valid action.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}

@@ -150,7 +150,7 @@ fn demo(o: &Opts, model: &str, first: bool) -> Result<bool, String> {
 }
 
 fn main() -> ExitCode {
-    tessera_verif::quiet_on_closed_pipe();
+    tessera_driver::quiet_on_closed_pipe();
     let o = match parse() {
         Ok(o) => o,
         Err(e) => {

@@ -194,7 +194,7 @@ fn bench(model: &str, a: &Args, ops: u32) -> Result<Figures, String> {
 }
 
 fn main() -> ExitCode {
-    tessera_verif::quiet_on_closed_pipe();
+    tessera_driver::quiet_on_closed_pipe();
     let mut a = Args {
         repeats: 11,
         ops: 8,
