@@ -35,6 +35,14 @@ fn cfg_waits(t: &mut Tile) {
     );
 }
 
+/// A `tile_tiny` model whose stream inputs the test drives, results always taken.
+fn poked_tile() -> Tile {
+    let mut t = Tile::tiny().unwrap();
+    t.set_drive(false);
+    t.poke_res_ready(true);
+    t
+}
+
 struct Violation {
     name: &'static str,
     setup: fn(&mut Tile, &[Vec<u8>]),
@@ -76,12 +84,10 @@ fn tile_stream_violations_caught() {
         },
     ];
     for c in &cases {
-        let mut t = Tile::tiny().unwrap();
+        let mut t = poked_tile();
         let cfg = *t.config();
         let x: Vec<i8> = (0..2 * cfg.k_width as i32).map(|i| (i - 5) as i8).collect();
         let chunks = chunk_acts(&cfg, &x);
-        t.set_drive(false);
-        t.poke_res_ready(true);
 
         // Without the violation the sequence runs clean.
         (c.setup)(&mut t, &chunks);
@@ -89,9 +95,7 @@ fn tile_stream_violations_caught() {
             .unwrap_or_else(|e| panic!("{}: the legal sequence fired: {e}", c.name));
 
         // With it, the named assertion stops the model.
-        let mut t = Tile::tiny().unwrap();
-        t.set_drive(false);
-        t.poke_res_ready(true);
+        let mut t = poked_tile();
         (c.setup)(&mut t, &chunks);
         (c.violate)(&mut t, &chunks);
         match t.tick(3) {
