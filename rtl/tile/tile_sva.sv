@@ -5,9 +5,10 @@
 // A module of its own keeps the checks out of the simulator's evaluation of the tile's datapath.
 // The simulator evaluates every clocked process of a module instance in one function per clock
 // edge; with the checks among them that function holds the new value of each operand and
-// product register across the checks' message calls, and a sim-configuration layer token took about
-// 1.6 times as long as without them (docs/tile.md). The pragma below keeps this module from
-// being inlined back into the tile.
+// product register across the checks' message calls, and a sim-configuration layer token took
+// about 1.6 times as long as without them (docs/tile.md). The pragma below keeps this module
+// from being inlined back into the tile. Outside synthesis only: tile.sv leaves the instance out
+// there, and the assertion macros are empty.
 
 `include "prim_assert.svh"
 
@@ -59,7 +60,6 @@ module tile_sva
 );
   /* verilator no_inline_module */
 
-`ifndef SYNTHESIS
   // Legal shapes never overflow the int32 accumulator (K <= 131072, int8 symmetric).
   for (genvar l = 0; l < Lanes; l++) begin : gen_lane
     `ASSERT_NEVER(AccOverflow_A, en_acc && acc_ovf[l])
@@ -84,6 +84,5 @@ module tile_sva
   `ASSERT_NEVER(CfgIssuing_A, cfg_ready_o && !idone_q)
   `ASSERT(PendLegal_A, pend_q != 2'd3)
   `ASSERT(PendRun_A, state_q == TileIdle || pend_q != 2'd0)
-`endif
 
 endmodule
