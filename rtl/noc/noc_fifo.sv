@@ -84,6 +84,9 @@ module noc_fifo #(
   `ASSERT_VALID_HOLD(OutValid_A, out_valid_o, out_ready_i)
   `ASSERT_NEVER(OutHeld_A, out_valid_o && !out_ready_i &&
                 (rptr_d != rptr_q || (push && wptr_q == rptr_q)))
-  `ASSERT(LevelBound_A, level_q <= LevelWidth'(Depth))
+  // The level never exceeds the depth (checked where its register could hold more).
+  if ((1 << LevelWidth) - 1 > Depth) begin : gen_level_bound
+    `ASSERT(LevelBound_A, level_q <= LevelWidth'(Depth))
+  end
 
 endmodule
