@@ -27,7 +27,7 @@ module tile
   input  logic                      wr_valid_i,
   output logic                      wr_ready_o,
   input  logic [31:0]               wr_addr_i,    // word address
-  input  logic [Lanes*KWidth*8-1:0] wr_data_i,    // byte (l*KWidth + j): lane l, element j
+  input  logic [Lanes*KWidth*8-1:0] wr_data_i,    // byte (j*Lanes + l): lane l, element j
   // Activation chunks
   input  logic                      act_valid_i,
   output logic                      act_ready_o,
@@ -379,13 +379,14 @@ module tile
   // all lanes is one contiguous range.
 
   // Stage o: operand registers. The memories' outputs go straight into flip-flops, so the
-  // multipliers never sit behind a RAM's clock-to-output delay. The weight word is split into its
-  // int8 elements here (lane l, element j is byte l*KWidth + j), and the activation chunk is
-  // fanned out to the lanes (element j to multipliers j*Lanes ... j*Lanes + Lanes-1).
+  // multipliers never sit behind a RAM's clock-to-output delay. Weight words are stored
+  // element-major, so byte i of the word is the weight of multiplier i (lane l, element j is
+  // byte j*Lanes + l), and the activation chunk is fanned out to the lanes (element j to
+  // multipliers j*Lanes ... j*Lanes + Lanes-1).
   logic signed [7:0] w_elem [NumMul];
   logic signed [7:0] x_elem [NumMul];
   for (genvar i = 0; i < NumMul; i++) begin : gen_elem
-    assign w_elem[i] = w_word[8*((i % Lanes)*KWidth + i / Lanes) +: 8];
+    assign w_elem[i] = w_word[8*i +: 8];
     assign x_elem[i] = x_chunk[8*(i / Lanes) +: 8];
   end
 

@@ -450,12 +450,13 @@ fn weight_memory<T: Transport>(d: &mut Device<T>, opts: &Options) -> Result<Foun
                     for w in 0..words {
                         for l in 0..lanes {
                             let got = y[(t * words + w) * lanes + l];
-                            let want = data[(t * words + w) * wb + l * kw + j] as i8 as i32;
+                            let at = (t * words + w) * wb + cfg.weight_byte(l, j);
+                            let want = data[at] as i8 as i32;
                             if got != want {
                                 bad += 1;
                                 if first_bad.len() < 8 {
                                     first_bad.push(json!({
-                                        "tile": t, "word": base + w, "lane": l, "byte": j,
+                                        "tile": t, "word": base + w, "lane": l, "element": j,
                                         "wrote": want, "read": got,
                                     }));
                                 }

@@ -137,6 +137,12 @@ impl ChipConfig {
         self.lanes * self.kwidth
     }
 
+    /// Byte of a weight word that holds lane `lane`, element `elem`: words are element-major,
+    /// the `Lanes` weights of element 0, then of element 1, and so on (docs/architecture.md).
+    pub fn weight_byte(&self, lane: usize, elem: usize) -> usize {
+        elem * self.lanes + lane
+    }
+
     /// 32-bit words per stream beat.
     pub fn beat_words(&self) -> usize {
         self.stream_width / 32

@@ -77,7 +77,7 @@ impl Placement {
     }
 
     /// The weight image of this matrix in tile `tile`: `G·C` words, word `g·C + c`, byte
-    /// `l·KWidth + j` = `q[(rp·G + g)·Lanes + l, (kp·C + c)·KWidth + j]` (zero outside the
+    /// `j·Lanes + l` = `q[(rp·G + g)·Lanes + l, (kp·C + c)·KWidth + j]` (zero outside the
     /// matrix).
     pub fn tile_image(&self, cfg: &ChipConfig, q: &QuantMatrix, tile: usize) -> Vec<u8> {
         let (lanes, kw) = (cfg.lanes, cfg.kwidth);
@@ -98,9 +98,9 @@ impl Placement {
                         break;
                     }
                     let n = kw.min(self.cols - col0);
-                    let dst = (g * self.chunks + c) * word + l * kw;
-                    for (d, s) in img[dst..dst + n].iter_mut().zip(&row[col0..col0 + n]) {
-                        *d = *s as u8;
+                    let at = (g * self.chunks + c) * word;
+                    for (j, s) in row[col0..col0 + n].iter().enumerate() {
+                        img[at + cfg.weight_byte(l, j)] = *s as u8;
                     }
                 }
             }
@@ -464,7 +464,8 @@ mod tests {
                             for j in 0..tiny.kwidth {
                                 let r = (rp * p.groups + g) * tiny.lanes + l;
                                 let k = (kp * p.chunks + c) * tiny.kwidth + j;
-                                let v = img[(g * p.chunks + c) * 32 + l * 8 + j] as i8;
+                                let at = (g * p.chunks + c) * tiny.word_bytes();
+                                let v = img[at + tiny.weight_byte(l, j)] as i8;
                                 if r < rows && k < cols {
                                     back[r * cols + k] = v;
                                     seen += 1;

@@ -220,7 +220,8 @@ fn driver_tiny_mismatch_is_located() {
     let mut word = sim
         .backdoor_read(tile, p.base, 1, cfg.word_bytes())
         .unwrap();
-    for b in &mut word[cfg.kwidth..2 * cfg.kwidth] {
+    for j in 0..cfg.kwidth {
+        let b = &mut word[cfg.weight_byte(1, j)];
         *b = (*b as i8).wrapping_add(1) as u8;
     }
     sim.backdoor_write(tile, p.base, cfg.word_bytes(), &word)

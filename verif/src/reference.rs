@@ -4,7 +4,7 @@
 //! (`tessera_golden::quant::matvec_i32_scalar`); this module adds the tile's memory layout and
 //! its set-up rules (`ARCHITECTURE.md`, tile port contract): weight word `base + g*C + c`
 //! holds lane `l` (row `g*Lanes + l`), element `j` (column `c*KWidth + j`) at byte
-//! `l*KWidth + j`.
+//! `j*Lanes + l` (element-major).
 
 use crate::model::TileConfig;
 
@@ -28,7 +28,7 @@ pub fn pack_matrix(cfg: &TileConfig, w: &[i8], rows: u32, k: u32) -> Vec<Vec<u8>
                 for j in 0..kw {
                     let col = c * kw + j;
                     if r < rows && col < k {
-                        word[l * kw + j] = w[r * k + col] as u8;
+                        word[j * l_n + l] = w[r * k + col] as u8;
                     }
                 }
             }
@@ -149,7 +149,7 @@ impl TileRef {
         for r in 0..rows as usize {
             for col in 0..k as usize {
                 let (g, l, c, j) = (r / l_n, r % l_n, col / kw, col % kw);
-                w[r * k as usize + col] = self.mem[base as usize + g * c_n + c][l * kw + j] as i8;
+                w[r * k as usize + col] = self.mem[base as usize + g * c_n + c][j * l_n + l] as i8;
             }
         }
         w

@@ -434,7 +434,7 @@ impl Placement {
                         for j in 0..cfg.kwidth {
                             let col = (kp * chunks + c) * cfg.kwidth + j;
                             if r < rows && col < k {
-                                tw[(g * chunks + c) * word + l * cfg.kwidth + j] =
+                                tw[(g * chunks + c) * word + j * cfg.lanes + l] =
                                     w[r * k + col] as u8;
                             }
                         }
