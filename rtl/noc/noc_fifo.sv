@@ -79,8 +79,8 @@ module noc_fifo #(
   end
 
   // Output stream: valid holds until the handshake, and so does the payload, because the head
-  // entry neither moves nor is written while it waits. Checked on the pointers rather than with a
-  // $stable of the payload, which in each of the networks' many FIFOs would cost simulation time.
+  // entry neither moves nor is written while it waits. Checked on the pointers rather than on a
+  // copy of the payload, which in each of the networks' many FIFOs would cost simulation time.
   `ASSERT_VALID_HOLD(OutValid_A, out_valid_o, out_ready_i)
   `ASSERT_NEVER(OutHeld_A, out_valid_o && !out_ready_i &&
                 (rptr_d != rptr_q || (push && wptr_q == rptr_q)))
