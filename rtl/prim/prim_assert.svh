@@ -43,18 +43,10 @@
   end
 
 `define ASSERT_NEVER(__name, __prop, __clk = clk_i, __rst_n = rst_ni) \
-  always_ff @(posedge __clk) begin \
-    if (__rst_n) begin \
-      __name: assert (!(__prop)) else $error("assertion %s failed", `"__name`"); \
-    end \
-  end
+  `ASSERT(__name, !(__prop), __clk, __rst_n)
 
 `define ASSERT_KNOWN(__name, __sig, __clk = clk_i, __rst_n = rst_ni) \
-  always_ff @(posedge __clk) begin \
-    if (__rst_n) begin \
-      __name: assert (!$isunknown(__sig)) else $error("assertion %s failed", `"__name`"); \
-    end \
-  end
+  `ASSERT(__name, !$isunknown(__sig), __clk, __rst_n)
 
 `define ASSERT_VALID_HOLD(__name, __valid, __ready, __clk = clk_i, __rst_n = rst_ni) \
   logic __name``_wait_q; \
