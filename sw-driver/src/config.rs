@@ -16,6 +16,14 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Byte of a weight word that holds lane `lane`, element `elem` in a tile of `lanes` lanes:
+/// words are element-major, the `Lanes` weights of element 0, then of element 1, and so on
+/// (docs/architecture.md). The one definition of the layout, for the driver and the verification
+/// models alike.
+pub fn weight_byte(lanes: usize, lane: usize, elem: usize) -> usize {
+    elem * lanes + lane
+}
+
 /// Build parameters of a chip (`docs/architecture.md`, parameters).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChipConfig {
@@ -137,10 +145,9 @@ impl ChipConfig {
         self.lanes * self.kwidth
     }
 
-    /// Byte of a weight word that holds lane `lane`, element `elem`: words are element-major,
-    /// the `Lanes` weights of element 0, then of element 1, and so on (docs/architecture.md).
+    /// Byte of a weight word that holds lane `lane`, element `elem` ([`weight_byte`]).
     pub fn weight_byte(&self, lane: usize, elem: usize) -> usize {
-        elem * self.lanes + lane
+        weight_byte(self.lanes, lane, elem)
     }
 
     /// 32-bit words per stream beat.

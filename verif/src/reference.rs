@@ -7,6 +7,7 @@
 //! `j*Lanes + l` (element-major).
 
 use crate::model::TileConfig;
+use tessera_driver::config::weight_byte;
 
 /// `out[r] = Σ_k w[r,k]·x[k]` in exact int32 (row-major `w`).
 pub fn matvec(w: &[i8], rows: usize, k: usize, x: &[i8]) -> Vec<i32> {
@@ -28,7 +29,7 @@ pub fn pack_matrix(cfg: &TileConfig, w: &[i8], rows: u32, k: u32) -> Vec<Vec<u8>
                 for j in 0..kw {
                     let col = c * kw + j;
                     if r < rows && col < k {
-                        word[j * l_n + l] = w[r * k + col] as u8;
+                        word[weight_byte(l_n, l, j)] = w[r * k + col] as u8;
                     }
                 }
             }
@@ -149,7 +150,8 @@ impl TileRef {
         for r in 0..rows as usize {
             for col in 0..k as usize {
                 let (g, l, c, j) = (r / l_n, r % l_n, col / kw, col % kw);
-                w[r * k as usize + col] = self.mem[base as usize + g * c_n + c][j * l_n + l] as i8;
+                let word = &self.mem[base as usize + g * c_n + c];
+                w[r * k as usize + col] = word[weight_byte(l_n, l, j)] as i8;
             }
         }
         w

@@ -143,6 +143,7 @@ impl Config {
     }
 }
 
+use tessera_driver::config::weight_byte;
 /// True when `verilator` runs; tests skip (with a message) when it does not, except under
 /// `CI=true`, where a missing Verilator fails.
 pub use tessera_driver::sim::require_verilator as have_verilator;
@@ -434,8 +435,8 @@ impl Placement {
                         for j in 0..cfg.kwidth {
                             let col = (kp * chunks + c) * cfg.kwidth + j;
                             if r < rows && col < k {
-                                tw[(g * chunks + c) * word + j * cfg.lanes + l] =
-                                    w[r * k + col] as u8;
+                                let at = (g * chunks + c) * word;
+                                tw[at + weight_byte(cfg.lanes, l, j)] = w[r * k + col] as u8;
                             }
                         }
                     }
