@@ -37,6 +37,8 @@ impl Message {
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
     path: PathBuf,
+    /// `inner.get_vocab_size(true)`, read once: that call builds a copy of the whole vocabulary.
+    vocab_size: usize,
     chat_template: Option<String>,
     bos_token: Option<String>,
     eos_token: Option<String>,
@@ -78,9 +80,11 @@ impl Tokenizer {
             path: path.clone(),
             message: e.to_string(),
         })?;
+        let vocab_size = inner.get_vocab_size(true);
         let mut tok = Tokenizer {
             inner,
             path,
+            vocab_size,
             chat_template: None,
             bos_token: None,
             eos_token: None,
@@ -158,7 +162,7 @@ impl Tokenizer {
 
     /// Number of ids the tokenizer knows, added tokens included.
     pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+        self.vocab_size
     }
 
     /// Id of a token given by its string, if the vocabulary has it.

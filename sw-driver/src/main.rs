@@ -14,7 +14,14 @@ use clap::Parser;
 fn main() -> ExitCode {
     tessera_driver::quiet_on_closed_pipe();
     let args = cli::Cli::parse();
-    match cli::run(args) {
+    // The command runs on a worker of the pool that its parallel loops use: called from outside
+    // the pool, every parallel loop would hand its work to a worker and sleep until woken, and a
+    // decode token makes a few hundred of them.
+    let ended = match rayon::ThreadPoolBuilder::new().build() {
+        Ok(pool) => pool.install(|| cli::run(args)),
+        Err(_) => cli::run(args),
+    };
+    match ended {
         Ok(cli::Ended::Ok) => ExitCode::SUCCESS,
         Ok(cli::Ended::Mismatch) => ExitCode::from(1),
         Err(e) => {
