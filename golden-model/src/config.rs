@@ -118,6 +118,7 @@ impl Config {
                 path: path.to_path_buf(),
                 source,
             },
+            Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
             other => other,
         })
     }

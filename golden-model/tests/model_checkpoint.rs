@@ -97,6 +97,17 @@ fn model_config_rejects_bad_input() {
     assert!(matches!(e, Error::Config(_)), "{e}");
     let e = Config::from_json("{\"hidden_size\": ").unwrap_err();
     assert!(matches!(e, Error::Json { .. }), "{e}");
+    // Read from a file, an inconsistent config names that file.
+    let path = temp_dir("config_bad").join("config.json");
+    std::fs::write(
+        &path,
+        CONFIG_JSON.replace("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3"),
+    )
+    .unwrap();
+    let e = Config::from_file(&path).unwrap_err();
+    assert!(matches!(e, Error::Config(_)), "{e}");
+    assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+    assert!(e.to_string().contains("num_key_value_heads 3"), "{e}");
 }
 
 #[test]
