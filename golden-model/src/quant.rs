@@ -237,26 +237,13 @@ mod avx2 {
         for (r, o) in out.iter_mut().enumerate() {
             let row = &w[r * k..(r + 1) * k];
             let p = row.as_ptr();
-            // Two accumulators, so consecutive chunks do not wait on each other's add.
-            let mut a0 = _mm256_setzero_si256();
-            let mut a1 = _mm256_setzero_si256();
-            let mut c = 0;
-            while c + 2 <= chunks {
-                let x0 = _mm256_loadu_si256(xp.add(c * 16) as *const __m256i);
-                let x1 = _mm256_loadu_si256(xp.add(c * 16 + 16) as *const __m256i);
-                let w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(p.add(c * 16) as *const __m128i));
-                let w1 =
-                    _mm256_cvtepi8_epi16(_mm_loadu_si128(p.add(c * 16 + 16) as *const __m128i));
-                a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(w0, x0));
-                a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(w1, x1));
-                c += 2;
+            let mut acc = _mm256_setzero_si256();
+            for c in 0..chunks {
+                let xv = _mm256_loadu_si256(xp.add(c * 16) as *const __m256i);
+                let wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(p.add(c * 16) as *const __m128i));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(wv, xv));
             }
-            if c < chunks {
-                let x0 = _mm256_loadu_si256(xp.add(c * 16) as *const __m256i);
-                let w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(p.add(c * 16) as *const __m128i));
-                a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(w0, x0));
-            }
-            let mut s = hsum(_mm256_add_epi32(a0, a1));
+            let mut s = hsum(acc);
             for i in tail..k {
                 s = s.wrapping_add(i32::from(row[i]) * i32::from(x16[i]));
             }
