@@ -846,7 +846,7 @@ module fpga_uart_bridge #(
   assign m_axis_tlast_o  = os_last_q;
 
   // rx_frame (waiting for the bytes of a frame) and ex_busy (executing or answering) are read
-  // by the simulated board (sw-driver/bench/uart_sim.cpp) to pace its clock.
+  // by the simulated board (verif/sim/csrc/uart_sim.cpp) to pace its clock.
   logic ex_busy;
   assign ex_busy = x_state_q != XIdle || p_state_q == PHeld;
 

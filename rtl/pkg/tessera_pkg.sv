@@ -39,6 +39,7 @@ package tessera_pkg;
   // Width of log2(P_k), the K-partition count of a matrix-vector product.
   localparam int unsigned LgPkWidth = 5;
 
+  // BEGIN generated from sw-driver/abi/src/descriptor.rs by scripts/gen-abi: do not edit.
   // Descriptor opcodes.
   typedef enum logic [7:0] {
     OpNop          = 8'h00,  // no operation
@@ -64,6 +65,7 @@ package tessera_pkg;
     ErrCmdOverflow = 8'h09,  // a CMD_FIFO write found the FIFO full
     ErrTile        = 8'h0a   // a tile flagged an illegal set-up or weight write
   } err_code_e;
+  // END generated.
 
   // Set-up of one matrix-vector product as the multicast network carries it to every tile.
   // Every tile computes groups x Lanes rows over chunks x KWidth elements from weight word

@@ -117,8 +117,18 @@ pub enum Error {
     Image { path: PathBuf, message: String },
 }
 
+impl From<tessera_abi::Error> for Error {
+    fn from(e: tessera_abi::Error) -> Error {
+        match e {
+            tessera_abi::Error::Config(m) => Error::Config(m),
+            tessera_abi::Error::Unsupported(m) => Error::UnsupportedConfig(m),
+        }
+    }
+}
+
 impl Error {
-    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Error {
+    /// An operating-system call `what` failed.
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {
             what: what.into(),
             source,

@@ -2,10 +2,12 @@
 //!
 //! Layers, bottom up (`docs/driver.md`):
 //!
+//! - [`config`] and [`program`]: the chip configurations and the descriptor encoding, defined
+//!   once in `tessera-abi` and re-exported here.
 //! - [`transport`]: the [`transport::Transport`] trait (32-bit registers, AXI4-Stream in and
-//!   out, interrupt wait, optional simulation control) and its implementations:
-//!   [`sim::SimTransport`] (the Verilator model of `tessera_top`), [`uio::UioTransport`]
-//!   (a Linux UIO mapping on a board) and [`uart::UartTransport`] (a board's UART bridge).
+//!   out, interrupt wait, optional simulation control) and its implementations for boards:
+//!   [`uio::UioTransport`] (a Linux UIO mapping) and [`uart::UartTransport`] (a board's UART
+//!   bridge). The simulated chip and board are transports of the `tessera-sim` crate.
 //! - [`device`]: [`device::Device`], discovery, reset, errors, interrupts and counters, through
 //!   the generated register layer `tessera-regs` only.
 //! - [`program`]: descriptor encoding (`docs/architecture.md`, descriptor format).
@@ -14,30 +16,29 @@
 //! - [`runtime`]: [`runtime::RtlEngine`], the golden model's `MatVecEngine` on the chip, checked
 //!   product by product against the golden integer kernel.
 //! - [`bringup`]: the board bring-up sequence, step by step, on any transport.
-//! - [`uart_sim`]: the simulated board, the model of the ULX3S board top behind a
-//!   pseudo-terminal.
+//! - [`models`]: small and synthetic Llama models for runs and tests.
+//!
+//! Command-line tools live in `tessera-cli`; this library has no command-line dependencies.
 
 pub mod bringup;
-pub mod config;
 pub mod device;
 pub mod error;
 pub mod mapper;
 pub mod models;
-pub mod program;
 pub mod projection;
 pub mod runtime;
-pub mod sim;
 pub mod transport;
 pub mod uart;
-pub mod uart_sim;
 pub mod uio;
+
+pub use tessera_abi::config;
+pub use tessera_abi::descriptor as program;
 
 pub use config::ChipConfig;
 pub use device::Device;
 pub use error::{Error, Location, Result};
 pub use mapper::Mapping;
 pub use runtime::RtlEngine;
-pub use sim::SimTransport;
 pub use transport::{SimControl, Transport};
 
 /// Lets a command-line tool end quietly when the reader of its output goes away (`| head`), as

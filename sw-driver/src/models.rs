@@ -131,13 +131,9 @@ pub fn small_llama(s: &SmallShape, seed: u64, precision: Precision) -> Result<Ll
 }
 
 /// Where [`synthetic_checkpoint`] keeps the checkpoint of `preset`, `layers` and `seed`:
-/// `<cache>/<preset>-l<layers>-s<seed>`, with `cache` defaulting to `target/tessera-synth` of
-/// the repository.
-pub fn synthetic_dir(cache: Option<&Path>, preset: Preset, layers: usize, seed: u64) -> PathBuf {
-    cache
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| crate::config::repo_root().join("target/tessera-synth"))
-        .join(format!("{}-l{layers}-s{seed}", preset.name()))
+/// `<cache>/<preset>-l<layers>-s<seed>`.
+pub fn synthetic_dir(cache: &Path, preset: Preset, layers: usize, seed: u64) -> PathBuf {
+    cache.join(format!("{}-l{layers}-s{seed}", preset.name()))
 }
 
 /// The folder of the synthetic checkpoint of `tessera synth-weights --preset P --layers N --seed
@@ -145,7 +141,7 @@ pub fn synthetic_dir(cache: Option<&Path>, preset: Preset, layers: usize, seed: 
 /// into place when complete, so an interrupted or concurrent writer never leaves a partial
 /// checkpoint where a reader looks; `progress` sees every tensor written.
 pub fn synthetic_checkpoint(
-    cache: Option<&Path>,
+    cache: &Path,
     preset: Preset,
     layers: usize,
     seed: u64,
@@ -197,9 +193,8 @@ mod tests {
         let cache = std::env::temp_dir().join(format!("tessera-models-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&cache);
         let mut tensors = 0;
-        let dir =
-            synthetic_checkpoint(Some(&cache), Preset::Tiny, 2, 7, &mut |_| tensors += 1).unwrap();
-        assert_eq!(dir, synthetic_dir(Some(&cache), Preset::Tiny, 2, 7));
+        let dir = synthetic_checkpoint(&cache, Preset::Tiny, 2, 7, &mut |_| tensors += 1).unwrap();
+        assert_eq!(dir, synthetic_dir(&cache, Preset::Tiny, 2, 7));
         assert_eq!(dir.file_name().unwrap(), "tiny-l2-s7");
         assert!(tensors > 0, "no progress reported");
         // Nothing but the checkpoint is left in the cache: the temporary folder was renamed.
@@ -214,8 +209,7 @@ mod tests {
 
         // Found again: not rewritten (no progress), the same bytes.
         let mut again = 0;
-        let dir2 =
-            synthetic_checkpoint(Some(&cache), Preset::Tiny, 2, 7, &mut |_| again += 1).unwrap();
+        let dir2 = synthetic_checkpoint(&cache, Preset::Tiny, 2, 7, &mut |_| again += 1).unwrap();
         assert_eq!((dir2, again), (dir.clone(), 0));
         assert_eq!(
             std::fs::read(dir.join("model.safetensors")).unwrap(),
@@ -223,7 +217,7 @@ mod tests {
         );
 
         // Another seed is another checkpoint with other weights.
-        let other = synthetic_checkpoint(Some(&cache), Preset::Tiny, 2, 8, &mut |_| {}).unwrap();
+        let other = synthetic_checkpoint(&cache, Preset::Tiny, 2, 8, &mut |_| {}).unwrap();
         assert_ne!(other, dir);
         assert_ne!(
             std::fs::read(other.join("model.safetensors")).unwrap(),

@@ -100,14 +100,4 @@ pub trait SimControl {
     fn cycles(&mut self) -> Result<u64>;
 }
 
-/// Little-endian packing of bytes into 32-bit words (the last word zero-padded).
-pub fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
-    bytes
-        .chunks(4)
-        .map(|c| {
-            let mut b = [0u8; 4];
-            b[..c.len()].copy_from_slice(c);
-            u32::from_le_bytes(b)
-        })
-        .collect()
-}
+pub use tessera_abi::bytes_to_words;

@@ -4,7 +4,7 @@
 //! mapper that places a matrix on the tiles (`docs/architecture.md`).
 //!
 //! The model is built once per configuration and input hash in the driver's model cache
-//! (`target/tessera-verilated/`, see `tessera_driver::sim`). Tests skip when `verilator` is
+//! (`target/tessera-verilated/`, see `tessera_sim`). Tests skip when `verilator` is
 //! missing and `CI` is not `true`.
 
 #![allow(dead_code)]
@@ -146,8 +146,8 @@ impl Config {
 use tessera_driver::config::weight_byte;
 /// True when `verilator` runs; tests skip (with a message) when it does not, except under
 /// `CI=true`, where a missing Verilator fails.
-pub use tessera_driver::sim::require_verilator as have_verilator;
-use tessera_driver::sim::{build_model, ModelSpec};
+pub use tessera_sim::require_verilator as have_verilator;
+use tessera_sim::{build_model, ModelSpec};
 
 /// Builds (or reuses) the chip model of configuration `cfg`; returns the executable.
 pub fn model(cfg: &Config) -> PathBuf {
@@ -168,7 +168,7 @@ pub fn model(cfg: &Config) -> PathBuf {
 
 /// Builds (or reuses) a Verilator executable of `top` from `rtl/files.f` plus `extra_sv`, with
 /// the C++ driver `cpp` (paths relative to the repository root), through the driver's model
-/// cache ([`tessera_driver::sim::build_model`]: one build per input hash, shared by test
+/// cache ([`tessera_sim::build_model`]: one build per input hash, shared by test
 /// processes under a file lock).
 pub fn build(
     tag: &str,

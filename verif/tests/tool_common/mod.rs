@@ -4,10 +4,13 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub use tessera_driver::config::repo_root;
+/// The repository root (the tests run in the checkout).
+pub fn repo_root() -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).to_path_buf()
+}
 
 /// Whether the tests run in CI (`CI=true` or `CI=1`), where a missing tool is a failure.
 pub fn in_ci() -> bool {

@@ -1,0 +1,273 @@
+//! Chip configurations: the named ones of `rtl/top/configs.toml`, compiled into this crate, or
+//! what a chip reports in its `CFG_*` registers (the driver's `Device::open`).
+
+use crate::error::{Error, Result};
+
+/// The text of `rtl/top/configs.toml`, the one source of the named chip configurations (lint,
+/// simulation builds and synthesis pass each key of a section as a `-G` parameter).
+pub const CHIP_CONFIGS_TOML: &str = include_str!("../../../rtl/top/configs.toml");
+
+/// The text of `rtl/configs.toml`: the named parameter sets of the tile alone.
+pub const TILE_CONFIGS_TOML: &str = include_str!("../../../rtl/configs.toml");
+
+/// Byte of a weight word that holds lane `lane`, element `elem` in a tile of `lanes` lanes:
+/// words are element-major, the `Lanes` weights of element 0, then of element 1, and so on
+/// (docs/architecture.md). The one definition of the layout, for the driver and the verification
+/// models alike.
+pub fn weight_byte(lanes: usize, lane: usize, elem: usize) -> usize {
+    elem * lanes + lane
+}
+
+/// Build parameters of a chip (`docs/architecture.md`, parameters).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChipConfig {
+    /// Configuration name (`tiny`, `sim`, `t1-8b`), or `chip` when read from registers.
+    pub name: String,
+    pub grid_rows: usize,
+    pub grid_cols: usize,
+    pub lanes: usize,
+    pub kwidth: usize,
+    pub weight_words: usize,
+    pub act_words: usize,
+    pub abuf_words: usize,
+    pub rbuf_words: usize,
+    pub stream_width: usize,
+}
+
+/// The keys of a chip configuration section, in the order of [`ChipConfig::params`].
+const KEYS: [&str; 9] = [
+    "GridRows",
+    "GridCols",
+    "Lanes",
+    "KWidth",
+    "WeightWords",
+    "ActWords",
+    "AbufWords",
+    "RbufWords",
+    "StreamWidth",
+];
+
+/// The sections of a configurations text, in file order, each as a TOML table.
+fn tables(text: &str, what: &str) -> Result<toml::Table> {
+    toml::from_str(text).map_err(|e| Error::Config(format!("{what}: {}", e.message())))
+}
+
+/// The `-G` parameters of one configuration, `(key, value)` in file order.
+pub type Params = Vec<(String, u64)>;
+
+/// `(name, [(key, value)])` of every section of a configurations text, in file order: the
+/// parameters each tool passes as `-G<key>=<value>`.
+pub fn sections(text: &str, what: &str) -> Result<Vec<(String, Params)>> {
+    let mut out = Vec::new();
+    for (name, section) in tables(text, what)? {
+        let toml::Value::Table(t) = section else {
+            return Err(Error::Config(format!("{what}: `{name}` is not a section")));
+        };
+        let mut params = Vec::new();
+        for (k, v) in t {
+            let v = v
+                .as_integer()
+                .and_then(|v| u64::try_from(v).ok())
+                .ok_or_else(|| {
+                    Error::Config(format!("{what}: [{name}] {k}: not a whole number >= 0"))
+                })?;
+            params.push((k, v));
+        }
+        out.push((name, params));
+    }
+    Ok(out)
+}
+
+/// The `-G` parameters of the tile configuration `name` (`rtl/configs.toml`).
+pub fn tile_params(name: &str) -> Result<Params> {
+    sections(TILE_CONFIGS_TOML, "rtl/configs.toml")?
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, p)| p)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "no tile configuration `{name}` in rtl/configs.toml"
+            ))
+        })
+}
+
+impl ChipConfig {
+    /// The configuration `name` of `rtl/top/configs.toml`.
+    pub fn named(name: &str) -> Result<ChipConfig> {
+        Self::from_toml(CHIP_CONFIGS_TOML, name)
+    }
+
+    /// Names of the configurations in `rtl/top/configs.toml`, in file order.
+    pub fn names() -> Vec<String> {
+        // The compiled-in text parses (the crate's tests read every section).
+        tables(CHIP_CONFIGS_TOML, "rtl/top/configs.toml")
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Parses section `name` of a `configs.toml` text.
+    pub fn from_toml(text: &str, name: &str) -> Result<ChipConfig> {
+        let (_, params) = sections(text, "configs.toml")?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| Error::Config(format!("no configuration `{name}` in configs.toml")))?;
+        if let Some((k, _)) = params.iter().find(|(k, _)| !KEYS.contains(&k.as_str())) {
+            return Err(Error::Config(format!("[{name}] {k}: not a chip parameter")));
+        }
+        let get = |key: &str| -> Result<usize> {
+            let (_, v) = params
+                .iter()
+                .find(|(k, _)| k == key)
+                .ok_or_else(|| Error::Config(format!("[{name}] has no {key}")))?;
+            usize::try_from(*v)
+                .map_err(|_| Error::Config(format!("[{name}] {key}: {v} is too large")))
+        };
+        let c = ChipConfig {
+            name: name.to_string(),
+            grid_rows: get("GridRows")?,
+            grid_cols: get("GridCols")?,
+            lanes: get("Lanes")?,
+            kwidth: get("KWidth")?,
+            weight_words: get("WeightWords")?,
+            act_words: get("ActWords")?,
+            abuf_words: get("AbufWords")?,
+            rbuf_words: get("RbufWords")?,
+            stream_width: get("StreamWidth")?,
+        };
+        c.check()?;
+        Ok(c)
+    }
+
+    /// The Verilator `-G` parameters of this configuration.
+    pub fn params(&self) -> Params {
+        let values = [
+            self.grid_rows,
+            self.grid_cols,
+            self.lanes,
+            self.kwidth,
+            self.weight_words,
+            self.act_words,
+            self.abuf_words,
+            self.rbuf_words,
+            self.stream_width,
+        ];
+        KEYS.iter()
+            .zip(values)
+            .map(|(k, v)| (k.to_string(), v as u64))
+            .collect()
+    }
+
+    /// Checks the rules the driver relies on (the RTL's elaboration-time ranges).
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Unsupported(m));
+        let n = self.grid_rows.checked_mul(self.grid_cols).unwrap_or(0);
+        if n == 0 || !n.is_power_of_two() || n > 65536 {
+            return bad(format!("{n} tiles: must be a power of two up to 65536"));
+        }
+        if self.lanes == 0 || self.kwidth == 0 || self.weight_words == 0 || self.act_words == 0 {
+            return bad("zero Lanes, KWidth, WeightWords or ActWords".into());
+        }
+        if self.abuf_words < 2 || self.rbuf_words < 2 {
+            return bad("AbufWords and RbufWords must be at least 2".into());
+        }
+        let sw = self.stream_width;
+        if !sw.is_power_of_two()
+            || sw < 32
+            || sw > (self.kwidth * 8).min(self.lanes * 32)
+            || (self.kwidth * 8) % sw != 0
+            || (self.lanes * 32) % sw != 0
+        {
+            return bad(format!(
+                "stream width {sw}: must be a power of two, 32 <= width <= min(KWidth*8, Lanes*32)"
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn tiles(&self) -> usize {
+        self.grid_rows * self.grid_cols
+    }
+
+    /// log2 of the tile count.
+    pub fn lg_tiles(&self) -> u32 {
+        self.tiles().trailing_zeros()
+    }
+
+    /// Bytes of one tile weight word (`Lanes × KWidth` int8).
+    pub fn word_bytes(&self) -> usize {
+        self.lanes * self.kwidth
+    }
+
+    /// Byte of a weight word that holds lane `lane`, element `elem` ([`weight_byte`]).
+    pub fn weight_byte(&self, lane: usize, elem: usize) -> usize {
+        weight_byte(self.lanes, lane, elem)
+    }
+
+    /// 32-bit words per stream beat.
+    pub fn beat_words(&self) -> usize {
+        self.stream_width / 32
+    }
+
+    /// MACs per cycle of the whole chip.
+    pub fn macs_per_cycle(&self) -> usize {
+        self.tiles() * self.lanes * self.kwidth
+    }
+
+    /// Weight bytes the chip holds.
+    pub fn weight_bytes(&self) -> u64 {
+        self.tiles() as u64 * self.weight_words as u64 * self.word_bytes() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abi_named_configs_parse() {
+        let tiny = ChipConfig::named("tiny").unwrap();
+        assert_eq!(tiny.tiles(), 4);
+        assert_eq!(tiny.word_bytes(), 32);
+        assert_eq!(tiny.beat_words(), 2);
+        let sim = ChipConfig::named("sim").unwrap();
+        assert_eq!(sim.macs_per_cycle(), 4096);
+        assert!(ChipConfig::named("nonesuch").is_err());
+    }
+
+    #[test]
+    fn abi_every_section_is_a_legal_chip_in_file_order() {
+        let names = ChipConfig::names();
+        assert_eq!(&names[..2], ["tiny", "sim"]);
+        assert!(names.iter().any(|n| n == "t1-8b"));
+        for n in &names {
+            let c = ChipConfig::named(n).unwrap();
+            let from_sections = sections(CHIP_CONFIGS_TOML, "chip").unwrap();
+            let (_, params) = from_sections.iter().find(|(s, _)| s == n).unwrap();
+            assert_eq!(&c.params(), params, "{n}: -G parameters in file order");
+        }
+        assert_eq!(tile_params("tiny").unwrap()[0], ("Lanes".to_string(), 4));
+        assert!(tile_params("nonesuch").is_err());
+    }
+
+    #[test]
+    fn abi_malformed_configs_are_refused_with_the_field() {
+        let good = "[c]\nGridRows = 2\nGridCols = 2\nLanes = 4\nKWidth = 8\nWeightWords = 8\n\
+                    ActWords = 8\nAbufWords = 8\nRbufWords = 8\nStreamWidth = 64\n";
+        assert!(ChipConfig::from_toml(good, "c").is_ok());
+        let cases = [
+            (good.replace("Lanes = 4", "Lanes = -4"), "Lanes"),
+            (good.replace("Lanes = 4\n", ""), "Lanes"),
+            (good.replace("Lanes = 4", "Lanes = 4\nLanez = 4"), "Lanez"),
+            (good.replace("GridRows = 2", "GridRows = 3"), "tiles"),
+            (
+                good.replace("StreamWidth = 64", "StreamWidth = 48"),
+                "stream width",
+            ),
+            (good.replace("[c]", "[c"), "configs.toml"),
+        ];
+        for (text, needle) in cases {
+            let e = ChipConfig::from_toml(&text, "c").unwrap_err().to_string();
+            assert!(e.contains(needle), "{e} should name {needle}");
+        }
+    }
+}

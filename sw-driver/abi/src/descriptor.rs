@@ -1,0 +1,345 @@
+//! Descriptors (`docs/architecture.md`, descriptor format): opcodes, error codes and their
+//! encoding into stream packets. The opcode and error-code numbers live here only: the enums
+//! `opcode_e` and `err_code_e` of `rtl/pkg/tessera_pkg.sv` are generated from them
+//! ([`sv_enums`], `scripts/gen-abi`), and a test fails when the package is stale.
+
+use std::fmt;
+
+use crate::config::ChipConfig;
+
+/// Packs bytes into little-endian 32-bit words (zero-padded), the order of the stream's beats.
+pub fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks(4)
+        .map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_le_bytes(w)
+        })
+        .collect()
+}
+
+/// Descriptor opcodes (`tessera_pkg::opcode_e`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Opcode {
+    Nop = 0x00,
+    Matvec = 0x01,
+    WeightLoad = 0x02,
+    VbufLoad = 0x03,
+    VbufRead = 0x04,
+    Fence = 0x05,
+    PerfSnapshot = 0x06,
+}
+
+impl Opcode {
+    pub const ALL: [Opcode; 7] = [
+        Opcode::Nop,
+        Opcode::Matvec,
+        Opcode::WeightLoad,
+        Opcode::VbufLoad,
+        Opcode::VbufRead,
+        Opcode::Fence,
+        Opcode::PerfSnapshot,
+    ];
+
+    /// What the opcode does, as the SV package says it.
+    pub fn doc(self) -> &'static str {
+        match self {
+            Opcode::Nop => "no operation",
+            Opcode::Matvec => "matrix-vector product over every tile",
+            Opcode::WeightLoad => "weight words to a range of tiles; payload follows",
+            Opcode::VbufLoad => "int8 chunks to the activation buffer; payload follows",
+            Opcode::VbufRead => "result buffer words to the output stream",
+            Opcode::Fence => "wait for every earlier descriptor, then raise INTR_STATUS.done",
+            Opcode::PerfSnapshot => "wait for every earlier descriptor, then copy the counters",
+        }
+    }
+
+    /// The name in `tessera_pkg` (`OpMatvec`, ...) without the `Op` prefix.
+    pub fn pkg_name(self) -> &'static str {
+        match self {
+            Opcode::Nop => "Nop",
+            Opcode::Matvec => "Matvec",
+            Opcode::WeightLoad => "WeightLoad",
+            Opcode::VbufLoad => "VbufLoad",
+            Opcode::VbufRead => "VbufRead",
+            Opcode::Fence => "Fence",
+            Opcode::PerfSnapshot => "PerfSnapshot",
+        }
+    }
+}
+
+/// Device error codes (`ERROR.code`, `tessera_pkg::err_code_e`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    None,
+    Opcode,
+    Shape,
+    WeightRange,
+    AbufRange,
+    RbufRange,
+    TileRange,
+    StreamShort,
+    StreamLong,
+    CmdOverflow,
+    Tile,
+    /// A code this driver does not know.
+    Unknown(u8),
+}
+
+impl ErrorCode {
+    pub const KNOWN: [ErrorCode; 11] = [
+        ErrorCode::None,
+        ErrorCode::Opcode,
+        ErrorCode::Shape,
+        ErrorCode::WeightRange,
+        ErrorCode::AbufRange,
+        ErrorCode::RbufRange,
+        ErrorCode::TileRange,
+        ErrorCode::StreamShort,
+        ErrorCode::StreamLong,
+        ErrorCode::CmdOverflow,
+        ErrorCode::Tile,
+    ];
+
+    pub fn from_u8(v: u8) -> ErrorCode {
+        ErrorCode::KNOWN
+            .iter()
+            .copied()
+            .find(|c| c.code() == v)
+            .unwrap_or(ErrorCode::Unknown(v))
+    }
+
+    pub fn code(self) -> u8 {
+        match self {
+            ErrorCode::None => 0x00,
+            ErrorCode::Opcode => 0x01,
+            ErrorCode::Shape => 0x02,
+            ErrorCode::WeightRange => 0x03,
+            ErrorCode::AbufRange => 0x04,
+            ErrorCode::RbufRange => 0x05,
+            ErrorCode::TileRange => 0x06,
+            ErrorCode::StreamShort => 0x07,
+            ErrorCode::StreamLong => 0x08,
+            ErrorCode::CmdOverflow => 0x09,
+            ErrorCode::Tile => 0x0a,
+            ErrorCode::Unknown(v) => v,
+        }
+    }
+
+    /// What the code means, as the SV package says it.
+    pub fn doc(self) -> &'static str {
+        match self {
+            ErrorCode::None => "no error",
+            ErrorCode::Opcode => "unknown opcode",
+            ErrorCode::Shape => "zero or too large a size, or P_k larger than the tile count",
+            ErrorCode::WeightRange => "weight words past the weight memory of a tile",
+            ErrorCode::AbufRange => "activation buffer address range past the buffer",
+            ErrorCode::RbufRange => "result buffer address range past the buffer",
+            ErrorCode::TileRange => "tile range empty or past the last tile",
+            ErrorCode::StreamShort => "tlast before the end of the descriptor's packet",
+            ErrorCode::StreamLong => "no tlast on the last beat of the descriptor's packet",
+            ErrorCode::CmdOverflow => "a CMD_FIFO write found the FIFO full",
+            ErrorCode::Tile => "a tile flagged an illegal set-up or weight write",
+            ErrorCode::Unknown(_) => "a code this driver does not know",
+        }
+    }
+
+    /// The name in `tessera_pkg` (`ErrShape`, ...).
+    pub fn pkg_name(self) -> String {
+        match self {
+            ErrorCode::None => "ErrNone".into(),
+            ErrorCode::Unknown(v) => format!("unknown {v:#04x}"),
+            c => format!("Err{c:?}"),
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#04x} ({})", self.code(), self.pkg_name())
+    }
+}
+
+/// One descriptor: a header of eight words (`w0[7:0]` the opcode) and a payload of whole beats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Descriptor {
+    pub header: [u32; 8],
+    pub payload: Vec<u32>,
+}
+
+impl Descriptor {
+    fn new(op: Opcode, fields: &[u32]) -> Descriptor {
+        let mut header = [0u32; 8];
+        header[0] = op as u32;
+        header[1..=fields.len()].copy_from_slice(fields);
+        Descriptor {
+            header,
+            payload: Vec::new(),
+        }
+    }
+
+    pub fn opcode(&self) -> u8 {
+        (self.header[0] & 0xff) as u8
+    }
+
+    pub fn nop() -> Descriptor {
+        Self::new(Opcode::Nop, &[])
+    }
+
+    /// MATVEC: weight `base`, `groups` (G) and `chunks` (C) per tile, `lg_pk`, ABUF chunk
+    /// `input`, RBUF word `out`.
+    pub fn matvec(
+        base: u32,
+        groups: u32,
+        chunks: u32,
+        lg_pk: u32,
+        input: u32,
+        out: u32,
+    ) -> Descriptor {
+        Self::new(Opcode::Matvec, &[base, groups, chunks, lg_pk, input, out])
+    }
+
+    /// WEIGHT_LOAD of tiles `first ..= last` at `base`, `words` per tile; `data` holds the
+    /// weight words of the tiles in order (`(last − first + 1) × words × Lanes·KWidth` bytes).
+    pub fn weight_load(first: u32, last: u32, base: u32, words: u32, data: &[u8]) -> Descriptor {
+        let mut d = Self::new(Opcode::WeightLoad, &[first, last, base, words]);
+        d.payload = bytes_to_words(data);
+        d
+    }
+
+    /// VBUF_LOAD of `x` at ABUF chunk `addr`, zero-padded to `chunks` chunks.
+    pub fn vbuf_load(cfg: &ChipConfig, addr: u32, chunks: u32, x: &[i8]) -> Descriptor {
+        let mut bytes = vec![0u8; chunks as usize * cfg.kwidth];
+        for (d, v) in bytes.iter_mut().zip(x) {
+            *d = *v as u8;
+        }
+        let mut d = Self::new(Opcode::VbufLoad, &[addr, chunks]);
+        d.payload = bytes_to_words(&bytes);
+        d
+    }
+
+    /// VBUF_READ of `words` result words at RBUF word `addr`.
+    pub fn vbuf_read(addr: u32, words: u32) -> Descriptor {
+        Self::new(Opcode::VbufRead, &[addr, words])
+    }
+
+    pub fn fence() -> Descriptor {
+        Self::new(Opcode::Fence, &[])
+    }
+
+    pub fn perf_snapshot() -> Descriptor {
+        Self::new(Opcode::PerfSnapshot, &[])
+    }
+
+    /// Header words on the command stream: eight words padded to whole beats
+    /// (`max(1, 256 / StreamWidth)` beats).
+    pub fn header_words(&self, cfg: &ChipConfig) -> Vec<u32> {
+        let bw = cfg.beat_words();
+        let mut w = self.header.to_vec();
+        w.resize(8usize.div_ceil(bw) * bw, 0);
+        w
+    }
+
+    /// The whole packet (header then payload); send it with `tlast` on its last beat.
+    pub fn packet(&self, cfg: &ChipConfig) -> Vec<u32> {
+        let mut w = self.header_words(cfg);
+        w.extend_from_slice(&self.payload);
+        w
+    }
+
+    /// Output beats this descriptor produces (VBUF_READ only).
+    pub fn output_beats(&self, cfg: &ChipConfig) -> usize {
+        if self.opcode() == Opcode::VbufRead as u8 {
+            self.header[2] as usize * cfg.lanes * 32 / cfg.stream_width
+        } else {
+            0
+        }
+    }
+}
+
+/// First and last line of the generated part of `rtl/pkg/tessera_pkg.sv`.
+pub const SV_BEGIN: &str =
+    "  // BEGIN generated from sw-driver/abi/src/descriptor.rs by scripts/gen-abi: do not edit.";
+pub const SV_END: &str = "  // END generated.";
+
+/// The SV text of `opcode_e` and `err_code_e` (between [`SV_BEGIN`] and [`SV_END`]).
+pub fn sv_enums() -> String {
+    fn block(out: &mut String, title: &str, items: &[(String, u8, &str)], name: &str) {
+        let width = items.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0);
+        out.push_str(&format!("  // {title}\n  typedef enum logic [7:0] {{\n"));
+        for (i, (n, v, doc)) in items.iter().enumerate() {
+            let comma = if i + 1 < items.len() { "," } else { " " };
+            out.push_str(&format!("    {n:width$} = 8'h{v:02x}{comma}  // {doc}\n"));
+        }
+        out.push_str(&format!("  }} {name};\n"));
+    }
+    let ops: Vec<_> = Opcode::ALL
+        .iter()
+        .map(|o| (format!("Op{}", o.pkg_name()), *o as u8, o.doc()))
+        .collect();
+    let errs: Vec<_> = ErrorCode::KNOWN
+        .iter()
+        .map(|c| (c.pkg_name(), c.code(), c.doc()))
+        .collect();
+    let mut out = String::new();
+    block(&mut out, "Descriptor opcodes.", &ops, "opcode_e");
+    out.push('\n');
+    block(
+        &mut out,
+        "Error codes reported in ERROR.code.",
+        &errs,
+        "err_code_e",
+    );
+    out
+}
+
+/// `text` (a `tessera_pkg.sv`) with its generated part replaced by [`sv_enums`]; `None` when
+/// the markers are missing.
+pub fn with_sv_enums(text: &str) -> Option<String> {
+    let begin = text.find(SV_BEGIN)? + SV_BEGIN.len() + 1;
+    let end = text[begin..].find(SV_END)? + begin;
+    Some(format!("{}{}{}", &text[..begin], sv_enums(), &text[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abi_sv_package_enums_are_fresh() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rtl/pkg/tessera_pkg.sv");
+        let text = std::fs::read_to_string(path).unwrap();
+        let fresh = with_sv_enums(&text).expect("generated markers in tessera_pkg.sv");
+        assert!(
+            fresh == text,
+            "rtl/pkg/tessera_pkg.sv is stale against sw-driver/abi: run scripts/gen-abi"
+        );
+    }
+
+    #[test]
+    fn abi_error_codes_round_trip() {
+        for c in ErrorCode::KNOWN {
+            assert_eq!(ErrorCode::from_u8(c.code()), c);
+        }
+        assert_eq!(ErrorCode::from_u8(0xee), ErrorCode::Unknown(0xee));
+        assert_eq!(bytes_to_words(&[1, 2, 3, 4, 5]), vec![0x0403_0201, 5]);
+    }
+
+    #[test]
+    fn abi_packets_fill_whole_beats() {
+        let tiny = ChipConfig::named("tiny").unwrap();
+        let d = Descriptor::vbuf_load(&tiny, 3, 2, &[1, -1, 2]);
+        let p = d.packet(&tiny);
+        assert_eq!(p.len(), 8 + 4);
+        assert_eq!(p[0], 3);
+        assert_eq!(p[1], 3);
+        assert_eq!(p[2], 2);
+        assert_eq!(p[8], 0x0002_ff01);
+        let sim = ChipConfig::named("sim").unwrap();
+        assert_eq!(Descriptor::fence().packet(&sim).len(), 8);
+        assert_eq!(Descriptor::vbuf_read(0, 4).output_beats(&sim), 4);
+        assert_eq!(Descriptor::vbuf_read(0, 4).output_beats(&tiny), 8);
+    }
+}

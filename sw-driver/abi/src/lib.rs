@@ -1,0 +1,18 @@
+//! `tessera-abi`: the facts of the Tessera chip's programming interface, each defined once, for
+//! the driver, the simulation and verification crates and (generated) the RTL package.
+//!
+//! - [`config`]: the named chip configurations of `rtl/top/configs.toml` (compiled in) and the
+//!   weight-word layout.
+//! - [`descriptor`]: descriptor opcodes, device error codes and the packet encoding; the SV
+//!   enums of `rtl/pkg/tessera_pkg.sv` are generated from here (`scripts/gen-abi`).
+//!
+//! The register map has its own single source (`rtl/regs/tessera_regs.rdl`, crate
+//! `tessera-regs`).
+
+pub mod config;
+pub mod descriptor;
+pub mod error;
+
+pub use config::{weight_byte, ChipConfig};
+pub use descriptor::{bytes_to_words, Descriptor, ErrorCode, Opcode};
+pub use error::{Error, Result};

@@ -1,0 +1,212 @@
+//! Command-line interface: argument definitions and the shared model-loading helpers.
+
+mod bringup;
+mod eval;
+mod generate;
+mod logits;
+mod report;
+mod run;
+mod synth;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use tessera_driver::runtime::RtlEngine;
+use tessera_driver::Transport;
+use tessera_golden::checkpoint::Checkpoint;
+use tessera_golden::model::{Llama, Precision};
+use tessera_sim::SimTransport;
+
+/// Tessera: a weight-stationary compute-in-memory inference chip for Llama-3.1-class models.
+///
+/// These commands run the golden model, the reference the chip is verified against: an FP32
+/// path equal to Hugging Face transformers, and `w8a8`, the chip's exact integer arithmetic
+/// (int8 weights with per-row scales, int8 activations with per-token scales, int32 sums).
+/// MODEL folders are Hugging Face checkpoint folders (config.json, safetensors weights,
+/// optionally tokenizer.json and tokenizer_config.json).
+///
+/// The golden-model commands run anywhere. Commands on a simulated chip (`run`, `report`,
+/// `bringup --transport sim:...`, `generate --rtl`) build its Verilator model from the RTL of a
+/// Tessera checkout: the one this tool was built from, or the one `--rtl-root` or the
+/// environment variable TESSERA_RTL_ROOT names.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, long_about)]
+pub struct Cli {
+    /// Tessera checkout whose RTL simulated chips are built from (the folder holding
+    /// rtl/files.f) [env: TESSERA_RTL_ROOT; default: the checkout this tool was built from].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub rtl_root: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a full-sequence forward pass and write the logits to a safetensors file.
+    Logits(logits::Args),
+    /// Generate text or tokens after a prompt (greedy unless --temperature is given).
+    Generate(generate::Args),
+    /// Write a deterministic synthetic checkpoint (Llama 3.1 8B shapes, or a tiny test model).
+    SynthWeights(synth::Args),
+    /// Measure perplexity on a text file, and how often w8a8 picks FP32's top-1 token.
+    Eval(eval::Args),
+    /// The main job: a Llama model's layers on the simulated chip, every matrix-vector product
+    /// checked bit for bit against the golden model, with cycles, utilisation and the t1-8b
+    /// tokens/s projection.
+    Run(run::Args),
+    /// Plot (PNG) the per-operation cycles of simulated grids, and MAC utilisation and projected
+    /// tokens/s against tile count, model beside simulation; the numbers as a table or JSON.
+    Report(report::Args),
+    /// The board bring-up sequence on a chip: ID and version, scratch, configuration, weight
+    /// memory, one matrix-vector product, one layer; each step PASS or FAIL with what it read.
+    Bringup(bringup::Args),
+}
+
+/// How a command ended, for the exit status.
+pub enum Ended {
+    Ok,
+    /// The chip's results differ from the golden model.
+    Mismatch,
+}
+
+/// Which arithmetic runs the linear layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Quant {
+    /// FP32 everywhere: the reference equal to transformers.
+    None,
+    /// The chip's int8 × int8 → int32 matrix-vector products (numerics v1).
+    W8a8,
+}
+
+impl From<Quant> for Precision {
+    fn from(q: Quant) -> Self {
+        match q {
+            Quant::None => Precision::F32,
+            Quant::W8a8 => Precision::W8A8,
+        }
+    }
+}
+
+/// Where synthetic checkpoints are kept by default ([`tessera_sim::work_dir`]).
+pub fn synth_cache() -> PathBuf {
+    tessera_sim::work_dir().join("tessera-synth")
+}
+
+/// Makes `--rtl-root` the RTL root of this process (through TESSERA_RTL_ROOT). Called at the
+/// start of `main`, while the process has one thread.
+pub fn apply_rtl_root(cli: &Cli) -> Result<()> {
+    if let Some(root) = &cli.rtl_root {
+        if !root.join("rtl/files.f").is_file() {
+            bail!(
+                "--rtl-root {}: not a Tessera checkout (no rtl/files.f)",
+                root.display()
+            );
+        }
+        // SAFETY: the process has one thread (see above), so nothing reads the environment
+        // while it changes.
+        unsafe { std::env::set_var(tessera_sim::RTL_ROOT_ENV, root) };
+    }
+    Ok(())
+}
+
+pub fn run(cli: Cli) -> Result<Ended> {
+    match cli.command {
+        Command::Logits(a) => logits::run(a).map(|_| Ended::Ok),
+        Command::Generate(a) => generate::run(a).map(|_| Ended::Ok),
+        Command::SynthWeights(a) => synth::run(a).map(|_| Ended::Ok),
+        Command::Eval(a) => eval::run(a).map(|_| Ended::Ok),
+        Command::Run(a) => run::run(a).map(|o| match o {
+            run::Outcome::BitExact => Ended::Ok,
+            run::Outcome::Mismatch => Ended::Mismatch,
+        }),
+        Command::Report(a) => report::run(a).map(|_| Ended::Ok),
+        Command::Bringup(a) => bringup::run(a),
+    }
+}
+
+/// One line on a UART link's traffic: requests, bytes both ways, throughput and retries.
+pub fn link_summary(s: &tessera_driver::uart::LinkStats) -> String {
+    let secs = s.seconds().max(1e-9);
+    format!(
+        "UART link: {} requests in {} frames, {} bytes sent, {} received in {:.2} s ({:.0} \
+         bytes/s); {} retries ({} BAD_CRC from the board, {} bad response CRCs, {} without a \
+         response, {} late responses skipped)",
+        s.requests,
+        s.frames,
+        s.bytes_sent,
+        s.bytes_received,
+        secs,
+        (s.bytes_sent + s.bytes_received) as f64 / secs,
+        s.retries,
+        s.board_bad_crc,
+        s.bad_responses,
+        s.no_response,
+        s.stale
+    )
+}
+
+/// Token ids given on the command line as `1,2,3`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenIds(pub Vec<u32>);
+
+/// Parses `1,2,3` (spaces allowed) into token ids.
+pub fn parse_tokens(s: &str) -> std::result::Result<TokenIds, String> {
+    let ids: std::result::Result<Vec<u32>, _> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<u32>()
+                .map_err(|_| format!("`{t}` is not a token id (expected e.g. 1,2,3)"))
+        })
+        .collect();
+    let ids = ids?;
+    if ids.is_empty() {
+        return Err("no token ids given".into());
+    }
+    Ok(TokenIds(ids))
+}
+
+/// Opens a checkpoint folder and loads the model at the given precision.
+pub fn load_model(dir: &Path, quant: Quant) -> Result<(Checkpoint, Llama)> {
+    if !dir.is_dir() {
+        bail!("{}: not a directory", dir.display());
+    }
+    let ckpt = Checkpoint::open(dir).with_context(|| format!("loading {}", dir.display()))?;
+    let model =
+        Llama::load(&ckpt, quant.into()).with_context(|| format!("loading {}", dir.display()))?;
+    Ok((ckpt, model))
+}
+
+/// The model folder argument shared by the commands.
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// Hugging Face checkpoint folder.
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Arithmetic of the linear layers.
+    #[arg(long, value_enum, default_value_t = Quant::None)]
+    pub quant: Quant,
+}
+
+/// Flips one weight word of the first matrix in tile 0 (simulation backdoor): the hidden
+/// `--inject-fault` of `run` and `generate --rtl`, which exercises their mismatch paths.
+pub fn inject_fault(eng: &mut RtlEngine<SimTransport>) -> Result<()> {
+    let base = eng
+        .mapping()
+        .placements
+        .first()
+        .map(|p| p.base)
+        .context("nothing mapped")?;
+    let wb = eng.mapping().cfg.word_bytes();
+    let sim = eng
+        .device()
+        .transport()
+        .sim()
+        .context("--inject-fault needs the simulator")?;
+    let mut word = sim.backdoor_read(0, base, 1, wb)?;
+    word[0] = word[0].wrapping_add(1);
+    sim.backdoor_write(0, base, wb, &word)?;
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! `tessera-sim`: the Verilator models of the Tessera RTL.
+//!
+//! - [`builder`]: the one model builder and cache (`rtl/files.f`, a top, parameters, a C++
+//!   bench from `verif/sim/csrc/`), shared and locked between processes.
+//! - [`chip`]: [`SimTransport`], the model of `tessera_top` as a driver transport (AXI4-Lite
+//!   manager, AXI4-Stream source and sink, weight backdoor, FST traces).
+//! - [`uart_sim`]: [`uart_sim::UartSim`], the model of the ULX3S board top behind a
+//!   pseudo-terminal, for the driver's UART transport.
+//!
+//! The RTL is read at run time from [`rtl_root`]: `$TESSERA_RTL_ROOT`, else the source tree
+//! this crate was built from.
+
+use std::path::PathBuf;
+
+use tessera_driver::{Error, Result};
+
+pub mod builder;
+pub mod chip;
+pub mod uart_sim;
+
+pub use builder::{build_model, cache_dir, have_verilator, require_verilator, ModelSpec};
+pub use chip::{chip_model, open_device, SimTransport};
+
+/// The environment variable naming the Tessera checkout whose RTL the simulated chips are built
+/// from (the folder that holds `rtl/files.f`).
+pub const RTL_ROOT_ENV: &str = "TESSERA_RTL_ROOT";
+
+/// The checkout whose RTL simulated chips are built from: `$TESSERA_RTL_ROOT`, else the source
+/// tree this crate was built from. An error, naming the variable, when neither holds
+/// `rtl/files.f` (an installed tool run after its checkout moved).
+pub fn rtl_root() -> Result<PathBuf> {
+    let (root, how) = match std::env::var_os(RTL_ROOT_ENV) {
+        Some(r) => (PathBuf::from(r), RTL_ROOT_ENV.to_string()),
+        None => (
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")),
+            "the source tree of this build".to_string(),
+        ),
+    };
+    if root.join("rtl/files.f").is_file() {
+        Ok(root.canonicalize().unwrap_or(root))
+    } else {
+        Err(Error::Config(format!(
+            "no Tessera RTL at {} ({how}): set {RTL_ROOT_ENV} (or pass --rtl-root) to a \
+             checkout that holds rtl/files.f",
+            root.display()
+        )))
+    }
+}
+
+/// Where tools put what they generate by default (synthetic checkpoints, run artefacts):
+/// `target/` of the RTL root when there is one ([`rtl_root`]), else `tessera/` in the user's
+/// cache folder (`$XDG_CACHE_HOME`, else `~/.cache`), else `tessera-work` of the current folder.
+pub fn work_dir() -> PathBuf {
+    if let Ok(root) = rtl_root() {
+        return root.join("target");
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    match cache {
+        Some(c) => c.join("tessera"),
+        None => PathBuf::from("tessera-work"),
+    }
+}
