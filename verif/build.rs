@@ -134,8 +134,31 @@ fn main() {
     let configs_toml = rtl_root.join("rtl/configs.toml");
     println!("cargo:rerun-if-changed={}", files_f.display());
     println!("cargo:rerun-if-changed={}", configs_toml.display());
-    let (rtl_files, incdirs) = read_file_list(&rtl_root, &files_f);
-    let configs = read_configs(&configs_toml);
+    let list = tessera_abi::FileList::read(&rtl_root).unwrap_or_else(|e| panic!("{e}"));
+    let rtl_files: Vec<String> = list
+        .sources
+        .iter()
+        .map(|f| rtl_root.join(f).display().to_string())
+        .collect();
+    let incdirs: Vec<String> = list
+        .incdirs
+        .iter()
+        .map(|d| rtl_root.join(d).display().to_string())
+        .collect();
+    let configs_text = std::fs::read_to_string(&configs_toml)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", configs_toml.display()));
+    let configs: BTreeMap<String, Vec<(String, String)>> =
+        tessera_abi::config::sections(&configs_text, "rtl/configs.toml")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|(name, params)| {
+                let params = params
+                    .into_iter()
+                    .map(|(k, v)| (k, v.to_string()))
+                    .collect();
+                (name, params)
+            })
+            .collect();
     for f in &rtl_files {
         println!("cargo:rerun-if-changed={f}");
     }
@@ -271,69 +294,6 @@ fn main() {
     println!("cargo:rustc-link-lib=z");
     println!("cargo:rustc-link-lib=pthread");
     println!("cargo:rustc-link-lib=atomic");
-}
-
-/// Reads the ordered file list: files and `+incdir+` lines, relative to `root`.
-fn read_file_list(root: &Path, path: &Path) -> (Vec<String>, Vec<String>) {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut files = Vec::new();
-    let mut incdirs = Vec::new();
-    for line in text.lines() {
-        let line = line.split("//").next().unwrap().trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if let Some(dirs) = line.strip_prefix("+incdir+") {
-            for d in dirs.split('+').filter(|d| !d.is_empty()) {
-                incdirs.push(root.join(d).display().to_string());
-            }
-        } else if line.starts_with('+') || line.starts_with('-') {
-            // Options such as +define+ are passed through unchanged.
-            files.push(line.to_string());
-        } else {
-            files.push(root.join(line).display().to_string());
-        }
-    }
-    (files, incdirs)
-}
-
-/// Reads `configs.toml`: `[name]` sections of `Key = value` (integers, booleans, strings).
-fn read_configs(path: &Path) -> BTreeMap<String, Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    let mut section: Option<String> = None;
-    for (n, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap().trim();
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let name = name.trim().to_string();
-            out.entry(name.clone()).or_default();
-            section = Some(name);
-            continue;
-        }
-        let (k, v) = line
-            .split_once('=')
-            .unwrap_or_else(|| panic!("{}:{}: expected key = value", path.display(), n + 1));
-        let sec = section
-            .as_ref()
-            .unwrap_or_else(|| panic!("{}:{}: key outside a section", path.display(), n + 1));
-        let v = v.trim();
-        let value = if let Some(s) = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-            format!("\"{s}\"")
-        } else if v == "true" || v == "false" {
-            (if v == "true" { "1" } else { "0" }).to_string()
-        } else {
-            v.replace('_', "")
-        };
-        out.get_mut(sec)
-            .unwrap()
-            .push((k.trim().to_string(), value));
-    }
-    out
 }
 
 fn hash_inputs(job: &Job, opt: &str) -> u64 {

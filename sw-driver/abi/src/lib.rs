@@ -12,7 +12,9 @@
 pub mod config;
 pub mod descriptor;
 pub mod error;
+pub mod rtl;
 
 pub use config::{weight_byte, ChipConfig};
 pub use descriptor::{bytes_to_words, Descriptor, ErrorCode, Opcode};
 pub use error::{Error, Result};
+pub use rtl::FileList;

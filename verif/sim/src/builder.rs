@@ -6,12 +6,14 @@
 //! concurrent test processes build it once.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use tessera_abi::ChipConfig;
+use fs4::fs_std::FileExt;
+use sha2::{Digest, Sha256};
+use tessera_abi::{ChipConfig, FileList};
 use tessera_driver::{Error, Result};
 
 use crate::rtl_root;
@@ -97,41 +99,23 @@ impl ModelSpec {
 
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
-/// 64-bit FNV-1a, stable across Rust versions (the cache key must not change with the compiler).
-struct Fnv(u64);
+/// The cache key: SHA-256 of every input, each prefixed by its length so that different splits
+/// of the same bytes differ.
+struct Key(Sha256);
 
-impl Fnv {
-    fn new() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
+impl Key {
     fn bytes(&mut self, b: &[u8]) {
-        for &x in b {
-            self.0 ^= x as u64;
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-        // Separator, so concatenations of different splits differ.
-        self.0 ^= 0xff;
-        self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        self.0.update((b.len() as u64).to_le_bytes());
+        self.0.update(b);
     }
-}
 
-/// Input files of `rtl/files.f` (include directories expanded), in order.
-fn rtl_inputs(root: &Path) -> Result<(String, Vec<PathBuf>)> {
-    let files_f = std::fs::read_to_string(root.join("rtl/files.f"))
-        .map_err(|e| Error::io("read rtl/files.f", e))?;
-    let mut inputs = Vec::new();
-    for line in files_f.lines().map(str::trim) {
-        if let Some(dir) = line.strip_prefix("+incdir+") {
-            if let Ok(rd) = std::fs::read_dir(root.join(dir)) {
-                let mut names: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-                names.sort();
-                inputs.extend(names);
-            }
-        } else if !line.is_empty() && !line.starts_with("//") {
-            inputs.push(root.join(line));
-        }
+    /// The first 64 bits, in hex.
+    fn hex(self) -> String {
+        self.0.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
-    Ok((files_f, inputs))
 }
 
 /// Builds (or reuses) the model; returns the path of its executable. Prints one line to stderr
@@ -139,9 +123,10 @@ fn rtl_inputs(root: &Path) -> Result<(String, Vec<PathBuf>)> {
 pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let root = rtl_root()?;
-    let (files_f, mut inputs) = rtl_inputs(&root)?;
-    let mut h = Fnv::new();
-    h.bytes(files_f.as_bytes());
+    let list = FileList::read(&root)?;
+    let mut inputs = list.inputs(&root);
+    let mut h = Key(Sha256::new());
+    h.bytes(list.text.as_bytes());
     inputs.extend(spec.extra_sv.iter().map(|f| root.join(f)));
     inputs.push(root.join(&spec.cpp));
     let include = root.join(BENCH_INCLUDE);
@@ -188,7 +173,7 @@ pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
     let cache = cache_dir()?;
     std::fs::create_dir_all(&cache)
         .map_err(|e| Error::io(format!("create {}", cache.display()), e))?;
-    let name = format!("{}-{}-{:016x}", spec.top, spec.tag, h.0);
+    let name = format!("{}-{}-{}", spec.top, spec.tag, h.hex());
     let dir = cache.join(&name);
     let exe = dir.join(format!("V{}", spec.top));
     if exe.exists() {
@@ -198,7 +183,8 @@ pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
     let lock_path = cache.join(format!("{name}.lock"));
     let lock = File::create(&lock_path)
         .map_err(|e| Error::io(format!("create {}", lock_path.display()), e))?;
-    flock(&lock)?;
+    lock.lock_exclusive()
+        .map_err(|e| Error::io(format!("lock {}", lock_path.display()), e))?;
     if exe.exists() {
         return Ok(exe);
     }
@@ -260,17 +246,4 @@ pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
         t0.elapsed().as_secs_f64()
     );
     Ok(exe)
-}
-
-fn flock(f: &File) -> Result<()> {
-    use std::os::unix::io::AsRawFd;
-    // SAFETY: flock on a valid open descriptor; released when the file is closed.
-    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-    if r != 0 {
-        return Err(Error::io(
-            "lock the model cache",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
 }

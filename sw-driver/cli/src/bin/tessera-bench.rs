@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use clap::Parser;
 use tessera_driver::mapper::{MapOptions, Mapping};
 use tessera_driver::models::{synthetic_checkpoint, synthetic_dir};
 use tessera_driver::runtime::{LoadMode, RtlEngine};
@@ -22,66 +23,35 @@ use tessera_golden::model::{KvCache, Llama, Precision};
 use tessera_golden::synth::Preset;
 use tessera_sim::{open_device, SimTransport};
 
-const HELP: &str = "\
-tessera-bench: wall time of one Llama 3.1 8B decoder-layer token on the simulated chip.
-
-USAGE: tessera-bench [--config NAME] [--tokens N] [--seed N] [--cache DIR] [--model EXE]
-                     [--no-check] [--json]
-
-  --config NAME  configuration of rtl/top/configs.toml (default sim)
-  --tokens N     tokens, one forward pass each; the median is printed (default 7)
-  --seed N       seed of the synthetic weights (default 0, the weights of `tessera run`)
-  --cache DIR    folder of synthetic checkpoints (default target/tessera-synth)
-  --model EXE    an already built model executable of the configuration (to compare builds:
-                 other flags, --threads); default: build or reuse the cached model
-  --no-check     skip the golden check of each product (the main job always checks)
-  --json         one JSON object instead of the table
-
-The layer-token time is the sum of the wall times of the qkv, o, gate_up and down programs of
-one token; starting the model, the weight load and lm_head are reported separately.";
-
+/// Wall time of one Llama 3.1 8B decoder-layer token on the simulated chip.
+///
+/// The layer-token time is the sum of the wall times of the qkv, o, gate_up and down programs of
+/// one token; starting the model, the weight load and lm_head are reported separately.
+#[derive(Debug, Parser)]
+#[command(name = "tessera-bench", version, about, long_about)]
 struct Args {
+    /// Configuration of rtl/top/configs.toml.
+    #[arg(long, default_value = "sim")]
     config: String,
-    tokens: usize,
+    /// Tokens, one forward pass each; the median is printed.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    tokens: u32,
+    /// Seed of the synthetic weights (0: the weights of `tessera run`).
+    #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Folder of synthetic checkpoints [default: target/tessera-synth of the RTL checkout].
+    #[arg(long, value_name = "DIR")]
     cache: Option<PathBuf>,
+    /// An already built model executable of the configuration (to compare builds: other flags,
+    /// --threads); default: build or reuse the cached model.
+    #[arg(long, value_name = "EXE")]
     model: Option<PathBuf>,
+    /// Skip the golden check of each product (the main job always checks).
+    #[arg(long = "no-check", action = clap::ArgAction::SetFalse)]
     check: bool,
+    /// One JSON object instead of the table.
+    #[arg(long)]
     json: bool,
-}
-
-fn parse() -> Result<Option<Args>> {
-    let mut a = Args {
-        config: "sim".into(),
-        tokens: 7,
-        seed: 0,
-        cache: None,
-        model: None,
-        check: true,
-        json: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => {
-                println!("{HELP}");
-                return Ok(None);
-            }
-            "--config" => a.config = value()?,
-            "--tokens" => a.tokens = value()?.parse().context("--tokens")?,
-            "--seed" => a.seed = value()?.parse().context("--seed")?,
-            "--cache" => a.cache = Some(PathBuf::from(value()?)),
-            "--model" => a.model = Some(PathBuf::from(value()?)),
-            "--no-check" => a.check = false,
-            "--json" => a.json = true,
-            other => bail!("unknown option {other} (see --help)"),
-        }
-    }
-    if a.tokens == 0 {
-        bail!("--tokens must be at least 1");
-    }
-    Ok(Some(a))
 }
 
 /// The one-layer model of `tessera run`, written on first use.
@@ -164,7 +134,7 @@ fn run(a: &Args) -> Result<()> {
     let load = eng.load_model(&model, LoadMode::Auto)?;
     let mut cache = KvCache::new(model.config());
     let vocab = model.config().vocab_size as u64;
-    let mut rows = Vec::with_capacity(a.tokens);
+    let mut rows = Vec::with_capacity(a.tokens as usize);
     for i in 0..a.tokens as u64 {
         let tok = ((i * 104_729 + 1) % vocab) as u32;
         eng.reset_stats();
@@ -285,14 +255,7 @@ fn run(a: &Args) -> Result<()> {
 
 fn main() -> ExitCode {
     tessera_driver::quiet_on_closed_pipe();
-    let a = match parse() {
-        Ok(Some(a)) => a,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tessera-bench: {e:#}");
-            return ExitCode::from(2);
-        }
-    };
+    let a = Args::parse();
     match run(&a) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
