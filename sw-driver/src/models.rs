@@ -74,17 +74,23 @@ impl SmallShape {
     }
 }
 
-/// splitmix64 → uniform in [-1, 1).
-struct Rng(u64);
+/// splitmix64 → uniform in [-1, 1): the seeded weights of the small and synthetic models.
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> f32 {
+    /// The next value, uniform in [-1, 1).
+    pub fn next(&mut self) -> f32 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
         ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    /// `n` values `offset + u × scale`.
+    pub fn values(&mut self, n: usize, scale: f32, offset: f32) -> Vec<f32> {
+        (0..n).map(|_| offset + self.next() * scale).collect()
     }
 
     fn matrix(&mut self, rows: usize, cols: usize, scale: f32) -> Array2<f32> {

@@ -5,6 +5,8 @@
 //!   weight-word layout.
 //! - [`descriptor`]: descriptor opcodes, device error codes and the packet encoding; the SV
 //!   enums of `rtl/pkg/tessera_pkg.sv` are generated from here (`scripts/gen-abi`).
+//! - [`rtl`]: the RTL file list `rtl/files.f`, read once for every tool, and the generated parts of
+//!   `tessera.core`.
 //!
 //! The register map has its own single source (`rtl/regs/tessera_regs.rdl`, crate
 //! `tessera-regs`).

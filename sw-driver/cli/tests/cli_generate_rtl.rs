@@ -14,6 +14,7 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use serde_json::{json, Value};
+use tessera_driver::models::Rng;
 use tessera_golden::synth::{byte_level_tokenizer_json, write_f32_safetensors};
 use tessera_sim::require_verilator;
 
@@ -36,24 +37,6 @@ fn json_of(out: &Output) -> Value {
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.trim())
         .unwrap_or_else(|e| panic!("not one JSON object ({e}): {text}\nstderr: {}", stderr(out)))
-}
-
-/// splitmix64 → uniform in [-1, 1).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f32 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-
-    fn values(&mut self, n: usize, scale: f32, offset: f32) -> Vec<f32> {
-        (0..n).map(|_| offset + self.next() * scale).collect()
-    }
 }
 
 /// Writes a Llama checkpoint folder (config.json, model.safetensors with tied embeddings,
