@@ -3,9 +3,12 @@
 //! deterministic pseudo-random values built in memory. Prints the median of several runs.
 //!
 //! `cargo run --release -p tessera-golden --example layer_bench [-- RUNS CONTEXT]`
+//! (`-- --help` for the options).
 
+use std::num::NonZeroUsize;
 use std::time::Instant;
 
+use clap::Parser;
 use ndarray::{Array1, Array2};
 use tessera_golden::config::{Config, RopeScaling};
 use tessera_golden::model::{DecoderLayer, LayerKvCache, LayerWeights, Precision, Rope};
@@ -55,15 +58,28 @@ fn config() -> Config {
     }
 }
 
+/// Times one Llama-3.1-8B-shaped decoder layer on one decode token, in w8a8 and in FP32, with
+/// deterministic pseudo-random weights built in memory.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Timed runs per precision, after one untimed warm-up run; the median, minimum and
+    /// maximum are printed.
+    #[arg(value_name = "RUNS", default_value = "7")]
+    runs: NonZeroUsize,
+    /// Earlier positions already in the KV cache: the decode token sits at this position and
+    /// attends to all of them.
+    #[arg(value_name = "CONTEXT", default_value_t = 128)]
+    context: usize,
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let runs: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(7);
-    let context: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(128);
+    let Args { runs, context } = Args::parse();
+    let runs = runs.get();
     let cfg = config();
     cfg.validate()?;
     let (h, i) = (cfg.hidden_size, cfg.intermediate_size);

@@ -2,8 +2,12 @@
 //! `model.safetensors.index.json` and its shards. Files are memory-mapped; a tensor is read
 //! (and converted to f32 from f32, bf16 or f16) only when asked for.
 //!
-//! The safetensors header is parsed here rather than by the `safetensors` crate so that a
-//! truncated file is reported with the sizes involved.
+//! The `safetensors` crate parses and validates each header over the map (no copy of the
+//! data): the tensors must tile the data section in order, without gaps, overlaps or bytes
+//! past the last one, and each tensor's byte range must hold exactly its shape in its dtype.
+//! Its errors name neither the file nor, for a size mismatch, the tensor; when it rejects a
+//! file, the header is read again here only to say which tensor and which sizes are at fault.
+//! The dtype (F32, BF16 or F16) and the shape are checked when a tensor is read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -12,6 +16,8 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use rayon::prelude::*;
+use safetensors::tensor::{Metadata, TensorInfo as HeaderEntry};
+use safetensors::{SafeTensorError, SafeTensors};
 use serde::Deserialize;
 
 use crate::config::Config;
@@ -54,15 +60,12 @@ pub struct SafetensorsFile {
     pub tensors: BTreeMap<String, TensorInfo>,
 }
 
-#[derive(Deserialize)]
-struct RawInfo {
-    dtype: String,
-    shape: Vec<usize>,
-    data_offsets: [usize; 2],
-}
+/// Length of the little-endian header size that starts a safetensors file.
+const PREFIX: usize = 8;
 
 impl SafetensorsFile {
-    /// Map a file and parse its header; checks every tensor lies inside the file.
+    /// Map a file and parse its header with the `safetensors` crate, which checks that the
+    /// tensors exactly fill the data section and that each range holds its shape and dtype.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let io = |source| Error::Io {
@@ -73,87 +76,26 @@ impl SafetensorsFile {
         // SAFETY: the map is read-only; the checkpoint files are not modified while the
         // model is loaded (the same assumption every safetensors loader makes).
         let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
-        let len = mmap.len();
-        let bad = |message: String| Error::SafeTensors {
-            path: path.clone(),
-            message,
-        };
-        if len < 8 {
-            return Err(Error::Truncated {
-                path: path.clone(),
-                expected: 8,
-                found: len,
-            });
-        }
-        let mut n8 = [0u8; 8];
-        n8.copy_from_slice(&mmap[..8]);
-        let n = u64::from_le_bytes(n8);
-        if n > 100_000_000 {
-            return Err(bad(format!("header length {n} is implausible")));
-        }
-        let n = n as usize;
-        if 8 + n > len {
-            return Err(Error::Truncated {
-                path: path.clone(),
-                expected: 8 + n,
-                found: len,
-            });
-        }
-        let header: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&mmap[8..8 + n])
-            .map_err(|source| Error::Json {
-            path: path.clone(),
-            source,
-        })?;
-        let data_start = 8 + n;
-        let data_len = len - data_start;
-        let mut tensors = BTreeMap::new();
-        let mut max_end = 0usize;
-        for (name, v) in header {
-            if name == "__metadata__" {
-                continue;
-            }
-            let raw: RawInfo = serde_json::from_value(v)
-                .map_err(|e| bad(format!("tensor `{name}`: bad header entry: {e}")))?;
-            let [begin, end] = raw.data_offsets;
-            let numel = raw
-                .shape
-                .iter()
-                .try_fold(1usize, |a, &d| a.checked_mul(d))
-                .ok_or_else(|| bad(format!("tensor `{name}`: shape overflows")))?;
-            let esize = match raw.dtype.as_str() {
-                "F64" | "I64" | "U64" => 8,
-                "F32" | "I32" | "U32" => 4,
-                "F16" | "BF16" | "I16" | "U16" => 2,
-                _ => 1,
-            };
-            if end < begin || end - begin != numel * esize {
-                return Err(bad(format!(
-                    "tensor `{name}`: data_offsets [{begin}, {end}] do not hold {numel} {} values",
-                    raw.dtype
-                )));
-            }
-            max_end = max_end.max(end);
-            tensors.insert(
-                name,
-                TensorInfo {
-                    dtype: raw.dtype,
-                    shape: raw.shape,
+        let (header_len, metadata) =
+            SafeTensors::read_metadata(&mmap).map_err(|e| explain_rejection(&path, &mmap, e))?;
+        let tensors = metadata
+            .tensors()
+            .into_iter()
+            .map(|(name, info)| {
+                let (begin, end) = info.data_offsets;
+                let info = TensorInfo {
+                    dtype: info.dtype.to_string(),
+                    shape: info.shape.clone(),
                     begin,
                     end,
-                },
-            );
-        }
-        if max_end > data_len {
-            return Err(Error::Truncated {
-                path,
-                expected: data_start + max_end,
-                found: len,
-            });
-        }
+                };
+                (name, info)
+            })
+            .collect();
         Ok(SafetensorsFile {
             path,
             mmap,
-            data_start,
+            data_start: PREFIX + header_len,
             tensors,
         })
     }
@@ -224,6 +166,111 @@ fn convert(dtype: Dtype, b: &[u8], o: &mut [f32]) {
                 *d = half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32();
             }
         }
+    }
+}
+
+/// The header length declared by a file's first 8 bytes (`None` when the file is shorter).
+fn declared_header_len(file: &[u8]) -> Option<u64> {
+    let prefix: [u8; PREFIX] = file.get(..PREFIX)?.try_into().ok()?;
+    Some(u64::from_le_bytes(prefix))
+}
+
+/// The tensor entries of a header that parses, in data order. Only used to explain why the
+/// `safetensors` crate rejected a file, so entries that do not parse are skipped.
+fn header_entries(file: &[u8]) -> Vec<(String, HeaderEntry)> {
+    let header = declared_header_len(file)
+        .and_then(|n| usize::try_from(n).ok())
+        .and_then(|n| file.get(PREFIX..PREFIX.checked_add(n)?));
+    let Some(Ok(map)) = header.map(serde_json::from_slice::<HashMap<String, serde_json::Value>>)
+    else {
+        return Vec::new();
+    };
+    let mut entries: Vec<(String, HeaderEntry)> = map
+        .into_iter()
+        .filter(|(name, _)| name != "__metadata__")
+        .filter_map(|(name, v)| Some((name, serde_json::from_value(v).ok()?)))
+        .collect();
+    entries.sort_by(|a, b| (a.1.data_offsets, &a.0).cmp(&(b.1.data_offsets, &b.0)));
+    entries
+}
+
+/// One error naming `path` for a file the `safetensors` crate rejected, with the tensor and
+/// the sizes at fault where the crate's own error leaves them out.
+fn explain_rejection(path: &Path, file: &[u8], e: SafeTensorError) -> Error {
+    let found = file.len();
+    let bad = |message: String| Error::SafeTensors {
+        path: path.to_path_buf(),
+        message,
+    };
+    let truncated = |expected: usize| Error::Truncated {
+        path: path.to_path_buf(),
+        expected,
+        found,
+    };
+    let header_len = declared_header_len(file).unwrap_or(0);
+    let header_end = usize::try_from(header_len)
+        .unwrap_or(usize::MAX)
+        .saturating_add(PREFIX);
+    match e {
+        SafeTensorError::HeaderTooSmall => truncated(PREFIX),
+        SafeTensorError::InvalidHeaderLength => truncated(header_end),
+        SafeTensorError::HeaderTooLarge => bad(format!(
+            "header length {header_len} is implausible (the format allows 100,000,000 bytes)"
+        )),
+        // The header is valid but its tensors end before or after the end of the file.
+        SafeTensorError::MetadataIncompleteBuffer => {
+            let data_len = header_entries(file)
+                .last()
+                .map_or(0, |(_, t)| t.data_offsets.1);
+            let expected = header_end.saturating_add(data_len);
+            if expected > found {
+                truncated(expected)
+            } else {
+                bad(format!(
+                    "{} bytes follow the last tensor (the header describes {expected} bytes, \
+                     the file holds {found})",
+                    found - expected
+                ))
+            }
+        }
+        SafeTensorError::InvalidOffset(name) => {
+            let offsets = header_entries(file)
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| format!(" [{}, {}]", t.data_offsets.0, t.data_offsets.1))
+                .unwrap_or_default();
+            bad(format!(
+                "tensor `{name}`: data_offsets{offsets} do not follow the tensor before it \
+                 (the tensors' ranges must tile the data section without gaps or overlaps)"
+            ))
+        }
+        // The crate checks the tensors in data order and stops at the first whose byte range
+        // does not hold its shape in its dtype, without naming it: its own check applied to
+        // each tensor alone finds which.
+        SafeTensorError::TensorInvalidInfo
+        | SafeTensorError::ValidationOverflow
+        | SafeTensorError::MisalignedSlice => {
+            let culprit = header_entries(file).into_iter().find_map(|(name, t)| {
+                let (begin, end) = t.data_offsets;
+                let alone = HeaderEntry {
+                    data_offsets: (0, end.saturating_sub(begin)),
+                    ..t.clone()
+                };
+                let what = format!("{} {:?}", t.dtype, t.shape);
+                Some(
+                    match Metadata::new(None, vec![(name.clone(), alone)]).err()? {
+                        SafeTensorError::TensorInvalidInfo => format!(
+                        "tensor `{name}`: data_offsets [{begin}, {end}] ({} bytes) do not hold \
+                         {what}",
+                        end.saturating_sub(begin)
+                    ),
+                        err => format!("tensor `{name}`: {what}: {err}"),
+                    },
+                )
+            });
+            bad(culprit.unwrap_or_else(|| e.to_string()))
+        }
+        other => bad(other.to_string()),
     }
 }
 

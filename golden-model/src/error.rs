@@ -25,11 +25,12 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// A safetensors file has a malformed header.
+    /// A safetensors file is malformed: its header, a tensor's byte range, or bytes after the
+    /// last tensor.
     #[error("{}: invalid safetensors file: {message}", path.display())]
     SafeTensors { path: PathBuf, message: String },
     /// A safetensors file is shorter than its header says.
-    #[error("{}: truncated: header describes {expected} data bytes, file holds {found}", path.display())]
+    #[error("{}: truncated: the file holds {found} bytes where its header calls for {expected}", path.display())]
     Truncated {
         path: PathBuf,
         expected: usize,

@@ -3,7 +3,9 @@
 //! [`write_checkpoint`] writes `config.json` and bf16 safetensors: one `model.safetensors`, or
 //! shards `model-0000k-of-0000n.safetensors` of at most [`SHARD_BYTES`] with
 //! `model.safetensors.index.json`, as transformers' `save_pretrained` does. Tensors are generated
-//! and written chunk by chunk, so memory use is independent of model size.
+//! and written chunk by chunk, so memory use is independent of model size. (The `safetensors`
+//! crate's serializer takes each tensor's bytes whole, 1 GB for the 8B embedding, so the
+//! header and data are written here; the crate's reader checks the result in the tests.)
 //!
 //! Values come from a counter-based generator: element `i` of tensor `name` is a function of
 //! `(seed, name, i)` alone (splitmix64 of the three, four 16-bit uniforms summed: an
@@ -15,6 +17,7 @@
 //! GPT-2 residual scaling), norm weights 1 + N(0, 0.05²), lm_head N(0, 4/hidden) so logits have
 //! a spread of a few units.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -562,11 +565,15 @@ pub fn byte_level_tokenizer_json() -> Value {
     })
 }
 
-/// Writes f32 tensors to a safetensors file (e.g. logits for other tools).
+/// Writes f32 tensors to a safetensors file (e.g. logits for other tools) with the
+/// `safetensors` crate's serializer, which lays the tensors out in name order.
+///
+/// The file is assembled in memory and then written like any other output: the crate's
+/// `serialize_to_file` would stream it, but through a temporary file created readable by its
+/// owner only.
 pub fn write_f32_safetensors(path: &Path, tensors: &[(&str, &[usize], &[f32])]) -> Result<()> {
-    let mut map = serde_json::Map::new();
-    let mut off = 0usize;
-    for (name, shape, data) in tensors {
+    let mut views = Vec::with_capacity(tensors.len());
+    for (i, &(name, shape, data)) in tensors.iter().enumerate() {
         let numel: usize = shape.iter().product();
         if numel != data.len() {
             return Err(Error::ShapeMismatch(format!(
@@ -574,27 +581,45 @@ pub fn write_f32_safetensors(path: &Path, tensors: &[(&str, &[usize], &[f32])]) 
                 data.len()
             )));
         }
-        map.insert(
-            (*name).to_owned(),
-            json!({"dtype": "F32", "shape": shape, "data_offsets": [off, off + 4 * numel]}),
-        );
-        off += 4 * numel;
+        if tensors[..i].iter().any(|t| t.0 == name) {
+            return Err(Error::InvalidArgument(format!(
+                "tensor `{name}` given twice for {}",
+                path.display()
+            )));
+        }
+        views.push((name, F32View { shape, data }));
     }
-    let mut h = Value::Object(map).to_string().into_bytes();
-    while h.len() % 8 != 0 {
-        h.push(b' ');
+    let bytes = safetensors::serialize(views, None).map_err(|e| Error::SafeTensors {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(path, bytes).map_err(io(path))
+}
+
+/// An f32 tensor borrowed for the `safetensors` serializer.
+struct F32View<'a> {
+    shape: &'a [usize],
+    data: &'a [f32],
+}
+
+impl safetensors::View for F32View<'_> {
+    fn dtype(&self) -> safetensors::Dtype {
+        safetensors::Dtype::F32
     }
-    let file = File::create(path).map_err(io(path))?;
-    let mut w = BufWriter::new(file);
-    w.write_all(&(h.len() as u64).to_le_bytes())
-        .map_err(io(path))?;
-    w.write_all(&h).map_err(io(path))?;
-    for (_, _, data) in tensors {
-        for v in data.iter() {
-            w.write_all(&v.to_le_bytes()).map_err(io(path))?;
+    fn shape(&self) -> &[usize] {
+        self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        // safetensors stores little-endian values.
+        if cfg!(target_endian = "little") {
+            Cow::Borrowed(bytemuck::cast_slice(self.data))
+        } else {
+            Cow::Owned(self.data.iter().flat_map(|v| v.to_le_bytes()).collect())
         }
     }
-    w.flush().map_err(io(path))
+    fn data_len(&self) -> usize {
+        std::mem::size_of_val(self.data)
+    }
 }
 
 #[cfg(test)]

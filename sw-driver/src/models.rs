@@ -79,7 +79,7 @@ pub struct Rng(pub u64);
 
 impl Rng {
     /// The next value, uniform in [-1, 1).
-    pub fn next(&mut self) -> f32 {
+    pub fn uniform(&mut self) -> f32 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -90,15 +90,15 @@ impl Rng {
 
     /// `n` values `offset + u × scale`.
     pub fn values(&mut self, n: usize, scale: f32, offset: f32) -> Vec<f32> {
-        (0..n).map(|_| offset + self.next() * scale).collect()
+        (0..n).map(|_| offset + self.uniform() * scale).collect()
     }
 
     fn matrix(&mut self, rows: usize, cols: usize, scale: f32) -> Array2<f32> {
-        Array2::from_shape_fn((rows, cols), |_| self.next() * scale)
+        Array2::from_shape_fn((rows, cols), |_| self.uniform() * scale)
     }
 
     fn norm(&mut self, n: usize) -> Array1<f32> {
-        Array1::from_shape_fn(n, |_| 1.0 + 0.1 * self.next())
+        Array1::from_shape_fn(n, |_| 1.0 + 0.1 * self.uniform())
     }
 }
 

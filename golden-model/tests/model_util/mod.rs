@@ -105,7 +105,7 @@ pub fn write_safetensors(path: &Path, tensors: &[(String, Vec<usize>, Vec<u8>, D
         .iter()
         .map(|(n, s, b, d)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
         .collect();
-    safetensors::tensor::serialize_to_file(views, &None, path).unwrap();
+    safetensors::tensor::serialize_to_file(views, None, path).unwrap();
 }
 
 /// All tensors of a random checkpoint in `dtype`.
