@@ -14,6 +14,8 @@
 //! - [`runtime`]: [`runtime::RtlEngine`], the golden model's `MatVecEngine` on the chip, checked
 //!   product by product against the golden integer kernel.
 //! - [`bringup`]: the board bring-up sequence, step by step, on any transport.
+//! - [`testing`]: test doubles of the UART transport (a chip and a board in memory, a fault
+//!   injector), shared by the driver's tests and others.
 //! - [`uart_sim`]: the simulated board, the model of the ULX3S board top behind a
 //!   pseudo-terminal.
 
@@ -27,6 +29,7 @@ pub mod program;
 pub mod projection;
 pub mod runtime;
 pub mod sim;
+pub mod testing;
 pub mod transport;
 pub mod uart;
 pub mod uart_sim;
