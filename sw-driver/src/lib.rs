@@ -17,6 +17,8 @@
 //!   product by product against the golden integer kernel.
 //! - [`bringup`]: the board bring-up sequence, step by step, on any transport.
 //! - [`models`]: small and synthetic Llama models for runs and tests.
+//! - [`testing`]: test doubles of the UART transport (a chip and a board in memory, a fault
+//!   injector), shared by the driver's tests and others.
 //!
 //! Command-line tools live in `tessera-cli`; this library has no command-line dependencies.
 
@@ -27,6 +29,7 @@ pub mod mapper;
 pub mod models;
 pub mod projection;
 pub mod runtime;
+pub mod testing;
 pub mod transport;
 pub mod uart;
 pub mod uio;

@@ -2,9 +2,10 @@
 //! configuration behind a pseudo-terminal, [`UartSim`]), through the commands a user runs on a
 //! board: `tessera bringup --transport uart:PTY` and `tessera run --transport uart:PTY`.
 //!
-//! A proxy between the transport and the board's pseudo-terminal injects faults: bytes dropped
-//! and bits flipped in both directions (retried, the run still bit-exact), and a dead link (an
-//! error naming the operation, in bounded time; after recovery a run is bit-exact again).
+//! A proxy between the transport and the board's pseudo-terminal injects faults
+//! ([`tessera_driver::testing::FaultyLink`]): bytes dropped and bits flipped in both directions
+//! (retried, the run still bit-exact), and a dead link (an error naming the operation, in
+//! bounded time; after recovery a run is bit-exact again).
 //!
 //! One model build (cached); the tests run one after another (a file lock), since each drives a
 //! simulated board in real time. Every command is killed (and the test fails) after 5 minutes.
@@ -13,7 +14,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::io::{AsRawFd, FromRawFd};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use serialport::{SerialPort, TTYPort};
+use tessera_driver::testing::{Fault, Faults, FaultyLink};
 use tessera_driver::uart::{ByteLink, SerialLink, DEFAULT_BAUD};
 use tessera_driver::ChipConfig;
 use tessera_sim::require_verilator;
@@ -123,86 +126,30 @@ fn run_small(pty: &Path, tokens: usize) -> (Output, f64) {
     ])
 }
 
-/// Faults of one direction of the proxy.
-#[derive(Default)]
-struct Dir {
-    bytes: u64,
-    /// Drop one byte of every `n`.
-    drop_every: Option<u64>,
-    /// Flip bit 3 of one byte of every `n`.
-    flip_every: Option<u64>,
-    dropped: u64,
-    flipped: u64,
-}
-
-impl Dir {
-    fn pass(&mut self, b: u8) -> Option<u8> {
-        self.bytes += 1;
-        let i = self.bytes;
-        if self.drop_every.is_some_and(|n| i % n == 0) {
-            self.dropped += 1;
-            return None;
-        }
-        if self.flip_every.is_some_and(|n| i % n == n / 2) {
-            self.flipped += 1;
-            return Some(b ^ 0x08);
-        }
-        Some(b)
-    }
-}
-
-#[derive(Default)]
-struct Faults {
-    to_board: Dir,
-    to_host: Dir,
-    /// Nothing passes either way.
-    dead: bool,
-    /// The link dies once this many bytes went to the board.
-    dead_after: Option<u64>,
-    /// Flip bit 0 of the last byte of every chunk read from the host (each request is one
-    /// write: its CRC).
-    damage_crc: bool,
-}
-
-/// A pseudo-terminal of its own, relaying bytes to and from the board's, with faults.
+/// A pseudo-terminal of its own, relaying bytes to and from the board's through a fault
+/// injector.
 struct Proxy {
     path: PathBuf,
-    faults: Arc<Mutex<Faults>>,
+    link: Arc<Mutex<FaultyLink<SerialLink>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     /// Our own handle on the slave, so the master never sees a hang-up between commands.
-    _slave: File,
-}
-
-fn openpty() -> (File, PathBuf) {
-    // SAFETY: plain libc calls on the descriptor they return; the name is copied at once.
-    unsafe {
-        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_NONBLOCK);
-        assert!(m >= 0, "posix_openpt");
-        assert_eq!(libc::grantpt(m), 0);
-        assert_eq!(libc::unlockpt(m), 0);
-        let mut buf = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(m, buf.as_mut_ptr(), buf.len()), 0);
-        let name = std::ffi::CStr::from_ptr(buf.as_ptr());
-        (File::from_raw_fd(m), PathBuf::from(name.to_str().unwrap()))
-    }
+    _slave: TTYPort,
 }
 
 impl Proxy {
     fn start(board: &Path) -> Proxy {
-        let (mut master, path) = openpty();
-        // Raw mode on our pty (the driver sets it too when it opens the path).
-        let slave = SerialLink::open(&path, DEFAULT_BAUD).expect("raw mode on the proxy pty");
-        drop(slave);
-        let keep = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        let mut link = SerialLink::open(board, DEFAULT_BAUD).expect("open the board pty");
-        let faults = Arc::new(Mutex::new(Faults::default()));
+        // Both ends raw; the driver sets its end raw too when it opens the path.
+        let (mut master, slave) = TTYPort::pair().expect("a pseudo-terminal");
+        let path = PathBuf::from(slave.name().expect("the pseudo-terminal's path"));
+        // Reads follow `poll`; a write waits for nobody (bytes nobody takes are lost, as on a
+        // wire).
+        master.set_timeout(Duration::ZERO).unwrap();
+        let board = SerialLink::open(board, DEFAULT_BAUD).expect("open the board pty");
+        let board_fd = board.as_raw_fd();
+        let link = Arc::new(Mutex::new(FaultyLink::new(board)));
         let stop = Arc::new(AtomicBool::new(false));
-        let (f, s) = (faults.clone(), stop.clone());
+        let (l, s) = (link.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while !s.load(Ordering::Relaxed) {
@@ -214,68 +161,46 @@ impl Proxy {
                         revents: 0,
                     },
                     libc::pollfd {
-                        fd: link.as_raw_fd(),
+                        fd: board_fd,
                         events: libc::POLLIN,
                         revents: 0,
                     },
                 ];
                 // SAFETY: two valid pollfds.
                 unsafe { libc::poll(pfd.as_mut_ptr(), 2, 5) };
-                // Host to board.
-                let mut to_board = Vec::new();
+                // Host to board: each chunk read from the host is one write (one request).
                 if pfd[0].revents & libc::POLLIN != 0 {
                     if let Ok(n) = master.read(&mut buf) {
-                        let mut g = f.lock().unwrap();
-                        if g.damage_crc && n > 0 {
-                            buf[n - 1] ^= 1;
-                        }
-                        for &b in &buf[..n] {
-                            if let Some(limit) = g.dead_after {
-                                if g.to_board.bytes >= limit {
-                                    g.dead = true;
-                                }
-                            }
-                            let b = g.to_board.pass(b);
-                            if !g.dead {
-                                to_board.extend(b);
-                            }
+                        if n > 0 && l.lock().unwrap().write_all(&buf[..n]).is_err() {
+                            return;
                         }
                     }
                 }
-                if !to_board.is_empty() && link.write_all(&to_board).is_err() {
-                    return;
-                }
                 // Board to host.
-                let n = match link.read(&mut buf, Duration::ZERO) {
+                let n = match l.lock().unwrap().read(&mut buf, Duration::ZERO) {
                     Ok(n) => n,
                     Err(_) => return,
                 };
                 if n > 0 {
-                    let out: Vec<u8> = {
-                        let mut g = f.lock().unwrap();
-                        let dead = g.dead;
-                        buf[..n]
-                            .iter()
-                            .filter_map(|&b| g.to_host.pass(b))
-                            .filter(|_| !dead)
-                            .collect()
-                    };
                     // Nobody listening: the bytes are lost, as on a wire.
-                    let _ = master.write_all(&out);
+                    let _ = master.write_all(&buf[..n]);
                 }
             }
         });
         Proxy {
             path,
-            faults,
+            link,
             stop,
             thread: Some(thread),
-            _slave: keep,
+            _slave: slave,
         }
     }
 
-    fn set(&self, f: impl FnOnce(&mut Faults)) {
-        f(&mut self.faults.lock().unwrap())
+    /// Changes the faults of both directions.
+    fn set(&self, f: impl FnOnce(&mut Faults, &mut Faults)) {
+        let mut l = self.link.lock().unwrap();
+        let l = &mut *l;
+        f(&mut l.to_board, &mut l.to_host)
     }
 }
 
@@ -375,11 +300,11 @@ fn uart_e2e_faulty_link_retries_dead_link_fails_recovery_bit_exact() {
     let proxy = Proxy::start(sim.pty());
 
     // Bytes dropped and bits flipped both ways: retried, still bit-exact.
-    proxy.set(|f| {
-        f.to_board.drop_every = Some(4001);
-        f.to_board.flip_every = Some(3001);
-        f.to_host.drop_every = Some(2503);
-        f.to_host.flip_every = Some(1999);
+    proxy.set(|to_board, to_host| {
+        to_board.every(4001, Fault::Drop);
+        to_board.every(3001, Fault::Flip(0x08));
+        to_host.every(2503, Fault::Drop);
+        to_host.every(1999, Fault::Flip(0x08));
     });
     let (out, secs) = run_small(&proxy.path, 2);
     let (_, e) = text(&out);
@@ -388,15 +313,15 @@ fn uart_e2e_faulty_link_retries_dead_link_fails_recovery_bit_exact() {
     assert_eq!(v["bit_exact"], true, "{v}");
     assert_eq!(v["mismatches"], 0);
     let l = &v["link"];
-    let injected = {
-        let g = proxy.faults.lock().unwrap();
-        (
-            g.to_board.dropped,
-            g.to_board.flipped,
-            g.to_host.dropped,
-            g.to_host.flipped,
+    let mut injected = (0, 0, 0, 0);
+    proxy.set(|to_board, to_host| {
+        injected = (
+            to_board.dropped,
+            to_board.flipped,
+            to_host.dropped,
+            to_host.flipped,
         )
-    };
+    });
     eprintln!("faulty link: {secs:.1} s, injected {injected:?}, link {l}");
     assert!(injected.0 > 0 && injected.1 > 0 && injected.2 > 0 && injected.3 > 0);
     assert!(l["board_bad_crc"].as_u64().unwrap() > 0, "{l}");
@@ -409,15 +334,9 @@ fn uart_e2e_faulty_link_retries_dead_link_fails_recovery_bit_exact() {
 
     // The link dies in the middle of the weight load: an error naming the operation, in
     // bounded time.
-    proxy.set(|f| {
-        *f = Faults {
-            dead_after: Some(f.to_board.bytes + 6000),
-            to_board: Dir {
-                bytes: f.to_board.bytes,
-                ..Dir::default()
-            },
-            ..Faults::default()
-        }
+    proxy.set(|to_board, to_host| {
+        (*to_board, *to_host) = Default::default();
+        to_board.after(6000, Fault::Cut);
     });
     let (out, secs) = run_small(&proxy.path, 2);
     let (_, e) = text(&out);
@@ -436,7 +355,7 @@ fn uart_e2e_faulty_link_retries_dead_link_fails_recovery_bit_exact() {
     eprintln!("dead link reported in {secs:.1} s: {}", e.trim());
 
     // A dead link from the start: HELLO names itself.
-    proxy.set(|f| f.dead = true);
+    proxy.set(|to_board, to_host| (to_board.dead, to_host.dead) = (true, true));
     let t = transport(&proxy.path);
     let (out, secs) = tessera(&["bringup", "--transport", &t]);
     let (_, e) = text(&out);
@@ -445,11 +364,9 @@ fn uart_e2e_faulty_link_retries_dead_link_fails_recovery_bit_exact() {
     assert!(secs < 30.0, "{secs:.1} s");
 
     // Every request's CRC damaged: BAD_CRC from the board, retried a bounded number of times.
-    proxy.set(|f| {
-        *f = Faults {
-            damage_crc: true,
-            ..Faults::default()
-        }
+    proxy.set(|to_board, to_host| {
+        (*to_board, *to_host) = Default::default();
+        to_board.damage_last_byte = true;
     });
     let (out, secs) = tessera(&["bringup", "--transport", &t]);
     let (_, e) = text(&out);
@@ -462,7 +379,7 @@ fn uart_e2e_faulty_link_retries_dead_link_fails_recovery_bit_exact() {
     eprintln!("damaged CRCs reported in {secs:.1} s: {}", e.trim());
 
     // Recovered: the same board runs bit-exact again (no weight was corrupted on the way).
-    proxy.set(|f| *f = Faults::default());
+    proxy.set(|to_board, to_host| (*to_board, *to_host) = Default::default());
     let (out, _) = run_small(&proxy.path, 2);
     let (_, e) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{e}");

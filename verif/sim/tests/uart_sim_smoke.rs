@@ -1,30 +1,31 @@
 //! The simulated board (`tessera_fpga_ulx3s` behind a pseudo-terminal) on the board
-//! configuration `ulx3s` (the model the end-to-end UART tests use too), with hand-built frames of the protocol in `docs/fpga.md`: every response is
-//! compared byte for byte with one built here from the definition, CRC included.
+//! configuration `ulx3s` (the model the end-to-end UART tests use too), with frames of the
+//! protocol in `docs/fpga.md` built one by one with the driver's frame encoder (whose layout and
+//! CRC the `uart::tests` unit tests check against the definition): every response is compared
+//! byte for byte with the one expected, CRC included.
 //!
 //! Skips with a message when `verilator` is missing (fails in CI). One model build, cached.
 
-use std::fs::File;
-use std::io::Write;
-use std::os::unix::io::AsRawFd;
 use std::time::{Duration, Instant};
 
-use tessera_driver::uart::crc16;
+use tessera_driver::uart::{
+    crc16, encode_request, encode_response, ByteLink, Command, SerialLink, Status, DEFAULT_BAUD,
+};
 use tessera_sim::require_verilator;
 use tessera_sim::uart_sim::{UartSim, SIM_CLKS_PER_BIT};
 
-const HELLO: u8 = 0x00;
-const REG_READ: u8 = 0x01;
-const REG_WRITE: u8 = 0x02;
-const STREAM_SEND: u8 = 0x03;
-const STREAM_RECV: u8 = 0x04;
-const WAIT_IRQ: u8 = 0x05;
+const HELLO: u8 = Command::Hello as u8;
+const REG_READ: u8 = Command::RegRead as u8;
+const REG_WRITE: u8 = Command::RegWrite as u8;
+const STREAM_SEND: u8 = Command::StreamSend as u8;
+const STREAM_RECV: u8 = Command::StreamRecv as u8;
+const WAIT_IRQ: u8 = Command::WaitIrq as u8;
 
-const OK: u8 = 0;
-const TIMEOUT: u8 = 2;
-const BAD_CMD: u8 = 3;
-const BAD_LEN: u8 = 4;
-const BAD_CRC: u8 = 5;
+const OK: u8 = Status::Ok.code();
+const TIMEOUT: u8 = Status::Timeout.code();
+const BAD_CMD: u8 = Status::BadCmd.code();
+const BAD_LEN: u8 = Status::BadLen.code();
+const BAD_CRC: u8 = Status::BadCrc.code();
 
 const ID: u16 = 0x000;
 const VERSION: u16 = 0x004;
@@ -37,86 +38,35 @@ fn descriptor(words: [u32; 8]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
-fn request(seq: u8, cmd: u8, payload: &[u8]) -> Vec<u8> {
-    let mut body = vec![seq, cmd];
-    body.extend_from_slice(&(payload.len() as u16).to_le_bytes());
-    body.extend_from_slice(payload);
-    let mut f = vec![0xA5];
-    f.extend_from_slice(&body);
-    f.extend_from_slice(&crc16(&body).to_le_bytes());
-    f
-}
-
-fn response(seq: u8, cmd: u8, status: u8, payload: &[u8]) -> Vec<u8> {
-    let mut body = vec![seq, cmd | 0x80, status];
-    body.extend_from_slice(&(payload.len() as u16).to_le_bytes());
-    body.extend_from_slice(payload);
-    let mut f = vec![0x5A];
-    f.extend_from_slice(&body);
-    f.extend_from_slice(&crc16(&body).to_le_bytes());
-    f
-}
-
-/// The board's serial port, raw, with reads bounded in time.
+/// The board's serial port, raw 8N1.
 struct Port {
-    file: File,
+    link: SerialLink,
 }
 
 impl Port {
     fn open(path: &std::path::Path) -> Port {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .unwrap();
-        let fd = file.as_raw_fd();
-        // SAFETY: termios calls on a valid open terminal descriptor and a zeroed struct that
-        // tcgetattr fills.
-        unsafe {
-            let mut tio: libc::termios = std::mem::zeroed();
-            assert_eq!(libc::tcgetattr(fd, &mut tio), 0);
-            libc::cfmakeraw(&mut tio);
-            assert_eq!(libc::tcsetattr(fd, libc::TCSANOW, &tio), 0);
+        Port {
+            link: SerialLink::open(path, DEFAULT_BAUD).unwrap(),
         }
-        Port { file }
     }
 
     fn send(&mut self, bytes: &[u8]) {
-        self.file.write_all(bytes).unwrap();
+        self.link.write_all(bytes).unwrap();
     }
 
     /// Reads until `n` bytes arrived or `timeout` passed; returns what arrived.
     fn read_for(&mut self, n: usize, timeout: Duration) -> Vec<u8> {
         let deadline = Instant::now() + timeout;
-        let mut out = Vec::new();
-        while out.len() < n {
+        let mut out = vec![0u8; n];
+        let mut got = 0;
+        while got < n {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            let mut pfd = libc::pollfd {
-                fd: self.file.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) };
-            if r <= 0 {
-                continue;
-            }
-            let mut buf = vec![0u8; n - out.len()];
-            // SAFETY: reading into a buffer of the given length from a valid descriptor.
-            let got = unsafe {
-                libc::read(
-                    self.file.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                )
-            };
-            if got > 0 {
-                out.extend_from_slice(&buf[..got as usize]);
-            }
+            got += self.link.read(&mut out[got..], left).unwrap();
         }
+        out.truncate(got);
         out
     }
 
@@ -162,20 +112,20 @@ fn uart_sim_smoke() {
     hello.extend_from_slice(&1024u16.to_le_bytes());
     hello.extend_from_slice(&(SIM_CLKS_PER_BIT as u16).to_le_bytes());
     port.exchange(
-        &request(0x40, HELLO, &[]),
-        &response(0x40, HELLO, OK, &hello),
+        &encode_request(0x40, HELLO, &[]),
+        &encode_response(0x40, HELLO, OK, &hello),
         "HELLO",
     );
 
     // ID ("TESS") and VERSION (0.1.0).
     let dt = port.exchange(
-        &request(0x41, REG_READ, &ID.to_le_bytes()),
-        &response(0x41, REG_READ, OK, &0x5445_5353u32.to_le_bytes()),
+        &encode_request(0x41, REG_READ, &ID.to_le_bytes()),
+        &encode_response(0x41, REG_READ, OK, &0x5445_5353u32.to_le_bytes()),
         "REG_READ ID",
     );
     port.exchange(
-        &request(0x42, REG_READ, &VERSION.to_le_bytes()),
-        &response(0x42, REG_READ, OK, &0x0000_0100u32.to_le_bytes()),
+        &encode_request(0x42, REG_READ, &VERSION.to_le_bytes()),
+        &encode_response(0x42, REG_READ, OK, &0x0000_0100u32.to_le_bytes()),
         "REG_READ VERSION",
     );
     eprintln!("REG_READ round trip: {:.1} ms", dt.as_secs_f64() * 1e3);
@@ -187,31 +137,35 @@ fn uart_sim_smoke() {
         p.extend_from_slice(&v.to_le_bytes());
         p
     };
-    let written = response(0x43, REG_WRITE, OK, &[]);
+    let written = encode_response(0x43, REG_WRITE, OK, &[]);
     port.exchange(
-        &request(0x43, REG_WRITE, &write(0x1111_1111)),
+        &encode_request(0x43, REG_WRITE, &write(0x1111_1111)),
         &written,
         "REG_WRITE",
     );
     port.exchange(
-        &request(0x43, REG_WRITE, &write(0x2222_2222)),
+        &encode_request(0x43, REG_WRITE, &write(0x2222_2222)),
         &written,
         "REG_WRITE repeated",
     );
-    let scratch = response(0x44, REG_READ, OK, &0x1111_1111u32.to_le_bytes());
+    let scratch = encode_response(0x44, REG_READ, OK, &0x1111_1111u32.to_le_bytes());
     port.exchange(
-        &request(0x44, REG_READ, &SCRATCH.to_le_bytes()),
+        &encode_request(0x44, REG_READ, &SCRATCH.to_le_bytes()),
         &scratch,
         "SCRATCH after the repeat",
     );
 
     // A corrupted CRC: BAD_CRC with the sequence number and command as received, not executed,
     // and the kept response (0x44) stays.
-    let mut bad = request(0x45, REG_WRITE, &write(0x3333_3333));
+    let mut bad = encode_request(0x45, REG_WRITE, &write(0x3333_3333));
     *bad.last_mut().unwrap() ^= 0x01;
-    port.exchange(&bad, &response(0x45, REG_WRITE, BAD_CRC, &[]), "BAD_CRC");
     port.exchange(
-        &request(0x44, REG_READ, &SCRATCH.to_le_bytes()),
+        &bad,
+        &encode_response(0x45, REG_WRITE, BAD_CRC, &[]),
+        "BAD_CRC",
+    );
+    port.exchange(
+        &encode_request(0x44, REG_READ, &SCRATCH.to_le_bytes()),
         &scratch,
         "kept response after BAD_CRC",
     );
@@ -219,7 +173,7 @@ fn uart_sim_smoke() {
     // A partial frame, then silence: the board abandons it after IdleBytes byte times (the
     // simulated board paces them at one per millisecond at most: about 64 ms) and answers the
     // next frame, sent a second later. No response may come for the partial frame.
-    port.send(&request(0x46, REG_READ, &ID.to_le_bytes())[..4]);
+    port.send(&encode_request(0x46, REG_READ, &ID.to_le_bytes())[..4]);
     let none = port.read_for(1, Duration::from_millis(1000));
     assert!(
         none.is_empty(),
@@ -227,61 +181,61 @@ fn uart_sim_smoke() {
         hex(&none)
     );
     port.exchange(
-        &request(0x46, REG_READ, &SCRATCH.to_le_bytes()),
-        &response(0x46, REG_READ, OK, &0x1111_1111u32.to_le_bytes()),
+        &encode_request(0x46, REG_READ, &SCRATCH.to_le_bytes()),
+        &encode_response(0x46, REG_READ, OK, &0x1111_1111u32.to_le_bytes()),
         "frame after an abandoned one",
     );
 
     // Errors and timeouts: unknown command, wrong length, no output beats, no interrupt.
     port.exchange(
-        &request(0x47, 0x7E, &[]),
-        &response(0x47, 0x7E, BAD_CMD, &[]),
+        &encode_request(0x47, 0x7E, &[]),
+        &encode_response(0x47, 0x7E, BAD_CMD, &[]),
         "BAD_CMD",
     );
     port.exchange(
-        &request(0x48, REG_READ, &[0]),
-        &response(0x48, REG_READ, BAD_LEN, &[]),
+        &encode_request(0x48, REG_READ, &[0]),
+        &encode_response(0x48, REG_READ, BAD_LEN, &[]),
         "BAD_LEN",
     );
     let mut recv = 2u16.to_le_bytes().to_vec();
     recv.extend_from_slice(&500u32.to_le_bytes());
     port.exchange(
-        &request(0x49, STREAM_RECV, &recv),
-        &response(0x49, STREAM_RECV, TIMEOUT, &[]),
+        &encode_request(0x49, STREAM_RECV, &recv),
+        &encode_response(0x49, STREAM_RECV, TIMEOUT, &[]),
         "STREAM_RECV with no output",
     );
     port.exchange(
-        &request(0x4A, WAIT_IRQ, &300u32.to_le_bytes()),
-        &response(0x4A, WAIT_IRQ, TIMEOUT, &[0]),
+        &encode_request(0x4A, WAIT_IRQ, &300u32.to_le_bytes()),
+        &encode_response(0x4A, WAIT_IRQ, TIMEOUT, &[0]),
         "WAIT_IRQ with no interrupt",
     );
 
     // HELLO forgets the kept response: the same sequence number is executed again.
     port.exchange(
-        &request(0x4A, HELLO, &[]),
-        &response(0x4A, HELLO, OK, &hello),
+        &encode_request(0x4A, HELLO, &[]),
+        &encode_response(0x4A, HELLO, OK, &hello),
         "HELLO again",
     );
     port.exchange(
-        &request(0x4A, REG_WRITE, &write(0x4444_4444)),
-        &response(0x4A, REG_WRITE, OK, &[]),
+        &encode_request(0x4A, REG_WRITE, &write(0x4444_4444)),
+        &encode_response(0x4A, REG_WRITE, OK, &[]),
         "REG_WRITE after HELLO",
     );
     port.exchange(
-        &request(0x4B, REG_READ, &SCRATCH.to_le_bytes()),
-        &response(0x4B, REG_READ, OK, &0x4444_4444u32.to_le_bytes()),
+        &encode_request(0x4B, REG_READ, &SCRATCH.to_le_bytes()),
+        &encode_response(0x4B, REG_READ, OK, &0x4444_4444u32.to_le_bytes()),
         "SCRATCH after HELLO",
     );
 
     // Streams and the interrupt: a VBUF_READ of two result words (tlast on the last beat out),
     // then a FENCE, which raises the interrupt once INTR_ENABLE.done is set.
     port.exchange(
-        &request(0x4C, REG_WRITE, &{
+        &encode_request(0x4C, REG_WRITE, &{
             let mut p = INTR_ENABLE.to_le_bytes().to_vec();
             p.extend_from_slice(&1u32.to_le_bytes());
             p
         }),
-        &response(0x4C, REG_WRITE, OK, &[]),
+        &encode_response(0x4C, REG_WRITE, OK, &[]),
         "INTR_ENABLE",
     );
     let send = |d: Vec<u8>| {
@@ -291,18 +245,18 @@ fn uart_sim_smoke() {
         p
     };
     port.exchange(
-        &request(
+        &encode_request(
             0x4D,
             STREAM_SEND,
             &send(descriptor([4, 0, 2, 0, 0, 0, 0, 0])),
         ),
-        &response(0x4D, STREAM_SEND, OK, &(desc_beats as u16).to_le_bytes()),
+        &encode_response(0x4D, STREAM_SEND, OK, &(desc_beats as u16).to_le_bytes()),
         "STREAM_SEND VBUF_READ",
     );
     let beats = 2 * word_bytes / w;
     let mut recv = (beats as u16).to_le_bytes().to_vec();
     recv.extend_from_slice(&100_000u32.to_le_bytes());
-    port.send(&request(0x4E, STREAM_RECV, &recv));
+    port.send(&encode_request(0x4E, STREAM_RECV, &recv));
     let len = 6 + beats * (w + 1) + 2;
     let got = port.read_for(len, Duration::from_secs(20));
     assert_eq!(got.len(), len, "STREAM_RECV: {}", hex(&got));
@@ -315,27 +269,31 @@ fn uart_sim_smoke() {
     assert_eq!(flags, want_flags, "STREAM_RECV flags");
     assert_eq!(
         hex(&got),
-        hex(&response(0x4E, STREAM_RECV, OK, data)),
+        hex(&encode_response(0x4E, STREAM_RECV, OK, data)),
         "STREAM_RECV"
     );
     port.exchange(
-        &request(
+        &encode_request(
             0x4F,
             STREAM_SEND,
             &send(descriptor([5, 0, 0, 0, 0, 0, 0, 0])),
         ),
-        &response(0x4F, STREAM_SEND, OK, &(desc_beats as u16).to_le_bytes()),
+        &encode_response(0x4F, STREAM_SEND, OK, &(desc_beats as u16).to_le_bytes()),
         "STREAM_SEND FENCE",
     );
     port.exchange(
-        &request(0x50, WAIT_IRQ, &100_000u32.to_le_bytes()),
-        &response(0x50, WAIT_IRQ, OK, &[1]),
+        &encode_request(0x50, WAIT_IRQ, &100_000u32.to_le_bytes()),
+        &encode_response(0x50, WAIT_IRQ, OK, &[1]),
         "WAIT_IRQ after FENCE",
     );
 
     // Link throughput: a full 1024-byte request (an unknown command) and its answer.
-    let big = request(0x51, 0x7F, &[0x5A; 1024]);
-    let dt = port.exchange(&big, &response(0x51, 0x7F, BAD_CMD, &[]), "1 KiB request");
+    let big = encode_request(0x51, 0x7F, &[0x5A; 1024]);
+    let dt = port.exchange(
+        &big,
+        &encode_response(0x51, 0x7F, BAD_CMD, &[]),
+        "1 KiB request",
+    );
     eprintln!(
         "{} bytes through the simulated link in {:.1} ms: {:.0} bytes/s",
         big.len() + 8,
