@@ -13,25 +13,12 @@ use ndarray::{Array1, Array2};
 use tessera_golden::config::{Config, RopeScaling};
 use tessera_golden::model::{DecoderLayer, LayerKvCache, LayerWeights, Precision, Rope};
 use tessera_golden::quant::GoldenEngine;
-
-/// SplitMix64: a fixed, dependency-free stream of pseudo-random numbers.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_f32(&mut self) -> f32 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-}
+use tessera_golden::synth::SplitMix;
 
 fn matrix(rng: &mut SplitMix, rows: usize, cols: usize) -> Array2<f32> {
     // Uniform with variance 1/cols keeps activations in a realistic range.
     let amp = (3.0 / cols as f32).sqrt();
-    Array2::from_shape_simple_fn((rows, cols), || rng.next_f32() * amp)
+    Array2::from_shape_simple_fn((rows, cols), || rng.uniform() * amp)
 }
 
 fn config() -> Config {
@@ -95,8 +82,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         gate_proj: matrix(&mut rng, i, h),
         up_proj: matrix(&mut rng, i, h),
         down_proj: matrix(&mut rng, h, i),
-        input_layernorm: Array1::from_shape_simple_fn(h, || 1.0 + 0.1 * rng.next_f32()),
-        post_attention_layernorm: Array1::from_shape_simple_fn(h, || 1.0 + 0.1 * rng.next_f32()),
+        input_layernorm: Array1::from_shape_simple_fn(h, || 1.0 + 0.1 * rng.uniform()),
+        post_attention_layernorm: Array1::from_shape_simple_fn(h, || 1.0 + 0.1 * rng.uniform()),
     };
     let w8 = DecoderLayer::from_weights(&cfg, 0, weights.clone(), Precision::W8A8)?;
     let f32l = DecoderLayer::from_weights(&cfg, 0, weights, Precision::F32)?;
@@ -111,10 +98,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A cache of `context` earlier positions, then one decode token at position `context`.
     let kv = nkv * hd;
     let base = LayerKvCache {
-        k: (0..context * kv).map(|_| rng.next_f32()).collect(),
-        v: (0..context * kv).map(|_| rng.next_f32()).collect(),
+        k: (0..context * kv).map(|_| rng.uniform()).collect(),
+        v: (0..context * kv).map(|_| rng.uniform()).collect(),
     };
-    let x = Array2::from_shape_simple_fn((1, h), || rng.next_f32());
+    let x = Array2::from_shape_simple_fn((1, h), || rng.uniform());
     let rope = Rope::new(&cfg)?.tables(context, 1);
 
     for (name, layer) in [("w8a8", &w8), ("fp32", &f32l)] {

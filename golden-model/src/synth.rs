@@ -281,12 +281,32 @@ pub fn plan(spec: &SynthSpec) -> Vec<TensorPlan> {
     v
 }
 
+/// splitmix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", 2014):
+/// the mixing step of every seeded stream of the project.
 #[inline]
-fn splitmix64(mut z: u64) -> u64 {
+pub fn splitmix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// A splitmix64 stream of values uniform in [-1, 1) (24-bit resolution): the seeded weights of
+/// small test models and benches.
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    /// The next value, uniform in [-1, 1).
+    pub fn uniform(&mut self) -> f32 {
+        let z = splitmix64(self.0);
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    /// `n` values `offset + u × scale`.
+    pub fn values(&mut self, n: usize, scale: f32, offset: f32) -> Vec<f32> {
+        (0..n).map(|_| offset + self.uniform() * scale).collect()
+    }
 }
 
 /// FNV-1a of the tensor name: the per-tensor stream key.

@@ -25,6 +25,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use tessera_golden::model::{KvCache, Precision};
 use tessera_golden::quant::{matvec_i32, GoldenEngine, MatrixId, MatrixKind, QuantMatrix};
+use tessera_golden::synth::splitmix64;
 
 use crate::config::ChipConfig;
 use crate::device::{supported_version, Device};
@@ -371,21 +372,13 @@ fn config<T: Transport>(d: &mut Device<T>, expect: Option<&ChipConfig>) -> Resul
     })
 }
 
-/// splitmix64.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// Weight-memory patterns.
 pub const MEM_PATTERNS: [&str; 3] = ["address-hash", "checkerboard 55/aa", "extremes 7f/80"];
 
 /// Byte `byte` of weight word `word` of tile `tile` in pattern `p`.
 fn pattern_byte(p: usize, seed: u64, tile: usize, word: usize, byte: usize) -> u8 {
     match p {
-        0 => mix(seed ^ ((tile as u64) << 48) ^ ((word as u64) << 16) ^ byte as u64) as u8,
+        0 => splitmix64(seed ^ ((tile as u64) << 48) ^ ((word as u64) << 16) ^ byte as u64) as u8,
         1 if (word + byte) % 2 == 0 => 0x55,
         1 => 0xaa,
         _ if (word + byte) % 2 == 0 => 0x7f,
@@ -515,7 +508,9 @@ fn weight_memory<T: Transport>(d: &mut Device<T>, opts: &Options) -> Result<Foun
 
 /// Random int8 values (the full range, -128 included).
 fn random_i8(seed: u64, n: usize) -> Vec<i8> {
-    (0..n as u64).map(|i| mix(seed ^ (i << 20)) as i8).collect()
+    (0..n as u64)
+        .map(|i| splitmix64(seed ^ (i << 20)) as i8)
+        .collect()
 }
 
 fn matvec<T: Transport>(d: &mut Device<T>, opts: &Options) -> Result<Found> {
@@ -613,7 +608,7 @@ fn layer<T: Transport>(d: Device<T>, opts: &Options) -> Result<Found> {
     let load = eng.load_model(&model, LoadMode::FrontDoor)?;
     let v = shape.vocab as u64;
     let toks: Vec<u32> = (0..4u64)
-        .map(|i| (mix(opts.seed.wrapping_add(i)) % v) as u32)
+        .map(|i| (splitmix64(opts.seed.wrapping_add(i)) % v) as u32)
         .collect();
     // Prefill of three tokens, then one decode step, on the chip and in the golden model.
     let mut chip_cache = KvCache::new(model.config());

@@ -8,7 +8,7 @@ use ndarray::{Array1, Array2};
 use serde_json::json;
 use tessera_golden::config::Config;
 use tessera_golden::model::{DecoderLayer, LayerWeights, Llama, Precision};
-use tessera_golden::synth::{write_checkpoint, Preset, Progress, SynthSpec};
+use tessera_golden::synth::{write_checkpoint, Preset, Progress, SplitMix, SynthSpec};
 
 use crate::error::{Error, Result};
 
@@ -74,62 +74,42 @@ impl SmallShape {
     }
 }
 
-/// splitmix64 → uniform in [-1, 1): the seeded weights of the small and synthetic models.
-pub struct Rng(pub u64);
+fn matrix(rng: &mut SplitMix, rows: usize, cols: usize, scale: f32) -> Array2<f32> {
+    Array2::from_shape_fn((rows, cols), |_| rng.uniform() * scale)
+}
 
-impl Rng {
-    /// The next value, uniform in [-1, 1).
-    pub fn uniform(&mut self) -> f32 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-
-    /// `n` values `offset + u × scale`.
-    pub fn values(&mut self, n: usize, scale: f32, offset: f32) -> Vec<f32> {
-        (0..n).map(|_| offset + self.uniform() * scale).collect()
-    }
-
-    fn matrix(&mut self, rows: usize, cols: usize, scale: f32) -> Array2<f32> {
-        Array2::from_shape_fn((rows, cols), |_| self.uniform() * scale)
-    }
-
-    fn norm(&mut self, n: usize) -> Array1<f32> {
-        Array1::from_shape_fn(n, |_| 1.0 + 0.1 * self.uniform())
-    }
+fn norm(rng: &mut SplitMix, n: usize) -> Array1<f32> {
+    Array1::from_shape_fn(n, |_| 1.0 + 0.1 * rng.uniform())
 }
 
 /// A model of shape `s` with seeded uniform weights (std ≈ 1/√fan-in), in `precision`.
 pub fn small_llama(s: &SmallShape, seed: u64, precision: Precision) -> Result<Llama> {
     let cfg = s.config()?;
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix(seed);
     let hd = cfg.head_dim();
     let (h, i) = (s.hidden, s.intermediate);
     let sc = |fan: usize| 1.7 / (fan as f32).sqrt();
-    let embed = rng.matrix(s.vocab, h, 1.0);
+    let embed = matrix(&mut rng, s.vocab, h, 1.0);
     let mut layers = Vec::with_capacity(s.layers);
     for l in 0..s.layers {
         let w = LayerWeights {
-            q_proj: rng.matrix(s.heads * hd, h, sc(h)),
-            k_proj: rng.matrix(s.kv_heads * hd, h, sc(h)),
-            v_proj: rng.matrix(s.kv_heads * hd, h, sc(h)),
-            o_proj: rng.matrix(h, s.heads * hd, sc(s.heads * hd)),
-            gate_proj: rng.matrix(i, h, sc(h)),
-            up_proj: rng.matrix(i, h, sc(h)),
-            down_proj: rng.matrix(h, i, sc(i)),
-            input_layernorm: rng.norm(h),
-            post_attention_layernorm: rng.norm(h),
+            q_proj: matrix(&mut rng, s.heads * hd, h, sc(h)),
+            k_proj: matrix(&mut rng, s.kv_heads * hd, h, sc(h)),
+            v_proj: matrix(&mut rng, s.kv_heads * hd, h, sc(h)),
+            o_proj: matrix(&mut rng, h, s.heads * hd, sc(s.heads * hd)),
+            gate_proj: matrix(&mut rng, i, h, sc(h)),
+            up_proj: matrix(&mut rng, i, h, sc(h)),
+            down_proj: matrix(&mut rng, h, i, sc(i)),
+            input_layernorm: norm(&mut rng, h),
+            post_attention_layernorm: norm(&mut rng, h),
         };
         layers.push(DecoderLayer::from_weights(&cfg, l, w, precision)?);
     }
-    let norm = rng.norm(h);
+    let norm = norm(&mut rng, h);
     let head = if s.tied {
         None
     } else {
-        Some(rng.matrix(s.vocab, h, sc(h)))
+        Some(matrix(&mut rng, s.vocab, h, sc(h)))
     };
     Ok(Llama::from_parts(
         cfg, embed, layers, norm, head, precision,

@@ -14,8 +14,7 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use tessera_driver::models::Rng;
-use tessera_golden::synth::{byte_level_tokenizer_json, write_f32_safetensors};
+use tessera_golden::synth::{byte_level_tokenizer_json, write_f32_safetensors, SplitMix};
 use tessera_sim::require_verilator;
 
 fn tessera(args: &[&str]) -> Output {
@@ -81,7 +80,7 @@ fn write_small_checkpoint(name: &str, layers: usize, seed: u64) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix(seed);
     let sc = |fan: usize| 1.7 / (fan as f32).sqrt();
     let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = vec![(
         "model.embed_tokens.weight".into(),

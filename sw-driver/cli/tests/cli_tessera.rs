@@ -307,3 +307,60 @@ fn cli_errors_are_one_line_and_nonzero() {
         }
     }
 }
+
+/// As an installed tool: the golden-model commands run from any folder with no RTL at hand;
+/// a simulated chip without RTL is one clear line naming the way to give it, and exit 2.
+#[test]
+fn cli_runs_outside_the_checkout_and_names_the_missing_rtl() {
+    let elsewhere = scratch("elsewhere");
+    let no_rtl = elsewhere.join("no-rtl");
+    let model = tiny().to_str().unwrap().to_string();
+    let run_in = |args: &[&str], rtl: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .current_dir(&elsewhere)
+            .env("TESSERA_RTL_ROOT", rtl)
+            .output()
+            .expect("run tessera")
+    };
+    let out = run_in(
+        &[
+            "generate",
+            "--model",
+            &model,
+            "--tokens",
+            "1,2",
+            "--max-new",
+            "2",
+            "--json",
+        ],
+        &no_rtl,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(u32s(&json(&out)["tokens"]).len(), 2);
+
+    let out = run_in(
+        &["run", "--config", "tiny", "--synthetic", "small"],
+        &no_rtl,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("TESSERA_RTL_ROOT") && err.contains("rtl/files.f"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let here = elsewhere.to_str().unwrap();
+    let out = run_in(&["--rtl-root", here, "run", "--config", "tiny"], &no_rtl);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--rtl-root") && err.contains("not a Tessera checkout"),
+        "{err}"
+    );
+}

@@ -221,6 +221,8 @@ pub fn run(a: Args) -> Result<Outcome> {
             ),
             _ => a.config = Some(c.clone()),
         }
+        // The simulated chip is built from the RTL: a missing checkout is said before any work.
+        tessera_sim::rtl_root()?;
     }
     let t0 = Instant::now();
     let (model, source) = model(&a)?;
