@@ -23,19 +23,19 @@ use tessera_verif::{Tile, TileConfig};
 #[command(name = "tile-demo", long_about)]
 struct Opts {
     /// Random seed, decimal or 0x hex [default: TESSERA_SEED if set, else 1].
-    #[arg(long, value_name = "N", value_parser = parse_seed)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_seed)]
     seed: Option<u64>,
     /// Tile configurations to run.
     #[arg(long, value_name = "NAME", value_enum, default_value_t = Configs::All)]
     config: Configs,
     /// Output rows per matrix [default: tiny 13, sim 64].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
     rows: Option<u32>,
     /// Reduction length [default: tiny 100, sim 4096].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
     k: Option<u32>,
     /// Matrix-vector products per configuration.
-    #[arg(long, value_name = "N", default_value_t = 3,
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     ops: u32,
     /// Write an FST waveform of the first configuration run to PATH.

@@ -28,20 +28,20 @@ use tessera_verif::{Tile, TileConfig};
 struct Args {
     /// Interleaved repeats of each measurement, the two loops in alternating order; medians are
     /// printed, the overhead is the median of the repeats' ratios.
-    #[arg(long, value_name = "N", default_value_t = 11,
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 11,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     repeats: u32,
     /// Back-to-back matrix-vector products per repeat of the 16-tile array; the single tile,
     /// 16 times cheaper per cycle, runs 16 N.
-    #[arg(long, value_name = "N", default_value_t = 8,
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     ops: u32,
     /// Rows per product (must fit the weight memory with K).
-    #[arg(long, value_name = "N", default_value_t = 64,
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
     rows: u32,
     /// Reduction length (at most ActWords x KWidth of the model).
-    #[arg(long, value_name = "N", default_value_t = 4096,
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 4096,
           value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
     k: u32,
     /// Also measure the 16-tile array (tile_array16_sim; its first run builds the model, which

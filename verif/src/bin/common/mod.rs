@@ -18,7 +18,14 @@ pub fn parse_args<T: Parser>(name: &str) -> Result<T, ExitCode> {
             let text = e.render().to_string();
             let line = text.lines().next().unwrap_or("invalid arguments");
             let line = line.strip_prefix("error: ").unwrap_or(line);
-            eprintln!("{name}: {line} (see --help)");
+            // The choices of an enumerated option are on a line of their own.
+            let choices = text
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("[possible values:"))
+                .map(|l| format!(" {l}"))
+                .unwrap_or_default();
+            eprintln!("{name}: {line}{choices} (see --help)");
             Err(ExitCode::from(2))
         }
     }
