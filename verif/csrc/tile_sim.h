@@ -1,40 +1,49 @@
 // SPDX-License-Identifier: Apache-2.0
-// Model handles over Verilated classes: one VerilatedContext per model, the thread's context
-// set on every entry, SV errors collected by the hooks in bridge.cpp and thrown as exceptions
-// (which the bridge returns to Rust as errors).
+// Model wrappers over Verilated classes, compiled into each model library (model_abi.h): one
+// VerilatedContext per model, the thread's context set on every entry, SV errors collected by
+// the hooks of sv_hooks.cpp and thrown as exceptions, which the tables at the end of this file
+// turn into error returns of the C interface.
 #pragma once
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "model_abi.h"
 #include "svdpi.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
-#include "csrc/bridge.h"
+
+// The one symbol a model library exports.
+#define TESSERA_EXPORT __attribute__((visibility("default")))
 
 namespace tessera {
 
-// Error state of the SV code running on this thread (set by vl_stop/vl_fatal/vl_finish).
-// The flag is constant-initialised and visible here, so the per-cycle check is one load.
-inline thread_local bool t_sv_failed = false;
-inline bool sv_failed() { return t_sv_failed; }
+// SV messages of this thread (sv_hooks.cpp): the error the hooks recorded, and clearing it.
 std::string sv_take_error();
 void sv_clear();
+// The message of the last failed call of the C interface on this thread.
+void set_last_error(const char* msg);
+size_t copy_last_error(char* buf, size_t len);
+size_t copy_output_tail(char* buf, size_t len);
 
-// Sets the thread's Verilator context and clears stale SV messages on entry.
+// Sets the thread's Verilator context and clears stale SV errors on entry. The hooks mark a
+// failure in the context (gotError), so the per-cycle check is one load from the model's own
+// context rather than a thread-local of a shared library.
 struct Enter {
   explicit Enter(VerilatedContext* c) {
     Verilated::threadContextp(c);
+    c->gotError(false);
     sv_clear();
   }
 };
 
-inline void check_sv(const char* where) {
-  if (sv_failed()) throw std::runtime_error(sv_take_error() + " (during " + where + ")");
+inline void check_sv(const VerilatedContext* c, const char* where) {
+  if (c->gotError()) throw std::runtime_error(sv_take_error() + " (during " + where + ")");
 }
 
 // Little-endian bytes into a port of any width.
@@ -126,7 +135,7 @@ class ModelBase {
     m_->clk_i = 0;
     m_->rst_ni = 1;
     m_->eval();
-    check_sv("construction");
+    this->check("construction");
   }
   ~ModelBase() {
     Enter e(ctx_.get());
@@ -138,6 +147,9 @@ class ModelBase {
     Verilated::threadContextp(nullptr);
     sv_clear();
   }
+  // Whether an SV error stopped the model during the current call.
+  bool failed() const { return ctx_->gotError(); }
+  void check(const char* where) const { check_sv(ctx_.get(), where); }
   inline void dump(uint64_t t) {
     if (tfp_ && cycle_ >= tr_start_ && cycle_ < tr_end_) tfp_->dump(t);
   }
@@ -152,15 +164,15 @@ class ModelBase {
     ++cycle_;
     ctx_->time(2 * cycle_);
   }
-  void open_trace(rust::Str path, uint64_t start, uint64_t end) {
+  void open_trace(const std::string& path, uint64_t start, uint64_t end) {
     Enter e(ctx_.get());
     if (tfp_) tfp_->close();
     tfp_.reset(new VerilatedFstC);
     m_->trace(tfp_.get(), 99);
-    tfp_->open(std::string(path).c_str());
+    tfp_->open(path.c_str());
     if (!tfp_->isOpen()) {
       tfp_.reset();
-      throw std::runtime_error("cannot open FST file " + std::string(path));
+      throw std::runtime_error("cannot open FST file " + path);
     }
     tr_start_ = start;
     tr_end_ = end;
@@ -173,7 +185,7 @@ class ModelBase {
 };
 
 template <class M, unsigned L, unsigned KW, unsigned WW, unsigned AW, bool Backdoor>
-class TileSimImpl final : public TileSim, ModelBase<M> {
+class TileSimImpl final : ModelBase<M> {
   using B = ModelBase<M>;
   using B::ctx_;
   using B::cycle_;
@@ -308,13 +320,16 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
   // One copy per record (an element-wise push into a Rust vector crosses the language
   // boundary several times per element).
   template <class T>
-  static void move_out(std::vector<T>& from, rust::Slice<T> to) {
-    if (to.size() != from.size()) throw std::runtime_error("monitor log length changed");
-    if (!from.empty()) std::memcpy(to.data(), from.data(), from.size() * sizeof(T));
+  static void move_out(std::vector<T>& from, T* to, uint64_t len) {
+    if (len != from.size()) throw std::runtime_error("monitor log length changed");
+    if (!from.empty()) std::memcpy(to, from.data(), from.size() * sizeof(T));
     from.clear();
   }
 
  public:
+  static constexpr unsigned kLanes = L, kKWidth = KW, kWeightWords = WW, kActWords = AW;
+  static constexpr bool kBackdoor = Backdoor;
+
   TileSimImpl(const char* scope_name) {
     if constexpr (Backdoor) {
       Enter e(ctx_.get());
@@ -328,42 +343,42 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
     m_->err_clear_i = 0;
   }
 
-  void set_drive(bool transactors) override { drive_ = transactors; }
-  void poke_reset(bool active) override { m_->rst_ni = !active; }
-  void poke_err_clear(bool value) override { m_->err_clear_i = value; }
-  void poke_cfg(bool valid, uint32_t base, uint32_t rows, uint32_t k) override {
+  void set_drive(bool transactors) { drive_ = transactors; }
+  void poke_reset(bool active) { m_->rst_ni = !active; }
+  void poke_err_clear(bool value) { m_->err_clear_i = value; }
+  void poke_cfg(bool valid, uint32_t base, uint32_t rows, uint32_t k) {
     m_->cfg_valid_i = valid;
     set_cfg_port(m_->cfg_i, base, rows, k);
   }
-  void poke_wr(bool valid, uint32_t addr, rust::Slice<const uint8_t> data) override {
+  void poke_wr(bool valid, uint32_t addr, const uint8_t* data, size_t len) {
     m_->wr_valid_i = valid;
     m_->wr_addr_i = addr;
-    put_le(m_->wr_data_i, data.data(), std::min(data.size(), kWordBytes));
+    put_le(m_->wr_data_i, data, std::min(len, kWordBytes));
   }
-  void poke_act(bool valid, rust::Slice<const uint8_t> data) override {
+  void poke_act(bool valid, const uint8_t* data, size_t len) {
     m_->act_valid_i = valid;
-    put_le(m_->act_data_i, data.data(), std::min<size_t>(data.size(), KW));
+    put_le(m_->act_data_i, data, std::min<size_t>(len, KW));
   }
-  void poke_res_ready(bool ready) override { m_->res_ready_i = ready; }
-  void eval() override {
+  void poke_res_ready(bool ready) { m_->res_ready_i = ready; }
+  void eval() {
     Enter e(ctx_.get());
     m_->eval();
-    check_sv("eval");
+    this->check("eval");
   }
-  uint32_t peek_status() const override {
+  uint32_t peek_status() const {
     const M& m = *m_;
     return (uint32_t(m.cfg_ready_o) << 0) | (uint32_t(m.wr_ready_o) << 1) |
            (uint32_t(m.act_ready_o) << 2) | (uint32_t(m.res_valid_o) << 3) |
            (uint32_t(m.res_last_o) << 4) | (uint32_t(m.busy_o) << 5) |
            (uint32_t(m.mac_busy_o) << 6) | (uint32_t(m.err_o) << 7);
   }
-  void peek_res(rust::Slice<int32_t> out) const override {
+  void peek_res(int32_t* out, size_t len) const {
     uint32_t w[L];
     get_words(m_->res_data_o, w, L);
-    for (size_t l = 0; l < std::min<size_t>(L, out.size()); ++l) out[l] = int32_t(w[l]);
+    for (size_t l = 0; l < std::min<size_t>(L, len); ++l) out[l] = int32_t(w[l]);
   }
 
-  void reset(uint32_t cycles) override {
+  void reset(uint32_t cycles) {
     Enter e(ctx_.get());
     M& m = *m_;
     m.rst_ni = 0;
@@ -377,22 +392,22 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
     }
     m.rst_ni = 1;
     m.eval();
-    check_sv("reset");
+    this->check("reset");
   }
-  void tick(uint64_t cycles) override {
+  void tick(uint64_t cycles) {
     Enter e(ctx_.get());
     for (uint64_t i = 0; i < cycles; ++i) {
       step();
-      if (sv_failed()) break;
+      if (this->failed()) break;
     }
-    check_sv("tick");
+    this->check("tick");
   }
-  uint64_t run_until(uint64_t results, uint64_t max_cycles, bool until_idle) override {
+  uint64_t run_until(uint64_t results, uint64_t max_cycles, bool until_idle) {
     Enter e(ctx_.get());
     const uint64_t start = cycle_;
     const uint64_t goal = results_ + results;
     auto done = [&] {
-      if (sv_failed()) return true;
+      if (this->failed()) return true;
       if (results_ < goal) return false;
       return !until_idle || (pending_inputs() == 0 && !m_->busy_o && !m_->res_valid_o);
     };
@@ -411,96 +426,97 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
         stop = done();
       }
     }
-    check_sv("run_until");
+    this->check("run_until");
     return cycle_ - start;
   }
 
-  void push_cfg(uint32_t base, uint32_t rows, uint32_t k, uint32_t gap) override {
+  void push_cfg(uint32_t base, uint32_t rows, uint32_t k, uint32_t gap) {
     cfg_.q.push_back(CfgBeat{base, rows, k, gap});
   }
-  void push_wr(uint32_t addr, rust::Slice<const uint8_t> data, uint32_t gap) override {
+  void push_wr(uint32_t addr, const uint8_t* data, size_t len, uint32_t gap) {
     WrBeat b{addr, gap, {}};
-    std::memcpy(b.data.data(), data.data(), std::min(data.size(), kWordBytes));
+    std::memcpy(b.data.data(), data, std::min(len, kWordBytes));
     wr_.q.push_back(b);
   }
-  void push_act(rust::Slice<const uint8_t> data, uint32_t gap) override {
+  void push_act(const uint8_t* data, size_t len, uint32_t gap) {
     ActBeat b{gap, {}};
-    std::memcpy(b.data.data(), data.data(), std::min<size_t>(data.size(), KW));
+    std::memcpy(b.data.data(), data, std::min<size_t>(len, KW));
     act_.q.push_back(b);
   }
-  void push_acts(rust::Slice<const uint8_t> data, uint32_t gap) override {
-    for (size_t off = 0; off < data.size(); off += KW) {
+  void push_acts(const uint8_t* data, size_t len, uint32_t gap) {
+    for (size_t off = 0; off < len; off += KW) {
       ActBeat b{gap, {}};
-      std::memcpy(b.data.data(), data.data() + off, std::min<size_t>(data.size() - off, KW));
+      std::memcpy(b.data.data(), data + off, std::min<size_t>(len - off, KW));
       act_.q.push_back(b);
     }
   }
-  void set_sink(uint32_t ready_permille, uint64_t seed) override {
+  void set_sink(uint32_t ready_permille, uint64_t seed) {
     ready_permille_ = ready_permille;
     rng_ = seed ? seed : 0x9E3779B97F4A7C15ull;
   }
-  uint64_t pending_inputs() const override {
+  uint64_t pending_inputs() const {
     return cfg_.q.size() + wr_.q.size() + act_.q.size();
   }
 
-  void log_lens(rust::Slice<uint64_t> out) const override {
+  void log_lens(uint64_t out[7]) const {
     const uint64_t v[7] = {cfg_log_.size(),    wr_meta_.size(),  wr_data_.size(),
                            act_cycles_.size(), act_data_.size(), res_meta_.size(),
                            res_data_.size()};
-    for (size_t i = 0; i < std::min<size_t>(7, out.size()); ++i) out[i] = v[i];
+    std::copy(v, v + 7, out);
   }
-  void take_logs(rust::Slice<uint64_t> cfg, rust::Slice<uint64_t> wr_meta,
-                 rust::Slice<uint8_t> wr_data, rust::Slice<uint64_t> act_cycles,
-                 rust::Slice<uint8_t> act_data, rust::Slice<uint64_t> res_meta,
-                 rust::Slice<int32_t> res_data) override {
-    move_out(cfg_log_, cfg);
-    move_out(wr_meta_, wr_meta);
-    move_out(wr_data_, wr_data);
-    move_out(act_cycles_, act_cycles);
-    move_out(act_data_, act_data);
-    move_out(res_meta_, res_meta);
-    move_out(res_data_, res_data);
+  void take_logs(const uint64_t lens[7], uint64_t* cfg, uint64_t* wr_meta, uint8_t* wr_data,
+                 uint64_t* act_cycles, uint8_t* act_data, uint64_t* res_meta,
+                 int32_t* res_data) {
+    uint64_t now[7];
+    log_lens(now);
+    if (!std::equal(now, now + 7, lens)) throw std::runtime_error("monitor log length changed");
+    move_out(cfg_log_, cfg, lens[0]);
+    move_out(wr_meta_, wr_meta, lens[1]);
+    move_out(wr_data_, wr_data, lens[2]);
+    move_out(act_cycles_, act_cycles, lens[3]);
+    move_out(act_data_, act_data, lens[4]);
+    move_out(res_meta_, res_meta, lens[5]);
+    move_out(res_data_, res_data, lens[6]);
   }
-  void counters(rust::Slice<uint64_t> out) const override {
+  void counters(uint64_t out[5]) const {
     const uint64_t v[5] = {cycle_, mac_busy_, busy_, err_cycles_, results_};
-    for (size_t i = 0; i < std::min<size_t>(5, out.size()); ++i) out[i] = v[i];
+    std::copy(v, v + 5, out);
   }
 
-  bool has_backdoor() const override { return Backdoor; }
-  void backdoor_write(uint32_t addr, uint32_t piece, uint32_t value) override {
+  void backdoor_write(uint32_t addr, uint32_t piece, uint32_t value) {
     if constexpr (Backdoor) {
       Enter e(ctx_.get());
       svSetScope(scope_);
       M::ram_backdoor_write(addr, piece, value);
-      check_sv("backdoor write");
+      this->check("backdoor write");
     } else {
       throw std::runtime_error("this model has no weight-memory backdoor");
     }
   }
-  uint32_t backdoor_read(uint32_t addr, uint32_t piece) override {
+  uint32_t backdoor_read(uint32_t addr, uint32_t piece) {
     if constexpr (Backdoor) {
       Enter e(ctx_.get());
       svSetScope(scope_);
       const uint32_t v = M::ram_backdoor_read(addr, piece);
-      check_sv("backdoor read");
+      this->check("backdoor read");
       return v;
     } else {
       throw std::runtime_error("this model has no weight-memory backdoor");
     }
   }
 
-  void trace_open(rust::Str path, uint64_t start, uint64_t end) override {
+  void trace_open(const std::string& path, uint64_t start, uint64_t end) {
     this->open_trace(path, start, end);
   }
-  void trace_close() override { this->close_trace(); }
+  void trace_close() { this->close_trace(); }
 
-  uint64_t bare_matvec_loop(uint32_t base, uint32_t rows, uint32_t k,
-                            rust::Slice<const uint8_t> acts, uint32_t ops) override {
+  uint64_t bare_matvec_loop(uint32_t base, uint32_t rows, uint32_t k, const uint8_t* acts,
+                            size_t acts_len, uint32_t ops) {
     Enter e(ctx_.get());
     M& m = *m_;
     const uint32_t chunks = (k + KW - 1) / KW;
     const uint32_t groups = (rows + L - 1) / L;
-    if (acts.size() < size_t(chunks) * KW) throw std::runtime_error("too few activation bytes");
+    if (acts_len < size_t(chunks) * KW) throw std::runtime_error("too few activation bytes");
     const uint64_t start = cycle_;
     m.wr_valid_i = 0;
     m.res_ready_i = 1;
@@ -517,7 +533,7 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
         m.cfg_valid_i = !cfg_taken;
         if (sent < chunks) {
           m.act_valid_i = 1;
-          put_le(m.act_data_i, acts.data() + size_t(sent) * KW, KW);
+          put_le(m.act_data_i, acts + size_t(sent) * KW, KW);
         } else {
           m.act_valid_i = 0;
         }
@@ -537,13 +553,13 @@ class TileSimImpl final : public TileSim, ModelBase<M> {
     m.act_valid_i = 0;
     m.res_ready_i = 0;
     m.eval();
-    check_sv("bare loop");
+    this->check("bare loop");
     return cycle_ - start;
   }
 };
 
 template <class M>
-class ProbeSimImpl final : public ProbeSim, ModelBase<M> {
+class ProbeSimImpl final : ModelBase<M> {
  public:
   ProbeSimImpl() {
     this->m_->fire_assert_i = 0;
@@ -554,25 +570,174 @@ class ProbeSimImpl final : public ProbeSim, ModelBase<M> {
     this->edge();
     this->m_->rst_ni = 1;
     this->m_->eval();
-    check_sv("reset");
+    this->check("reset");
   }
-  void set_inputs(bool fire_assert, bool fire_fatal) override {
+  void set_inputs(bool fire_assert, bool fire_fatal) {
     this->m_->fire_assert_i = fire_assert;
     this->m_->fire_fatal_i = fire_fatal;
   }
-  void tick(uint64_t cycles) override {
+  void tick(uint64_t cycles) {
     Enter e(this->ctx_.get());
-    for (uint64_t i = 0; i < cycles && !sv_failed(); ++i) {
+    for (uint64_t i = 0; i < cycles && !this->failed(); ++i) {
       this->m_->eval();
       this->edge();
     }
-    check_sv("tick");
+    this->check("tick");
   }
-  uint32_t count() const override { return this->m_->count_o; }
-  void trace_open(rust::Str path, uint64_t start, uint64_t end) override {
+  uint32_t count() const { return this->m_->count_o; }
+  void trace_open(const std::string& path, uint64_t start, uint64_t end) {
     this->open_trace(path, start, end);
   }
-  void trace_close() override { this->close_trace(); }
+  void trace_close() { this->close_trace(); }
 };
+
+// The C interface (model_abi.h) over a wrapper `Impl` made by `Make`: captureless lambdas that
+// convert the calls, and turn exceptions into error returns (nothing unwinds into Rust).
+template <class F>
+int guard(F&& f) noexcept {
+  try {
+    f();
+    return 0;
+  } catch (const std::exception& e) {
+    set_last_error(e.what());
+  } catch (...) {
+    set_last_error("unknown C++ exception");
+  }
+  return -1;
+}
+
+template <class Impl>
+inline Impl* self(TesseraModel* m) {
+  return reinterpret_cast<Impl*>(m);
+}
+template <class Impl>
+inline const Impl* self(const TesseraModel* m) {
+  return reinterpret_cast<const Impl*>(m);
+}
+
+template <class Impl, Impl* (*Make)()>
+TesseraCommonOps common_ops(uint32_t size) {
+  TesseraCommonOps c{};
+  c.version = TESSERA_MODEL_ABI_VERSION;
+  c.size = size;
+  c.last_error = [](char* buf, size_t len) noexcept { return copy_last_error(buf, len); };
+  c.output_tail = [](char* buf, size_t len) noexcept { return copy_output_tail(buf, len); };
+  c.create = []() noexcept -> TesseraModel* {
+    Impl* p = nullptr;
+    if (guard([&] { p = Make(); }) != 0) return nullptr;
+    return reinterpret_cast<TesseraModel*>(p);
+  };
+  c.destroy = [](TesseraModel* m) noexcept { delete self<Impl>(m); };
+  c.trace_open = [](TesseraModel* m, const char* path, size_t len, uint64_t start,
+                    uint64_t end) noexcept {
+    return guard([&] { self<Impl>(m)->trace_open(std::string(path, len), start, end); });
+  };
+  c.trace_close = [](TesseraModel* m) noexcept { self<Impl>(m)->trace_close(); };
+  return c;
+}
+
+template <class Impl, Impl* (*Make)()>
+const TesseraTileOps* tile_ops() {
+  static const TesseraTileOps ops = [] {
+    TesseraTileOps t{};
+    t.common = common_ops<Impl, Make>(sizeof(TesseraTileOps));
+    t.lanes = Impl::kLanes;
+    t.k_width = Impl::kKWidth;
+    t.weight_words = Impl::kWeightWords;
+    t.act_words = Impl::kActWords;
+    t.backdoor = Impl::kBackdoor;
+    t.set_drive = [](TesseraModel* m, bool v) noexcept { self<Impl>(m)->set_drive(v); };
+    t.poke_reset = [](TesseraModel* m, bool v) noexcept { self<Impl>(m)->poke_reset(v); };
+    t.poke_err_clear = [](TesseraModel* m, bool v) noexcept {
+      self<Impl>(m)->poke_err_clear(v);
+    };
+    t.poke_cfg = [](TesseraModel* m, bool valid, uint32_t base, uint32_t rows,
+                    uint32_t k) noexcept { self<Impl>(m)->poke_cfg(valid, base, rows, k); };
+    t.poke_wr = [](TesseraModel* m, bool valid, uint32_t addr, const uint8_t* d,
+                   size_t n) noexcept { self<Impl>(m)->poke_wr(valid, addr, d, n); };
+    t.poke_act = [](TesseraModel* m, bool valid, const uint8_t* d, size_t n) noexcept {
+      self<Impl>(m)->poke_act(valid, d, n);
+    };
+    t.poke_res_ready = [](TesseraModel* m, bool v) noexcept { self<Impl>(m)->poke_res_ready(v); };
+    t.eval = [](TesseraModel* m) noexcept { return guard([&] { self<Impl>(m)->eval(); }); };
+    t.peek_status = [](const TesseraModel* m) noexcept { return self<Impl>(m)->peek_status(); };
+    t.peek_res = [](const TesseraModel* m, int32_t* out, size_t n) noexcept {
+      self<Impl>(m)->peek_res(out, n);
+    };
+    t.reset = [](TesseraModel* m, uint32_t n) noexcept {
+      return guard([&] { self<Impl>(m)->reset(n); });
+    };
+    t.tick = [](TesseraModel* m, uint64_t n) noexcept {
+      return guard([&] { self<Impl>(m)->tick(n); });
+    };
+    t.run_until = [](TesseraModel* m, uint64_t results, uint64_t max_cycles, bool until_idle,
+                     uint64_t* cycles) noexcept {
+      return guard([&] { *cycles = self<Impl>(m)->run_until(results, max_cycles, until_idle); });
+    };
+    t.push_cfg = [](TesseraModel* m, uint32_t base, uint32_t rows, uint32_t k,
+                    uint32_t gap) noexcept { self<Impl>(m)->push_cfg(base, rows, k, gap); };
+    t.push_wr = [](TesseraModel* m, uint32_t addr, const uint8_t* d, size_t n,
+                   uint32_t gap) noexcept { self<Impl>(m)->push_wr(addr, d, n, gap); };
+    t.push_act = [](TesseraModel* m, const uint8_t* d, size_t n, uint32_t gap) noexcept {
+      self<Impl>(m)->push_act(d, n, gap);
+    };
+    t.push_acts = [](TesseraModel* m, const uint8_t* d, size_t n, uint32_t gap) noexcept {
+      self<Impl>(m)->push_acts(d, n, gap);
+    };
+    t.set_sink = [](TesseraModel* m, uint32_t permille, uint64_t seed) noexcept {
+      self<Impl>(m)->set_sink(permille, seed);
+    };
+    t.pending_inputs = [](const TesseraModel* m) noexcept {
+      return self<Impl>(m)->pending_inputs();
+    };
+    t.log_lens = [](const TesseraModel* m, uint64_t out[7]) noexcept {
+      self<Impl>(m)->log_lens(out);
+    };
+    t.take_logs = [](TesseraModel* m, const uint64_t lens[7], uint64_t* cfg, uint64_t* wr_meta,
+                     uint8_t* wr_data, uint64_t* act_cycles, uint8_t* act_data,
+                     uint64_t* res_meta, int32_t* res_data) noexcept {
+      return guard([&] {
+        self<Impl>(m)->take_logs(lens, cfg, wr_meta, wr_data, act_cycles, act_data, res_meta,
+                                 res_data);
+      });
+    };
+    t.counters = [](const TesseraModel* m, uint64_t out[5]) noexcept {
+      self<Impl>(m)->counters(out);
+    };
+    t.backdoor_write = [](TesseraModel* m, uint32_t addr, uint32_t piece,
+                          uint32_t value) noexcept {
+      return guard([&] { self<Impl>(m)->backdoor_write(addr, piece, value); });
+    };
+    t.backdoor_read = [](TesseraModel* m, uint32_t addr, uint32_t piece,
+                         uint32_t* value) noexcept {
+      return guard([&] { *value = self<Impl>(m)->backdoor_read(addr, piece); });
+    };
+    t.bare_matvec_loop = [](TesseraModel* m, uint32_t base, uint32_t rows, uint32_t k,
+                            const uint8_t* acts, size_t n, uint32_t ops,
+                            uint64_t* cycles) noexcept {
+      return guard(
+          [&] { *cycles = self<Impl>(m)->bare_matvec_loop(base, rows, k, acts, n, ops); });
+    };
+    return t;
+  }();
+  return &ops;
+}
+
+template <class Impl, Impl* (*Make)()>
+const TesseraProbeOps* probe_ops() {
+  static const TesseraProbeOps ops = [] {
+    TesseraProbeOps t{};
+    t.common = common_ops<Impl, Make>(sizeof(TesseraProbeOps));
+    t.set_inputs = [](TesseraModel* m, bool fire_assert, bool fire_fatal) noexcept {
+      self<Impl>(m)->set_inputs(fire_assert, fire_fatal);
+    };
+    t.tick = [](TesseraModel* m, uint64_t n) noexcept {
+      return guard([&] { self<Impl>(m)->tick(n); });
+    };
+    t.count = [](const TesseraModel* m) noexcept { return self<Impl>(m)->count(); };
+    return t;
+  }();
+  return &ops;
+}
 
 }  // namespace tessera

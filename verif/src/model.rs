@@ -13,6 +13,10 @@
 //! may exist in one process. SV assertion failures, `$error`, `$fatal` and `$finish` end the
 //! call that ran the model with [`Error::Sv`] carrying the SV message.
 //!
+//! Each model is a shared library built at run time by the project's model builder
+//! (`tessera_sim::build_library`, see [`crate::library`]): the first [`Tile::new`] of a model in
+//! a process builds it or reuses the cached build, then loads it.
+//!
 //! Waveforms: [`Tile::trace`] opens an FST file for a window of cycles; the environment
 //! variables `TESSERA_FST=path.fst` and `TESSERA_FST_WINDOW=start:end` do the same for every
 //! model a process creates (the second and later models get `-1`, `-2`, ... before the
@@ -22,21 +26,22 @@ use std::cell::RefCell;
 use std::iter::Zip;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::slice::ChunksExact;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::LazyLock;
 
-use cxx::UniquePtr;
+use crate::ffi::{ProbeModel, TileModel};
+use crate::library;
 
-use crate::ffi::bridge as ffi;
-
-/// Parameters of a tile-shaped model, from `rtl/configs.toml` at build time.
+/// Parameters of a tile-shaped model, from `rtl/configs.toml` (compiled into `tessera-abi`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TileConfig {
     /// Model name: `<top>_<configuration>`, e.g. `tile_tiny`.
     pub model: &'static str,
     /// SV top module.
     pub top: &'static str,
+    /// Configuration: the section of `rtl/configs.toml`, e.g. `tiny`.
+    pub config: &'static str,
     /// MAC lanes (output rows per result beat).
     pub lanes: u32,
     /// int8 elements per activation chunk and per lane of a weight word.
@@ -51,7 +56,10 @@ pub struct TileConfig {
     pub params: &'static [(&'static str, &'static str)],
 }
 
-include!(concat!(env!("OUT_DIR"), "/gen/models.rs"));
+/// Every tile-shaped model: the `tile` top in each configuration of `rtl/configs.toml`
+/// (`tile_tiny`, `tile_sim`, ...) and the 16-tile bench array in `sim` (`tile_array16_sim`).
+/// A model's library is built on its first use ([`Tile::new`]).
+pub static TILE_MODELS: LazyLock<Vec<TileConfig>> = LazyLock::new(library::tile_models);
 
 impl TileConfig {
     /// The configuration of a model, by name.
@@ -90,9 +98,12 @@ pub enum Error {
     /// An SV assertion, `$error`, `$fatal` or `$finish`; the SV message and source location.
     #[error("SV error: {0}")]
     Sv(String),
-    /// No model of that name was built.
+    /// No model of that name exists.
     #[error("unknown model `{0}`")]
     UnknownModel(String),
+    /// The model's library could not be built or loaded.
+    #[error("cannot build or load the model {0}")]
+    Build(String),
     /// A call the model cannot serve.
     #[error("{0}")]
     Usage(String),
@@ -110,8 +121,8 @@ pub enum Error {
 /// Result of harness calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-fn sv(e: cxx::Exception) -> Error {
-    Error::Sv(e.what().to_string())
+fn sv(e: String) -> Error {
+    Error::Sv(e)
 }
 
 /// Output ports of the tile sampled after the last evaluation.
@@ -487,7 +498,7 @@ fn create_parent(path: &Path) -> Result<()> {
 
 /// A tile-shaped model.
 pub struct Tile {
-    sim: UniquePtr<ffi::TileSim>,
+    sim: TileModel,
     cfg: &'static TileConfig,
     trace: Option<PathBuf>,
     /// The set-up records' words between the model and [`MonitorLog::cfg`].
@@ -504,10 +515,12 @@ impl std::fmt::Debug for Tile {
 
 impl Tile {
     /// Creates the model `name` (see [`TILE_MODELS`]), resets it for 4 cycles and opens a
-    /// waveform if one was requested through the environment or [`with_trace`].
+    /// waveform if one was requested through the environment or [`with_trace`]. The first
+    /// model of a name in a process builds (minutes, once per change of the RTL) or reuses its
+    /// library and loads it.
     pub fn new(name: &str) -> Result<Self> {
         let cfg = TileConfig::get(name).ok_or_else(|| Error::UnknownModel(name.into()))?;
-        let sim = ffi::new_tile_sim(name).map_err(sv)?;
+        let sim = TileModel::new(library::tile_ops(cfg)?).map_err(sv)?;
         let mut t = Tile {
             sim,
             cfg,
@@ -536,14 +549,10 @@ impl Tile {
     pub fn trace_path(&self) -> Option<&Path> {
         self.trace.as_deref()
     }
-    fn pin(&mut self) -> Pin<&mut ffi::TileSim> {
-        self.sim.pin_mut()
-    }
-
     /// Writes an FST waveform of cycles `[start, end)` to `path`.
     pub fn trace(&mut self, path: &Path, start: u64, end: u64) -> Result<()> {
         create_parent(path)?;
-        self.pin()
+        self.sim
             .trace_open(&path.to_string_lossy(), start, end)
             .map_err(sv)?;
         self.trace = Some(path.to_path_buf());
@@ -551,23 +560,23 @@ impl Tile {
     }
     /// Flushes and closes the waveform.
     pub fn close_trace(&mut self) {
-        self.pin().trace_close();
+        self.sim.trace_close();
     }
 
     /// Holds reset for 4 cycles with all stream inputs idle.
     pub fn reset(&mut self) -> Result<()> {
-        self.pin().reset(4).map_err(sv)
+        self.sim.reset(4).map_err(sv)
     }
     /// Runs `n` cycles (transactors active unless [`Tile::set_drive`] turned them off).
     pub fn tick(&mut self, n: u64) -> Result<()> {
-        self.pin().tick(n).map_err(sv)
+        self.sim.tick(n).map_err(sv)
     }
     /// Runs until `results` more result beats were handed over (and, with `until_idle`, the
     /// queues are empty and the tile is idle), at most `max_cycles`. Returns the cycles run.
     pub fn run_until(&mut self, results: u64, max_cycles: u64, until_idle: bool) -> Result<u64> {
         let before = self.counters().results;
         let n = self
-            .pin()
+            .sim
             .run_until(results, max_cycles, until_idle)
             .map_err(sv)?;
         if self.counters().results - before < results
@@ -590,35 +599,35 @@ impl Tile {
 
     /// Hands the stream inputs to the transactors (`true`, default) or to the `poke_*` calls.
     pub fn set_drive(&mut self, transactors: bool) {
-        self.pin().set_drive(transactors);
+        self.sim.set_drive(transactors);
     }
     /// Drives `rst_ni` low (`true`) or high.
     pub fn poke_reset(&mut self, active: bool) {
-        self.pin().poke_reset(active);
+        self.sim.poke_reset(active);
     }
     /// Drives `err_clear_i`.
     pub fn poke_err_clear(&mut self, value: bool) {
-        self.pin().poke_err_clear(value);
+        self.sim.poke_err_clear(value);
     }
     /// Drives the set-up stream.
     pub fn poke_cfg(&mut self, valid: bool, base: u32, rows: u32, k: u32) {
-        self.pin().poke_cfg(valid, base, rows, k);
+        self.sim.poke_cfg(valid, base, rows, k);
     }
     /// Drives the weight-write stream (`data`: one word, lane-major bytes).
     pub fn poke_wr(&mut self, valid: bool, addr: u32, data: &[u8]) {
-        self.pin().poke_wr(valid, addr, data);
+        self.sim.poke_wr(valid, addr, data);
     }
     /// Drives the activation stream (`data`: one chunk of int8 as bytes).
     pub fn poke_act(&mut self, valid: bool, data: &[u8]) {
-        self.pin().poke_act(valid, data);
+        self.sim.poke_act(valid, data);
     }
     /// Drives `res_ready_i`.
     pub fn poke_res_ready(&mut self, ready: bool) {
-        self.pin().poke_res_ready(ready);
+        self.sim.poke_res_ready(ready);
     }
     /// Evaluates the combinational logic after pokes.
     pub fn eval(&mut self) -> Result<()> {
-        self.pin().eval().map_err(sv)
+        self.sim.eval().map_err(sv)
     }
     /// The output ports.
     pub fn status(&self) -> Status {
@@ -643,12 +652,12 @@ impl Tile {
 
     /// Queues a set-up beat after `gap` idle cycles.
     pub fn push_cfg(&mut self, base: u32, rows: u32, k: u32, gap: u32) {
-        self.pin().push_cfg(base, rows, k, gap);
+        self.sim.push_cfg(base, rows, k, gap);
     }
     /// Queues a weight write after `gap` idle cycles.
     pub fn push_wr(&mut self, addr: u32, data: &[u8], gap: u32) {
         assert_eq!(data.len(), self.cfg.word_bytes(), "weight word size");
-        self.pin().push_wr(addr, data, gap);
+        self.sim.push_wr(addr, data, gap);
     }
     /// Queues an activation chunk after `gap` idle cycles.
     pub fn push_act(&mut self, data: &[u8], gap: u32) {
@@ -657,7 +666,7 @@ impl Tile {
             self.cfg.k_width as usize,
             "activation chunk size"
         );
-        self.pin().push_act(data, gap);
+        self.sim.push_act(data, gap);
     }
     /// Queues consecutive activation chunks (`data` holds a whole number of `KWidth`-byte
     /// chunks), `gap` idle cycles before each: one call for a whole vector.
@@ -667,11 +676,11 @@ impl Tile {
             0,
             "activation chunks size"
         );
-        self.pin().push_acts(data, gap);
+        self.sim.push_acts(data, gap);
     }
     /// Result sink: `res_ready_i` high in `ready_permille`/1000 of cycles, drawn from `seed`.
     pub fn set_sink(&mut self, ready_permille: u32, seed: u64) {
-        self.pin().set_sink(ready_permille, seed);
+        self.sim.set_sink(ready_permille, seed);
     }
     /// Beats queued and not yet accepted.
     pub fn pending_inputs(&self) -> u64 {
@@ -679,8 +688,7 @@ impl Tile {
     }
     /// Cycle counters.
     pub fn counters(&self) -> Counters {
-        let mut v = [0u64; 5];
-        self.sim.counters(&mut v);
+        let v = self.sim.counters();
         Counters {
             cycles: v[0],
             mac_busy: v[1],
@@ -699,9 +707,7 @@ impl Tile {
     /// only the new records). Each stream's records arrive in one copy; once `log` has grown to
     /// the size of a batch, nothing is allocated: the way to take records product by product.
     pub fn take_log_into(&mut self, log: &mut MonitorLog) {
-        let mut n = [0u64; 7];
-        self.sim.log_lens(&mut n);
-        let n = n.map(|v| v as usize);
+        let n = self.sim.log_lens().map(|v| v as usize);
         self.cfg_words.clear();
         self.cfg_words.resize(n[0], 0);
         let (wm, wd) = log.wr.grow(n[1], n[2]);
@@ -709,7 +715,6 @@ impl Tile {
         let (rm, rd) = log.res.grow(n[5], n[6]);
         // The lengths were read just above with no cycle in between.
         self.sim
-            .pin_mut()
             .take_logs(&mut self.cfg_words, wm, wd, am, ad, rm, rd)
             .expect("monitor log lengths are stable between two calls");
         log.cfg
@@ -742,7 +747,7 @@ impl Tile {
         for (p, c) in data.chunks(4).enumerate() {
             let mut w = [0u8; 4];
             w[..c.len()].copy_from_slice(c);
-            self.pin()
+            self.sim
                 .backdoor_write(addr, p as u32, u32::from_le_bytes(w))
                 .map_err(sv)?;
         }
@@ -754,7 +759,7 @@ impl Tile {
         let n = self.cfg.word_bytes();
         let mut out = Vec::with_capacity(n + 3);
         for p in 0..n.div_ceil(4) {
-            let v = self.pin().backdoor_read(addr, p as u32).map_err(sv)?;
+            let v = self.sim.backdoor_read(addr, p as u32).map_err(sv)?;
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.truncate(n);
@@ -771,7 +776,7 @@ impl Tile {
         acts: &[u8],
         ops: u32,
     ) -> Result<u64> {
-        self.pin()
+        self.sim
             .bare_matvec_loop(base, rows, k, acts, ops)
             .map_err(sv)
     }
@@ -785,14 +790,14 @@ impl Drop for Tile {
 
 /// The harness's assertion probe (`verif/bench/assert_probe.sv`).
 pub struct Probe {
-    sim: UniquePtr<ffi::ProbeSim>,
+    sim: ProbeModel,
 }
 
 impl Probe {
     /// Creates the probe model.
     pub fn new() -> Result<Self> {
         let mut p = Probe {
-            sim: ffi::new_probe_sim("assert_probe").map_err(sv)?,
+            sim: ProbeModel::new(library::probe_ops()?).map_err(sv)?,
         };
         if let Some((path, a, b)) = trace_request() {
             p.trace(&path, a, b)?;
@@ -801,11 +806,11 @@ impl Probe {
     }
     /// Drives the probe's inputs: fail its assertion, or call `$fatal`, on the next edges.
     pub fn set_inputs(&mut self, fire_assert: bool, fire_fatal: bool) {
-        self.sim.pin_mut().set_inputs(fire_assert, fire_fatal);
+        self.sim.set_inputs(fire_assert, fire_fatal);
     }
     /// Runs `n` cycles.
     pub fn tick(&mut self, n: u64) -> Result<()> {
-        self.sim.pin_mut().probe_tick(n).map_err(sv)
+        self.sim.tick(n).map_err(sv)
     }
     /// Cycles counted by the probe since reset.
     pub fn count(&self) -> u32 {
@@ -815,13 +820,12 @@ impl Probe {
     pub fn trace(&mut self, path: &Path, start: u64, end: u64) -> Result<()> {
         create_parent(path)?;
         self.sim
-            .pin_mut()
-            .probe_trace_open(&path.to_string_lossy(), start, end)
+            .trace_open(&path.to_string_lossy(), start, end)
             .map_err(sv)
     }
     /// Flushes and closes the waveform.
     pub fn close_trace(&mut self) {
-        self.sim.pin_mut().probe_trace_close();
+        self.sim.trace_close();
     }
 }
 
@@ -831,7 +835,8 @@ impl Drop for Probe {
     }
 }
 
-/// The last lines the models printed on this thread (diagnostics).
+/// The last lines the models printed on this thread (diagnostics): each model library's, in
+/// the order the libraries were loaded.
 pub fn output_tail() -> String {
-    ffi::model_output_tail()
+    library::output_tail()
 }

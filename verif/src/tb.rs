@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use proptest::strategy::Strategy;
 use proptest::test_runner::{
@@ -29,7 +29,18 @@ use crate::reference::{Beat, TileRef};
 /// The seed of a randomized test: `TESSERA_SEED` (decimal or `0x` hex) if set, else fresh.
 /// Printed with the line that replays it.
 pub fn test_seed(test: &str) -> u64 {
-    let seed = std::env::var("TESSERA_SEED")
+    let seed = env_or_fresh_seed();
+    print_seed(test, seed);
+    seed
+}
+
+fn print_seed(test: &str, seed: u64) {
+    eprintln!("[{test}] seed {seed} (replay: TESSERA_SEED={seed})");
+}
+
+/// `TESSERA_SEED` if set, else a fresh seed.
+fn env_or_fresh_seed() -> u64 {
+    std::env::var("TESSERA_SEED")
         .ok()
         .and_then(|s| {
             let s = s.trim();
@@ -45,9 +56,7 @@ pub fn test_seed(test: &str) -> u64 {
                 .unwrap_or(0);
             let mut r = ChaCha8Rng::seed_from_u64(t ^ (u64::from(std::process::id()) << 32));
             r.gen::<u64>() >> 16
-        });
-    eprintln!("[{test}] seed {seed} (replay: TESSERA_SEED={seed})");
-    seed
+        })
 }
 
 /// Proptest cases for a test whose default is `default`: `TESSERA_CASES` overrides it,
@@ -89,7 +98,25 @@ pub fn run_property<S>(
     S: Strategy,
     S::Value: serde::Serialize + Debug,
 {
-    let seed = test_seed(test);
+    let seed = env_or_fresh_seed();
+    run_property_in(test, seed, &failure_dir(), default_cases, strategy, body);
+}
+
+/// [`run_property`] from the given seed, failures written under `dir`: for tests of the
+/// harness itself, which must not set `TESSERA_SEED` or `TESSERA_FAILURE_DIR` in a process
+/// whose other tests read them.
+pub fn run_property_in<S>(
+    test: &str,
+    seed: u64,
+    dir: &Path,
+    default_cases: u32,
+    strategy: S,
+    body: impl Fn(&S::Value) -> Result<(), String>,
+) where
+    S: Strategy,
+    S::Value: serde::Serialize + Debug,
+{
+    print_seed(test, seed);
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
@@ -104,8 +131,7 @@ pub fn run_property<S>(
     match result {
         Ok(()) => {}
         Err(TestError::Fail(reason, value)) => {
-            let dir = failure_dir();
-            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::create_dir_all(dir);
             let json = dir.join(format!("{test}-{seed}.json"));
             let fst = dir.join(format!("{test}-{seed}.fst"));
             let text = serde_json::to_string_pretty(&value).unwrap_or_else(|e| e.to_string());

@@ -1,7 +1,9 @@
 //! `tessera-sim`: the Verilator models of the Tessera RTL.
 //!
 //! - [`builder`]: the one model builder and cache (`rtl/files.f`, a top, parameters, a C++
-//!   bench from `verif/sim/csrc/`), shared and locked between processes.
+//!   bench from `verif/sim/csrc/`), shared and locked between processes: executables run as
+//!   child processes ([`build_model`]) and shared libraries loaded in-process
+//!   ([`build_library`], the tile models of `tessera-verif`).
 //! - [`chip`]: [`SimTransport`], the model of `tessera_top` as a driver transport (AXI4-Lite
 //!   manager, AXI4-Stream source and sink, weight backdoor, FST traces).
 //! - [`uart_sim`]: [`uart_sim::UartSim`], the model of the ULX3S board top behind a
@@ -18,7 +20,9 @@ pub mod builder;
 pub mod chip;
 pub mod uart_sim;
 
-pub use builder::{build_model, cache_dir, have_verilator, require_verilator, ModelSpec};
+pub use builder::{
+    build_library, build_model, cache_dir, have_verilator, require_verilator, LibSpec, ModelSpec,
+};
 pub use chip::{chip_model, open_device, SimTransport};
 
 /// The environment variable naming the Tessera checkout whose RTL the simulated chips are built

@@ -1,82 +1,89 @@
 //! tile-demo: runs a few random matrix-vector products on the tile models, checks each against
 //! the golden model's integer product and prints cycle counts and MAC utilization.
 
+mod common;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Parser, ValueEnum};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tessera_verif::reference::{chunk_acts, expected_beats, pack_matrix};
 use tessera_verif::tb::{GapPattern, TileEnv};
 use tessera_verif::{Tile, TileConfig};
 
-const HELP: &str = "\
-tile-demo: random matrix-vector products on the Verilated tile, checked bit for bit against
-the golden model (tessera_golden::quant::matvec_i32_scalar).
-
-USAGE: tile-demo [OPTIONS]
-
-OPTIONS:
-  --seed N        random seed (default: 1; TESSERA_SEED also works)
-  --config NAME   tiny, sim or all (default: all)
-  --rows N        output rows per matrix (default: tiny 13, sim 64)
-  --k N           reduction length (default: tiny 100, sim 4096)
-  --ops N         matrix-vector products per configuration (default: 3)
-  --fst PATH      write an FST waveform of the first configuration run
-  -h, --help      this text
-
-Prints one line per check (PASS/FAIL) with cycles, MAC-busy cycles and MAC utilization
-(useful MACs / (MACs per cycle x cycles)); exits non-zero if any check fails.";
-
+/// Random matrix-vector products on the Verilated tile, checked bit for bit against the golden
+/// model (tessera_golden::quant::matvec_i32_scalar).
+///
+/// Prints one line per check (PASS/FAIL) with cycles, MAC-busy cycles and MAC utilization
+/// (useful MACs / (MACs per cycle x cycles)); exits 1 if any check fails, 2 on bad arguments
+/// or when a model cannot be built or run.
+#[derive(Debug, Parser)]
+#[command(name = "tile-demo", long_about)]
 struct Opts {
-    seed: u64,
-    configs: Vec<&'static str>,
+    /// Random seed, decimal or 0x hex [default: TESSERA_SEED if set, else 1].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_seed)]
+    seed: Option<u64>,
+    /// Tile configurations to run.
+    #[arg(long, value_name = "NAME", value_enum, default_value_t = Configs::All)]
+    config: Configs,
+    /// Output rows per matrix [default: tiny 13, sim 64].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
     rows: Option<u32>,
+    /// Reduction length [default: tiny 100, sim 4096].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
     k: Option<u32>,
+    /// Matrix-vector products per configuration.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     ops: u32,
-    fst: Option<String>,
+    /// Write an FST waveform of the first configuration run to PATH.
+    #[arg(long, value_name = "PATH")]
+    fst: Option<PathBuf>,
 }
 
-fn parse() -> Result<Opts, String> {
-    let mut o = Opts {
-        seed: std::env::var("TESSERA_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(1),
-        configs: vec!["tile_tiny", "tile_sim"],
-        rows: None,
-        k: None,
-        ops: 3,
-        fst: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut val = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        let num = |s: String| s.parse::<u64>().map_err(|e| format!("{s}: {e}"));
-        match a.as_str() {
-            "-h" | "--help" => {
-                println!("{HELP}");
-                std::process::exit(0);
-            }
-            "--seed" => o.seed = num(val("--seed")?)?,
-            "--rows" => o.rows = Some(num(val("--rows")?)? as u32),
-            "--k" => o.k = Some(num(val("--k")?)? as u32),
-            "--ops" => o.ops = num(val("--ops")?)? as u32,
-            "--fst" => o.fst = Some(val("--fst")?),
-            "--config" => {
-                o.configs = match val("--config")?.as_str() {
-                    "tiny" => vec!["tile_tiny"],
-                    "sim" => vec!["tile_sim"],
-                    "all" => vec!["tile_tiny", "tile_sim"],
-                    c => return Err(format!("unknown configuration {c} (tiny, sim, all)")),
-                }
-            }
-            other => return Err(format!("unknown option {other} (see --help)")),
+/// The `--config` choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Configs {
+    /// tile_tiny
+    Tiny,
+    /// tile_sim
+    Sim,
+    /// tile_tiny, then tile_sim
+    All,
+}
+
+impl Configs {
+    fn models(self) -> &'static [&'static str] {
+        match self {
+            Configs::Tiny => &["tile_tiny"],
+            Configs::Sim => &["tile_sim"],
+            Configs::All => &["tile_tiny", "tile_sim"],
         }
     }
-    Ok(o)
 }
 
-fn demo(o: &Opts, model: &str, first: bool) -> Result<bool, String> {
+/// A seed: decimal, or hexadecimal after `0x`.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    match t.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => t.parse(),
+    }
+    .map_err(|e| format!("not a seed (decimal or 0x hex, 0 to 2^64-1): {e}"))
+}
+
+/// The seed: `--seed`, else `TESSERA_SEED`, else 1.
+fn seed(o: &Opts) -> Result<u64, String> {
+    match (o.seed, std::env::var("TESSERA_SEED")) {
+        (Some(s), _) => Ok(s),
+        (None, Ok(v)) => parse_seed(&v).map_err(|e| format!("TESSERA_SEED={v}: {e}")),
+        (None, Err(_)) => Ok(1),
+    }
+}
+
+fn demo(o: &Opts, seed: u64, model: &str, first: bool) -> Result<bool, String> {
     let cfg: TileConfig = *TileConfig::get(model).ok_or("model not built")?;
     let tiny = model == "tile_tiny";
     let rows = o.rows.unwrap_or(if tiny { 13 } else { 64 });
@@ -90,21 +97,19 @@ fn demo(o: &Opts, model: &str, first: bool) -> Result<bool, String> {
     }
     let mut tile = Tile::new(model).map_err(|e| e.to_string())?;
     if let (true, Some(p)) = (first, &o.fst) {
-        tile.trace(std::path::Path::new(p), 0, u64::MAX)
-            .map_err(|e| e.to_string())?;
-        println!("waveform: {p}");
+        tile.trace(p, 0, u64::MAX).map_err(|e| e.to_string())?;
+        println!("waveform: {}", p.display());
     }
     println!(
-        "== {model}: Lanes {} KWidth {} WeightWords {} ActWords {} ({} MACs/cycle); rows {rows}, K {k}, seed {}",
+        "== {model}: Lanes {} KWidth {} WeightWords {} ActWords {} ({} MACs/cycle); rows {rows}, K {k}, seed {seed}",
         cfg.lanes,
         cfg.k_width,
         cfg.weight_words,
         cfg.act_words,
         cfg.lanes * cfg.k_width,
-        o.seed
     );
-    let mut rng = ChaCha8Rng::seed_from_u64(o.seed ^ u64::from(cfg.lanes));
-    let mut env = TileEnv::new(tile, o.seed, GapPattern::NONE, 1000);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ u64::from(cfg.lanes));
+    let mut env = TileEnv::new(tile, seed, GapPattern::NONE, 1000);
     let w: Vec<i8> = (0..rows * k).map(|_| rng.gen_range(-127..=127)).collect();
     for (i, word) in pack_matrix(&cfg, &w, rows, k).iter().enumerate() {
         env.backdoor_write(i as u32, word)
@@ -151,16 +156,20 @@ fn demo(o: &Opts, model: &str, first: bool) -> Result<bool, String> {
 
 fn main() -> ExitCode {
     tessera_driver::quiet_on_closed_pipe();
-    let o = match parse() {
+    let o: Opts = match common::parse_args("tile-demo") {
         Ok(o) => o,
+        Err(code) => return code,
+    };
+    let seed = match seed(&o) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("tile-demo: {e}");
             return ExitCode::from(2);
         }
     };
     let mut all = true;
-    for (i, m) in o.configs.iter().enumerate() {
-        match demo(&o, m, i == 0) {
+    for (i, m) in o.config.models().iter().enumerate() {
+        match demo(&o, seed, m, i == 0) {
             Ok(ok) => all &= ok,
             Err(e) => {
                 eprintln!("tile-demo: {e}");

@@ -3,34 +3,52 @@
 //! measured in one run (medians of interleaved repeats, in CPU time of the thread that runs
 //! both, so that other work on a shared machine does not count).
 
+mod common;
+
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::Parser;
 use tessera_verif::model::MonitorLog;
 use tessera_verif::reference::{chunk_acts, pack_matrix};
 use tessera_verif::{Tile, TileConfig};
 
-const HELP: &str = "\
-verif-bench: simulation speed of the Verilated tile models and the harness overhead.
-
-USAGE: verif-bench [--repeats N] [--ops N] [--k N] [--rows N]
-
-  --repeats N   interleaved repeats of each measurement, the two loops in alternating order;
-                medians are printed, the overhead is the median of the repeats' ratios
-                (default 11)
-  --ops N       back-to-back matrix-vector products per repeat of the 16-tile array (default 8);
-                the single tile, 16 times cheaper per cycle, runs 16 N
-  --rows N      rows per product (default 64)
-  --k N         reduction length (default 4096)
-
-For each model (tile_sim, tile_array16_sim) the same products run, taking turns product by
-product, (a) through the harness:
-Rust drivers queue one product's beats into the C++ transactors, the C++ loop clocks the model
-until the product is done and the monitors record every handshake, Rust takes the records; and
-(b) through a plain C++ loop that drives the ports directly. Both present one product at a time,
-so the model sees the same stimulus and only the driving differs. Times are CPU seconds of the
-thread running the model (both loops run on it); wall-clock rates are printed beside them.
-Overhead = harness CPU time per cycle / plain CPU time per cycle - 1.";
+/// Simulation speed of the Verilated tile models and the harness overhead.
+///
+/// For each model (tile_sim, and tile_array16_sim with --array) the same products run, taking
+/// turns product by product, (a) through the harness: Rust drivers queue one product's beats
+/// into the C++ transactors, the C++ loop clocks the model until the product is done and the
+/// monitors record every handshake, Rust takes the records; and (b) through a plain C++ loop
+/// that drives the ports directly. Both present one product at a time, so the model sees the
+/// same stimulus and only the driving differs. Times are CPU seconds of the thread running the
+/// model (both loops run on it); wall-clock rates are printed beside them. Overhead = harness
+/// CPU time per cycle / plain CPU time per cycle - 1.
+#[derive(Debug, Parser)]
+#[command(name = "verif-bench", long_about)]
+struct Args {
+    /// Interleaved repeats of each measurement, the two loops in alternating order; medians are
+    /// printed, the overhead is the median of the repeats' ratios.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 11,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    repeats: u32,
+    /// Back-to-back matrix-vector products per repeat of the 16-tile array; the single tile,
+    /// 16 times cheaper per cycle, runs 16 N.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    ops: u32,
+    /// Rows per product (must fit the weight memory with K).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
+    rows: u32,
+    /// Reduction length (at most ActWords x KWidth of the model).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
+    k: u32,
+    /// Also measure the 16-tile array (tile_array16_sim; its first run builds the model, which
+    /// takes many minutes). TESSERA_BUILD_ARRAY=1 does the same.
+    #[arg(long)]
+    array: bool,
+}
 
 /// CPU seconds used by the calling thread.
 fn thread_cpu() -> f64 {
@@ -58,13 +76,6 @@ struct Figures {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
-}
-
-struct Args {
-    repeats: usize,
-    ops: u32,
-    rows: u32,
-    k: u32,
 }
 
 fn err(e: tessera_verif::Error) -> String {
@@ -140,7 +151,7 @@ fn bare_run(tile: &mut Tile, a: &Args, ops: u32, flat: &[u8]) -> Result<Run, Str
 
 fn bench(model: &str, a: &Args, ops: u32) -> Result<Figures, String> {
     let e = err;
-    let cfg = *TileConfig::get(model).ok_or("model not built")?;
+    let cfg = *TileConfig::get(model).ok_or("no such model")?;
     let mut tile = Tile::new(model).map_err(e)?;
     let w: Vec<i8> = (0..a.rows * a.k).map(|i| (i * 37 % 255) as i8).collect();
     let x: Vec<i8> = (0..a.k).map(|i| (i * 11 % 253) as i8).collect();
@@ -160,7 +171,7 @@ fn bench(model: &str, a: &Args, ops: u32) -> Result<Figures, String> {
     let mut overhead = Vec::new();
     let mut log = MonitorLog::new();
     let (mut harness_cycles, mut bare_cycles) = (0, 0);
-    for r in 0..a.repeats {
+    for r in 0..a.repeats as usize {
         // Product by product, the two loops take turns (in alternating order), so that changes
         // in the machine's load fall on both alike.
         let (mut h, mut b) = (Run::default(), Run::default());
@@ -195,28 +206,22 @@ fn bench(model: &str, a: &Args, ops: u32) -> Result<Figures, String> {
 
 fn main() -> ExitCode {
     tessera_driver::quiet_on_closed_pipe();
-    let mut a = Args {
-        repeats: 11,
-        ops: 8,
-        rows: 64,
-        k: 4096,
+    let mut a: Args = match common::parse_args("verif-bench") {
+        Ok(a) => a,
+        Err(code) => return code,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut num = || it.next().and_then(|v| v.parse::<u64>().ok());
-        match arg.as_str() {
-            "-h" | "--help" => {
-                println!("{HELP}");
-                return ExitCode::SUCCESS;
-            }
-            "--repeats" => a.repeats = num().unwrap_or(11).max(1) as usize,
-            "--ops" => a.ops = num().unwrap_or(8).max(1) as u32,
-            "--rows" => a.rows = num().unwrap_or(64).max(1) as u32,
-            "--k" => a.k = num().unwrap_or(4096).max(1) as u32,
-            other => {
-                eprintln!("verif-bench: unknown option {other} (see --help)");
-                return ExitCode::from(2);
-            }
+    a.array |= std::env::var("TESSERA_BUILD_ARRAY").as_deref() == Ok("1");
+    // Both models have the `sim` tile's memories.
+    if let Some(cfg) = TileConfig::get("tile_sim") {
+        if !cfg.is_legal(0, a.rows, a.k) {
+            eprintln!(
+                "verif-bench: rows {} K {} do not fit the sim tile (K <= {}, rows/Lanes x K/KWidth <= {} weight words) (see --help)",
+                a.rows,
+                a.k,
+                cfg.max_k(),
+                cfg.weight_words
+            );
+            return ExitCode::from(2);
         }
     }
     println!(
@@ -229,8 +234,8 @@ fn main() -> ExitCode {
     );
     let mut worst = f64::NEG_INFINITY;
     for model in ["tile_sim", "tile_array16_sim"] {
-        if TileConfig::get(model).is_none() {
-            println!("{model:18} not built (build with TESSERA_BUILD_ARRAY=1)");
+        if model == "tile_array16_sim" && !a.array {
+            println!("{model:18} not measured (--array, or TESSERA_BUILD_ARRAY=1)");
             continue;
         }
         let ops = if model == "tile_sim" {

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Model factory and the Verilator message hooks: $stop, $fatal, failed assertions and
-// $finish are recorded per thread and surface as errors from the call that ran the model,
-// never as a process abort.
+// The Verilator message hooks of a model library: $stop, $fatal, failed assertions and $finish
+// are recorded per thread (and marked in the model's context) and surface as errors from the
+// call that ran the model, never as a process abort. Also the last error of the C interface.
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
-#include "csrc/tile_sim.h"
-#include "models_gen.h"
+#include "tile_sim.h"
 
 namespace {
 struct SvState {
@@ -18,6 +18,12 @@ struct SvState {
 thread_local SvState t_sv;
 constexpr size_t kRecentMax = 8192;
 thread_local std::string t_tail;  // last lines of output, for diagnostics
+thread_local std::string t_last_error;
+
+size_t copy_out(const std::string& s, char* buf, size_t len) {
+  if (buf && len) std::memcpy(buf, s.data(), std::min(len, s.size()));
+  return s.size();
+}
 
 void record_error(const char* filename, int linenum, const char* what) {
   std::string msg = t_sv.recent;
@@ -30,7 +36,6 @@ void record_error(const char* filename, int linenum, const char* what) {
   }
   if (!t_sv.failed) t_sv.error = msg;
   t_sv.failed = true;
-  tessera::t_sv_failed = true;
   Verilated::threadContextp()->gotError(true);
 }
 }  // namespace
@@ -82,26 +87,12 @@ namespace tessera {
 std::string sv_take_error() {
   std::string e = t_sv.error;
   t_sv = SvState{};
-  t_sv_failed = false;
   return e;
 }
-void sv_clear() {
-  t_sv = SvState{};
-  t_sv_failed = false;
-}
+void sv_clear() { t_sv = SvState{}; }
 
-std::unique_ptr<TileSim> new_tile_sim(rust::Str model) {
-  auto m = make_tile_model(std::string(model));
-  if (!m) throw std::runtime_error("no tile model named " + std::string(model));
-  return m;
-}
-
-std::unique_ptr<ProbeSim> new_probe_sim(rust::Str model) {
-  auto m = make_probe_model(std::string(model));
-  if (!m) throw std::runtime_error("no probe model named " + std::string(model));
-  return m;
-}
-
-rust::String model_output_tail() { return rust::String(t_tail); }
+void set_last_error(const char* msg) { t_last_error = msg; }
+size_t copy_last_error(char* buf, size_t len) { return copy_out(t_last_error, buf, len); }
+size_t copy_output_tail(char* buf, size_t len) { return copy_out(t_tail, buf, len); }
 
 }  // namespace tessera

@@ -6,21 +6,26 @@ use tessera_verif::Tile;
 #[test]
 fn harness_failure_artifacts() {
     let dir = std::env::temp_dir().join(format!("tessera-failures-{}", std::process::id()));
-    std::env::set_var("TESSERA_FAILURE_DIR", &dir);
-    std::env::set_var("TESSERA_SEED", "4242");
+    // The seed and the folder are given directly, not through TESSERA_SEED and
+    // TESSERA_FAILURE_DIR: the other tests of this binary may run on other threads meanwhile.
     let r = std::panic::catch_unwind(|| {
-        tessera_verif::tb::run_property("harness_demo_failure", 16, 0u32..1000, |&n| {
-            let mut t = Tile::tiny().map_err(|e| e.to_string())?;
-            t.tick(u64::from(n % 50) + 1).map_err(|e| e.to_string())?;
-            if n >= 10 {
-                Err(format!("{n} is too large"))
-            } else {
-                Ok(())
-            }
-        })
+        tessera_verif::tb::run_property_in(
+            "harness_demo_failure",
+            4242,
+            &dir,
+            16,
+            0u32..1000,
+            |&n| {
+                let mut t = Tile::tiny().map_err(|e| e.to_string())?;
+                t.tick(u64::from(n % 50) + 1).map_err(|e| e.to_string())?;
+                if n >= 10 {
+                    Err(format!("{n} is too large"))
+                } else {
+                    Ok(())
+                }
+            },
+        )
     });
-    std::env::remove_var("TESSERA_SEED");
-    std::env::remove_var("TESSERA_FAILURE_DIR");
     let msg = match r {
         Ok(()) => panic!("the property should have failed"),
         Err(e) => e.downcast_ref::<String>().cloned().unwrap_or_default(),
