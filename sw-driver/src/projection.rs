@@ -12,7 +12,7 @@
 //! (descriptor decode, buffer reads, the multicast and reduction trees, the tile pipeline, the
 //! result write).
 //!
-//! The constants are fitted to simulations of grids of 4 to 256 tiles; `verif/tests/chip_latency.rs`
+//! The constants are fitted to simulations of grids of 4 to 256 tiles; `verif/tests/chip/latency.rs`
 //! prints the measurements next to the model with its error, and `chip_latency_model` checks the
 //! model against the simulated chip in the test suite.
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// AXI4-Lite manager of the C++ benches of tessera_top (verif/sim/csrc/tessera_sim.cpp,
-// verif/bench/chip_sim.cpp): one register write or read at a time on the s_axil_* ports of a
-// Verilator model, every handshake bounded. `step` is the bench's own clock cycle (it owns the
-// stream transactors and the evaluation order); the manager only sets the AXI4-Lite inputs
-// between cycles and samples the outputs after an evaluation.
+// AXI4-Lite manager of the C++ bench of tessera_top (verif/sim/csrc/tessera_sim.cpp): one
+// register write or read at a time on the s_axil_* ports of a Verilator model, every handshake
+// bounded. `step` is the bench's own clock cycle (it owns the stream transactors and the
+// evaluation order); the manager only sets the AXI4-Lite inputs between cycles and samples the
+// outputs after an evaluation.
 //
 // The folder of this header is on the include path of every model that
 // tessera_sim::build_model builds, and its headers are part of the model's cache key.

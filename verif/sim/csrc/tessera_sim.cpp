@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// Binary-capable driver of the tessera_top Verilator model, used by tessera-driver's SimTransport.
+// The bench of the tessera_top Verilator model: the one set of transactors behind
+// tessera_sim::SimTransport, used by the driver, the command-line tools and the chip tests.
 //
 // Built by tessera_sim::build_model (verilator --cc --exe --build) with
-// -DSTREAM_WIDTH=<bits>. An AXI4-Lite master, an always-ready AXI4-Stream sink that collects
-// output beats, an AXI4-Stream source fed from a queue, and the weight-memory backdoor of every
-// tile. Each request is one text line on stdin, sometimes followed by a binary payload; each
-// reply is one text line on stdout, sometimes followed by a binary payload. Binary data is
-// little-endian; a beat is STREAM_WIDTH/8 bytes.
+// -DSTREAM_WIDTH=<bits>. An AXI4-Lite manager (axil_manager.h), an AXI4-Stream source fed from a
+// queue, an AXI4-Stream sink that collects output beats, and the weight-memory backdoor of every
+// tile. The source and the sink run back to back (every beat presented at once, TREADY always
+// high) until a "g" request gives them seeded random gaps and backpressure. Each request is one
+// text line on stdin, sometimes followed by a binary payload; each reply is one text line on
+// stdout, sometimes followed by a binary payload. Binary data is little-endian; a beat is
+// STREAM_WIDTH/8 bytes.
 //
 //   w <addr> <data>                  AXI4-Lite write (hex)       -> "ok <bresp>" | "timeout"
 //   r <addr>                         AXI4-Lite read (hex)        -> "ok <data hex> <rresp>"
@@ -19,6 +22,12 @@
 //   B <tile> <addr> <n> <bytes> + n*bytes   backdoor write of n weight words of <bytes> bytes
 //                                    at <addr> of <tile>         -> "ok" | "noscope"
 //   Q <tile> <addr> <n> <bytes>      backdoor read               -> "ok" + n*bytes
+//   g <gap> <ready> <seed>           stream timing from now on: before presenting each input
+//                                    beat the source idles a cycle with probability gap/1000,
+//                                    and the sink raises TREADY in a cycle with probability
+//                                    ready/1000; draws from a generator seeded with <seed>.
+//                                    "g 0 1000 <any>" is the default (no gaps, always ready)
+//                                    and draws nothing                -> "ok"
 //   run <n>                          n cycles                    -> "ok"
 //   cycles                           -> "ok <cycles since power-on>"
 //   irq                              -> "ok <irq_o>"
@@ -44,6 +53,7 @@
 #include <cstring>
 #include <deque>
 #include <iostream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -69,6 +79,18 @@ static std::deque<Beat> in_q;
 static std::vector<Beat> out_q;
 static size_t out_head = 0;
 static bool in_active = false;
+
+// Stream timing ("g"): per mille, and the generator both draw from.
+static unsigned in_gap_permille = 0;
+static unsigned out_ready_permille = 1000;
+static std::mt19937_64 timing_rng(0);
+
+// True with probability permille/1000; draws only when the outcome is not certain.
+static bool chance(unsigned permille) {
+  if (permille == 0) return false;
+  if (permille >= 1000) return true;
+  return timing_rng() % 1000 < permille;
+}
 
 static void set_in(const Beat& b) {
 #if STREAM_WIDTH <= 32
@@ -97,20 +119,21 @@ static Beat get_out() {
 
 // One clock cycle; inputs change after the rising edge. Two evaluations per cycle: the falling
 // edge (no process uses it) settles together with the new inputs, then the rising edge.
+// A presented input beat stays until taken (AXI4-Stream); a gap only delays the next one.
 static void step() {
-  if (!in_active && !in_q.empty()) {
+  if (!in_active && !in_q.empty() && !chance(in_gap_permille)) {
     in_active = true;
     set_in(in_q.front());
   }
   m->s_axis_tvalid_i = in_active;
-  m->m_axis_tready_i = 1;
+  m->m_axis_tready_i = chance(out_ready_permille);
   m->clk_i = 0;
   m->eval();
 #ifdef TRACE
   if (tfp) tfp->dump(2 * cycles);
 #endif
   bool in_taken = in_active && m->s_axis_tready_o;
-  bool out_taken = m->m_axis_tvalid_o;
+  bool out_taken = m->m_axis_tvalid_o && m->m_axis_tready_i;
   Beat ob{};
   if (out_taken) ob = get_out();
   m->clk_i = 1;
@@ -283,6 +306,18 @@ int main(int argc, char** argv) {
             for (unsigned j = 0; j < pieces; j++)
               p[static_cast<size_t>(i) * pieces + j] = Vtessera_top::ram_backdoor_read(addr + i, j);
         }
+      }
+    } else if (cmd == "g") {
+      unsigned gap = 0, ready = 1000;
+      uint64_t seed = 0;
+      is >> gap >> ready >> seed;
+      if (is.fail() || gap >= 1000 || ready == 0 || ready > 1000) {
+        os << "error g wants <gap 0..999> <ready 1..1000> <seed>";
+      } else {
+        in_gap_permille = gap;
+        out_ready_permille = ready;
+        timing_rng.seed(seed);
+        os << "ok";
       }
     } else if (cmd == "run") {
       uint64_t n = 0;

@@ -1,7 +1,9 @@
 //! The simulated chip: the Verilator model of `tessera_top` as a driver [`Transport`].
 //!
 //! [`SimTransport`] runs the model of a named configuration with the bench [`BENCH`], a line
-//! protocol with binary payloads for stream beats and weight backdoor writes.
+//! protocol with binary payloads for stream beats and weight backdoor writes. Its stream ports
+//! run back to back unless [`SimTransport::set_stream_timing`] gives them seeded random gaps
+//! and backpressure ([`StreamTiming`]).
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -33,6 +35,34 @@ pub fn chip_model(cfg: &ChipConfig, trace: bool) -> Result<PathBuf> {
         spec.cflags.push("-DTRACE".into());
     }
     build_model(&spec)
+}
+
+/// Timing of the simulated stream ports: random idle cycles before input beats and random
+/// backpressure on the output, drawn from a seeded generator in the bench, so a run replays
+/// cycle for cycle. [`StreamTiming::NONE`] (the default) is back to back: every input beat
+/// presented at once, output always ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamTiming {
+    /// Probability, per mille, of an idle cycle before each input beat (0 to 999).
+    pub in_gap_permille: u32,
+    /// Probability, per mille, of TREADY high in a cycle on the output (1 to 1000).
+    pub out_ready_permille: u32,
+    pub seed: u64,
+}
+
+impl StreamTiming {
+    /// Back-to-back streams (no draws).
+    pub const NONE: StreamTiming = StreamTiming {
+        in_gap_permille: 0,
+        out_ready_permille: 1000,
+        seed: 0,
+    };
+}
+
+impl Default for StreamTiming {
+    fn default() -> Self {
+        StreamTiming::NONE
+    }
 }
 
 /// A running Verilator model of `tessera_top`.
@@ -179,6 +209,24 @@ impl SimTransport {
     /// Runs `n` cycles.
     pub fn run(&mut self, n: u64) -> Result<()> {
         self.req_ok(&format!("run {n}"), &[]).map(|_| ())
+    }
+
+    /// Sets the timing of the stream ports from the next cycle on ([`StreamTiming`]); the
+    /// generator restarts from `timing.seed`.
+    pub fn set_stream_timing(&mut self, timing: StreamTiming) -> Result<()> {
+        let StreamTiming {
+            in_gap_permille: gap,
+            out_ready_permille: ready,
+            seed,
+        } = timing;
+        if gap >= 1000 || ready == 0 || ready > 1000 {
+            return Err(Error::Sim(format!(
+                "stream timing: input gap {gap} per mille must be below 1000 and output ready \
+                 {ready} per mille within 1..=1000"
+            )));
+        }
+        self.req_ok(&format!("g {gap} {ready} {seed}"), &[])
+            .map(|_| ())
     }
 
     /// The interrupt line now.

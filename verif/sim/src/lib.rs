@@ -5,7 +5,8 @@
 //!   child processes ([`build_model`]) and shared libraries loaded in-process
 //!   ([`build_library`], the tile models of `tessera-verif`).
 //! - [`chip`]: [`SimTransport`], the model of `tessera_top` as a driver transport (AXI4-Lite
-//!   manager, AXI4-Stream source and sink, weight backdoor, FST traces).
+//!   manager, AXI4-Stream source and sink with seeded random gaps and backpressure
+//!   ([`StreamTiming`]), weight backdoor, FST traces).
 //! - [`uart_sim`]: [`uart_sim::UartSim`], the model of the ULX3S board top behind a
 //!   pseudo-terminal, for the driver's UART transport.
 //!
@@ -23,7 +24,7 @@ pub mod uart_sim;
 pub use builder::{
     build_library, build_model, cache_dir, have_verilator, require_verilator, LibSpec, ModelSpec,
 };
-pub use chip::{chip_model, open_device, SimTransport};
+pub use chip::{chip_model, open_device, SimTransport, StreamTiming};
 
 /// The environment variable naming the Tessera checkout whose RTL the simulated chips are built
 /// from (the folder that holds `rtl/files.f`).

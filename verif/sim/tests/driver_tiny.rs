@@ -6,12 +6,12 @@
 
 use tessera_driver::mapper::{MapOptions, Mapping};
 use tessera_driver::models::{small_llama, SmallShape};
-use tessera_driver::program::ErrorCode;
+use tessera_driver::program::{Descriptor, ErrorCode};
 use tessera_driver::runtime::{LoadMode, RtlEngine};
-use tessera_driver::{Device, Error, Transport};
+use tessera_driver::{Device, Error, SimControl, Transport};
 use tessera_golden::model::{KvCache, Llama, Precision};
 use tessera_golden::quant::{GoldenEngine, MatrixKind};
-use tessera_sim::{open_device, require_verilator, SimTransport};
+use tessera_sim::{open_device, require_verilator, SimTransport, StreamTiming};
 
 /// Golden W8A8 logits of `tokens` (prefill) then each of `decode` one by one.
 fn golden(model: &Llama, prefill: &[u32], decode: &[u32]) -> Vec<ndarray::Array2<f32>> {
@@ -290,4 +290,69 @@ fn driver_tiny_model_larger_than_the_chip_runs_with_shared_layers() {
     assert_eq!(s.mismatches(), 0);
     // Layers 1..4 load on the prefill, then every layer reloads on the decode step.
     assert_eq!(s.reloads, 7 * 4 + 7 * 5);
+}
+
+/// Seeded stream timing: gaps on the input and backpressure on the output slow an exchange down
+/// without changing its data, the same seed replays it cycle for cycle, and out-of-range
+/// probabilities are refused without disturbing the model.
+#[test]
+fn driver_tiny_stream_timing_replays() {
+    if !require_verilator() {
+        return;
+    }
+    // A VBUF_LOAD (68 input beats) then a VBUF_READ of 64 result words (128 output beats) on a
+    // fresh chip: its cycles and the words read.
+    let exchange = |timing: StreamTiming| -> (u64, Vec<i32>) {
+        let mut dev = open_device("tiny").unwrap();
+        dev.transport().set_stream_timing(timing).unwrap();
+        let cfg = dev.config().clone();
+        let x: Vec<i8> = (0..64 * cfg.kwidth).map(|i| (i % 97) as i8 - 48).collect();
+        let t0 = dev.transport().cycles().unwrap();
+        dev.send(&[Descriptor::vbuf_load(&cfg, 0, 64, &x)]).unwrap();
+        let y = dev.read_results(0, 64).unwrap();
+        dev.check().unwrap();
+        (dev.transport().cycles().unwrap() - t0, y)
+    };
+    let slow = StreamTiming {
+        in_gap_permille: 300,
+        out_ready_permille: 500,
+        seed: 7,
+    };
+    let (fast_cycles, fast) = exchange(StreamTiming::NONE);
+    let (slow_cycles, data) = exchange(slow);
+    let (again_cycles, again) = exchange(slow);
+    eprintln!("back to back {fast_cycles} cycles, with gaps and backpressure {slow_cycles}");
+    assert_eq!(data, fast, "the timing changed the data");
+    assert_eq!(again, fast);
+    assert!(
+        slow_cycles > fast_cycles + 64,
+        "gaps and backpressure cost {slow_cycles} vs {fast_cycles} cycles"
+    );
+    assert_eq!(
+        again_cycles, slow_cycles,
+        "the same seed replays the same cycles"
+    );
+
+    let mut dev = open_device("tiny").unwrap();
+    for bad in [
+        StreamTiming {
+            in_gap_permille: 1000,
+            ..StreamTiming::NONE
+        },
+        StreamTiming {
+            out_ready_permille: 0,
+            ..StreamTiming::NONE
+        },
+        StreamTiming {
+            out_ready_permille: 1001,
+            ..StreamTiming::NONE
+        },
+    ] {
+        assert!(
+            matches!(dev.transport().set_stream_timing(bad), Err(Error::Sim(_))),
+            "{bad:?} accepted"
+        );
+    }
+    dev.set_scratch(0x600d).unwrap();
+    assert_eq!(dev.scratch().unwrap(), 0x600d, "the model still answers");
 }

@@ -4,11 +4,11 @@
 //! the products and a FENCE. Weight values do not change the timing, so the products run on
 //! whatever the weight memories hold.
 //!
-//! Run: cargo test --release -p tessera-verif --test chip_bench -- --ignored --nocapture
+//! Run: cargo test --release -p tessera-verif --test chip -- --ignored --nocapture chip_bench
 
-mod chip_common;
+use tessera_abi::Descriptor;
 
-use chip_common::*;
+use crate::env::*;
 
 #[test]
 #[ignore = "benchmark: builds the sim chip (16 tiles, 746 MB of weight memory)"]
@@ -16,7 +16,7 @@ fn chip_bench_sim_llama_shapes() {
     if !have_verilator() {
         return;
     }
-    let mut chip = Chip::new("sim");
+    let mut chip = Chip::open("sim");
     let cfg = chip.cfg.clone();
     let shapes: [(&str, usize, usize, usize); 5] = [
         ("q/o 4096x4096", 4096, 4096, 4),
@@ -31,33 +31,28 @@ fn chip_bench_sim_llama_shapes() {
         "shape", "count", "cycles", "MAC-busy", "util"
     );
     for (name, rows, k, count) in shapes {
-        let groups = rows / (cfg.tiles * cfg.lanes);
+        let groups = rows / (cfg.tiles() * cfg.lanes);
         let chunks = k / cfg.kwidth;
-        assert_eq!(groups * cfg.tiles * cfg.lanes, rows);
+        assert_eq!(groups * cfg.tiles() * cfg.lanes, rows);
         assert!(groups * chunks <= cfg.weight_words);
-        chip.send(&[vbuf_load(&cfg, &x[..k], chunks, 0)]);
-        let mut program = vec![packet(&cfg, &[op::PERF_SNAPSHOT], &[])];
-        chip.send(&program);
+        chip.send(&[Descriptor::vbuf_load(&cfg, 0, chunks as u32, &x[..k])]);
+        chip.send(&[Descriptor::perf_snapshot()]);
         chip.run(20);
-        let c0 = chip.read64(reg::PERF_CYCLES_LO);
-        let m0 = chip.read64(reg::PERF_MAC_BUSY_LO);
-        program.clear();
-        for _ in 0..count {
-            program.push(packet(
-                &cfg,
-                &[op::MATVEC, 0, groups as u32, chunks as u32, 0, 0, 0],
-                &[],
-            ));
-        }
-        program.push(fence(&cfg));
-        program.push(packet(&cfg, &[op::PERF_SNAPSHOT], &[]));
+        let p0 = chip.dev.perf().unwrap();
+        let mut program: Vec<Descriptor> = (0..count)
+            .map(|_| Descriptor::matvec(0, groups as u32, chunks as u32, 0, 0, 0))
+            .collect();
+        program.push(Descriptor::fence());
+        program.push(Descriptor::perf_snapshot());
         chip.send(&program);
-        assert!(chip.wait_idle(100_000));
-        let cycles = chip.read64(reg::PERF_CYCLES_LO) - c0;
-        let busy = chip.read64(reg::PERF_MAC_BUSY_LO) - m0;
-        let util = busy as f64 / (cfg.tiles as f64 * cycles as f64);
-        assert_eq!(busy, (count * groups * chunks * cfg.tiles) as u64);
-        println!("{name:<22} {count:>6} {cycles:>10} {busy:>12} {util:>8.4}");
-        assert_eq!(chip.read(reg::ERROR), 0);
+        chip.wait_idle();
+        let d = chip.dev.perf().unwrap().since(&p0);
+        let util = d.mac_busy as f64 / (cfg.tiles() as f64 * d.cycles as f64);
+        assert_eq!(d.mac_busy, (count * groups * chunks * cfg.tiles()) as u64);
+        println!(
+            "{name:<22} {count:>6} {:>10} {:>12} {util:>8.4}",
+            d.cycles, d.mac_busy
+        );
     }
+    chip.finish();
 }

@@ -1,6 +1,6 @@
 //! AXI protocol assertions at the `tessera_top` ports (`rtl/host/host_csr.sv`,
 //! `rtl/top/tessera_top.sv`), on `tiny`, with the ports driven cycle by cycle
-//! (`chip_common::Ports`):
+//! ([`Ports`](crate::env::Ports)):
 //!
 //! - `chip_axi_legal_traffic`: a randomized AXI4-Lite manager (address and data in either order,
 //!   several transactions outstanding, random BREADY/RREADY) runs without an assertion firing,
@@ -10,17 +10,24 @@
 //!   the model with the named assertion's message, while the same sequence without the
 //!   violation runs clean.
 
-mod chip_common;
-
 use std::collections::VecDeque;
 
-use chip_common::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use tessera_abi::{ChipConfig, Descriptor};
+use tessera_regs::tessera_regs::id::Id;
+use tessera_regs::TesseraRegs;
 
-const OKAY: u64 = 0;
-const SLVERR: u64 = 2;
-const ID_MAGIC: u64 = 0x5445_5353;
+use crate::env::{have_verilator, reg, seed, Ports};
+
+const OKAY: u64 = crate::env::OKAY as u64;
+const SLVERR: u64 = crate::env::SLVERR as u64;
+
+/// Word addresses past the register map (inside the 512-byte window the slave decodes).
+fn unmapped(rng: &mut ChaCha8Rng) -> u32 {
+    let size = <TesseraRegs>::SIZE as u32;
+    size.next_multiple_of(4) + 4 * rng.gen_range(0..4)
+}
 
 /// Input ports the test drives, with the value last sent, so only changes cost a request.
 struct Drive<'a> {
@@ -60,27 +67,26 @@ struct Write {
     resp: u64,
 }
 
-fn random_read(rng: &mut ChaCha8Rng, cfg: &Config) -> Read {
+fn random_read(rng: &mut ChaCha8Rng, cfg: &ChipConfig) -> Read {
     match rng.gen_range(0..4) {
         0 => Read {
-            addr: reg::ID,
-            data: Some(ID_MAGIC),
+            addr: reg!(id),
+            data: Some(Id::default().magic() as u64),
             resp: OKAY,
         },
         1 => Read {
-            addr: reg::CFG_WEIGHT_WORDS,
+            addr: reg!(cfg_weight_words),
             data: Some(cfg.weight_words as u64),
             resp: OKAY,
         },
         2 => Read {
             // Write-only register.
-            addr: reg::CMD_FIFO,
+            addr: reg!(cmd_fifo),
             data: None,
             resp: SLVERR,
         },
         _ => Read {
-            // Unmapped.
-            addr: 0x1f0 + 4 * rng.gen_range(0..4),
+            addr: unmapped(rng),
             data: None,
             resp: SLVERR,
         },
@@ -90,17 +96,17 @@ fn random_read(rng: &mut ChaCha8Rng, cfg: &Config) -> Read {
 fn random_write(rng: &mut ChaCha8Rng) -> Write {
     match rng.gen_range(0..4) {
         0 | 1 => Write {
-            addr: reg::SCRATCH,
+            addr: reg!(scratch),
             data: rng.gen(),
             resp: OKAY,
         },
         2 => Write {
-            addr: reg::ID,
+            addr: reg!(id),
             data: rng.gen(),
             resp: SLVERR,
         },
         _ => Write {
-            addr: 0x1f0 + 4 * rng.gen_range(0..4),
+            addr: unmapped(rng),
             data: rng.gen(),
             resp: SLVERR,
         },
@@ -208,10 +214,10 @@ fn chip_axi_legal_traffic() {
     let last_scratch = writes
         .iter()
         .rev()
-        .find(|w| w.addr == reg::SCRATCH)
+        .find(|w| w.addr == reg!(scratch))
         .map(|w| w.data as u64)
         .unwrap_or(0);
-    d.set("s_axil_araddr_i", reg::SCRATCH as u64);
+    d.set("s_axil_araddr_i", reg!(scratch) as u64);
     d.set("s_axil_arvalid_i", 1);
     d.set("s_axil_rready_i", 1);
     let mut got = None;
@@ -246,7 +252,7 @@ fn chip_axi_legal_traffic() {
 fn stall_writes(p: &mut Ports) {
     p.set("s_axil_bready_i", 0);
     p.set("s_axil_wstrb_i", 0xf);
-    p.set("s_axil_awaddr_i", reg::SCRATCH as u64);
+    p.set("s_axil_awaddr_i", reg!(scratch) as u64);
     p.set("s_axil_wdata_i", 0x1234_5678);
     p.set("s_axil_awvalid_i", 1);
     p.set("s_axil_wvalid_i", 1);
@@ -274,7 +280,7 @@ fn stall_writes(p: &mut Ports) {
 /// ARVALID high and ARREADY low.
 fn stall_reads(p: &mut Ports) {
     p.set("s_axil_rready_i", 0);
-    p.set("s_axil_araddr_i", reg::ID as u64);
+    p.set("s_axil_araddr_i", reg!(id) as u64);
     p.set("s_axil_arvalid_i", 1);
     for _ in 0..16 {
         if p.get("s_axil_arready_o") == 0 {
@@ -291,11 +297,11 @@ fn stall_reads(p: &mut Ports) {
 fn stall_stream(p: &mut Ports) {
     let cfg = p.cfg.clone();
     p.set("m_axis_tready_i", 0);
-    let hdr = header_words(&cfg, &[op::VBUF_READ, 0, cfg.rbuf_words as u32]);
-    let beats = words_to_beats(&cfg, &hdr, true);
-    for (last, words) in &beats {
+    let hdr = Descriptor::vbuf_read(0, cfg.rbuf_words as u32).header_words(&cfg);
+    let beats = hdr.chunks(cfg.beat_words()).count();
+    for (i, words) in hdr.chunks(cfg.beat_words()).enumerate() {
         p.set_tdata(words);
-        p.set("s_axis_tlast_i", *last as u64);
+        p.set("s_axis_tlast_i", (i + 1 == beats) as u64);
         p.set("s_axis_tvalid_i", 1);
         let mut taken = false;
         for _ in 0..100 {
@@ -343,7 +349,7 @@ fn chip_axi_violations_caught() {
         Violation {
             name: "AWADDR changed while AWVALID waits",
             setup: stall_writes,
-            violate: |p| p.set("s_axil_awaddr_i", reg::INTR_ENABLE as u64),
+            violate: |p| p.set("s_axil_awaddr_i", reg!(intr_enable) as u64),
             assertion: "AxilAw_A",
             message: "payload changed",
         },
@@ -364,7 +370,7 @@ fn chip_axi_violations_caught() {
         Violation {
             name: "ARADDR changed while ARVALID waits",
             setup: stall_reads,
-            violate: |p| p.set("s_axil_araddr_i", reg::VERSION as u64),
+            violate: |p| p.set("s_axil_araddr_i", reg!(version) as u64),
             assertion: "AxilAr_A",
             message: "payload changed",
         },

@@ -4,27 +4,32 @@
 //! partitions come out exactly once per row group, with the exact int32 sum, in order per row
 //! partition. At least 10^6 flits per run, summed over the cases.
 
-mod chip_common;
-
-use chip_common::*;
-use proptest::prelude::*;
-use proptest::test_runner::{Config as PtConfig, TestRunner};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use proptest::prelude::*;
+use proptest::test_runner::{Config as PtConfig, TestRunner};
+use tessera_sim::{build_model, ModelSpec};
+
+use crate::env::{have_verilator, seed};
+
+/// Builds (or reuses) the network bench of `leaves` leaves and `lanes` lanes.
 fn bench(leaves: usize, lanes: usize) -> std::path::PathBuf {
-    build(
-        &format!("n{leaves}-l{lanes}"),
-        "chip_noc_bench",
-        &["verif/bench/chip_noc_bench.sv"],
-        "verif/bench/chip_noc.cpp",
-        &[format!("-DNUM_LEAVES={leaves}"), format!("-DLANES={lanes}")],
-        &[
-            ("NumLeaves".to_string(), leaves.to_string()),
-            ("Width".to_string(), "32".to_string()),
-            ("Lanes".to_string(), lanes.to_string()),
+    let spec = ModelSpec {
+        tag: format!("n{leaves}-l{lanes}"),
+        top: "chip_noc_bench".into(),
+        extra_sv: vec!["verif/bench/chip_noc_bench.sv".into()],
+        cpp: "verif/bench/chip_noc.cpp".into(),
+        cflags: vec![format!("-DNUM_LEAVES={leaves}"), format!("-DLANES={lanes}")],
+        params: vec![
+            ("NumLeaves".into(), leaves.to_string()),
+            ("Width".into(), "32".into()),
+            ("Lanes".into(), lanes.to_string()),
         ],
-    )
+        opt: "-O2".into(),
+        verilator_args: Vec::new(),
+    };
+    build_model(&spec).unwrap_or_else(|e| panic!("network bench ({leaves} leaves): {e}"))
 }
 
 /// Runs one traffic case; returns the flits moved.

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Per-cycle port driver of the tessera_top Verilator model, for tests that must drive the AXI
-// ports outside the protocol (verif/tests/chip_axi.rs). Unlike verif/bench/chip_sim.cpp it has
-// no transactors: the test sets every input itself and clocks the model.
+// ports outside the protocol (verif/tests/chip/axi.rs). Unlike verif/sim/csrc/tessera_sim.cpp
+// it has no transactors: the test sets every input itself and clocks the model.
 //
-// Built by verif/tests/chip_common (port_model) with -DSTREAM_WIDTH=<bits> -DVL_USER_STOP.
+// Built by verif/tests/chip/env.rs (port_model, through tessera_sim::build_model) with
+// -DSTREAM_WIDTH=<bits> -DVL_USER_STOP.
 // Every request is one line on stdin; every reply is one line on stdout. The model is held in
 // reset until the first "step" after "reset".
 //

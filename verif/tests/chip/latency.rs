@@ -1,36 +1,35 @@
-//! Latency calibration (prints figures; ignored by default): the cycles of matrix-vector products
-//! on grids of 4 to 256 tiles (`tiny`, `grid4x4`, `grid8x8`, `grid16x16` of
-//! `rtl/top/configs.toml`), measured between two PERF_SNAPSHOTs, next to the cycle model of
-//! `tessera_driver::projection` that the `t1-8b` projection uses, with the model's error.
+//! Latency calibration: the cycles of matrix-vector products on grids of 4 to 256 tiles
+//! (`tiny`, `grid4x4`, `grid8x8`, `grid16x16` of `rtl/top/configs.toml`), measured between two
+//! PERF_SNAPSHOTs, next to the cycle model of `tessera_driver::projection` that the `t1-8b`
+//! projection uses, with the model's error. `chip_latency_model` checks `tiny` in the quick set;
+//! `chip_latency_calibration` (ignored) prints every grid.
 //!
-//! Run: cargo test --release -p tessera-verif --test chip_latency -- --ignored --nocapture
+//! Run: cargo test --release -p tessera-verif --test chip -- --ignored --nocapture chip_latency
 
-mod chip_common;
-
-use chip_common::*;
+use tessera_abi::{ChipConfig, Descriptor};
 use tessera_driver::projection::LatencyModel;
 
+use crate::env::*;
+
 /// Cycles of `program` between a PERF_SNAPSHOT before it and one after it.
-fn measure(chip: &mut Chip, program: &[Vec<Beat>]) -> u64 {
-    let cfg = chip.cfg.clone();
-    chip.send(&[packet(&cfg, &[op::PERF_SNAPSHOT], &[])]);
-    assert!(chip.wait_idle(10_000));
-    let c0 = chip.read64(reg::PERF_CYCLES_LO);
+fn measure(chip: &mut Chip, program: &[Descriptor]) -> u64 {
+    chip.send(&[Descriptor::perf_snapshot()]);
+    chip.wait_idle();
+    let c0 = chip.dev.perf().unwrap().cycles;
     let mut p = program.to_vec();
-    p.push(packet(&cfg, &[op::PERF_SNAPSHOT], &[]));
+    p.push(Descriptor::perf_snapshot());
     chip.send(&p);
-    assert!(chip.wait_idle(100_000));
-    assert_eq!(chip.read(reg::ERROR), 0);
-    chip.read64(reg::PERF_CYCLES_LO) - c0
+    chip.wait_idle();
+    chip.dev.perf().unwrap().cycles - c0
 }
 
 /// (G, C, log2 P_k) cases legal on `cfg`.
-fn shapes(cfg: &Config) -> Vec<(usize, usize, u32)> {
+fn shapes(cfg: &ChipConfig) -> Vec<(usize, usize, u32)> {
     let mut v = Vec::new();
     for (g, c) in [(1, 1), (1, 8), (2, 16), (4, 4), (4, 32), (8, 16), (2, 64)] {
         for lg_pk in [0, 2, cfg.lg_tiles()] {
             let pk = 1usize << lg_pk;
-            let pr = cfg.tiles / pk;
+            let pr = cfg.tiles() / pk;
             if g * c <= cfg.weight_words
                 && c <= cfg.act_words
                 && pk * c <= cfg.abuf_words
@@ -47,13 +46,12 @@ fn shapes(cfg: &Config) -> Vec<(usize, usize, u32)> {
 /// Cycles of one dependent product (MATVEC then FENCE): the difference between chains of 4 and
 /// of 1, divided by 3, so the snapshots' own cycles cancel.
 fn dependent_cycles(chip: &mut Chip, g: usize, c: usize, lg_pk: u32) -> f64 {
-    let cfg = chip.cfg.clone();
-    let chain = |n: usize| -> Vec<Vec<Beat>> {
+    let chain = |n: usize| -> Vec<Descriptor> {
         (0..n)
             .flat_map(|_| {
                 [
-                    packet(&cfg, &[op::MATVEC, 0, g as u32, c as u32, lg_pk, 0, 0], &[]),
-                    fence(&cfg),
+                    Descriptor::matvec(0, g as u32, c as u32, lg_pk, 0, 0),
+                    Descriptor::fence(),
                 ]
             })
             .collect()
@@ -65,17 +63,17 @@ fn dependent_cycles(chip: &mut Chip, g: usize, c: usize, lg_pk: u32) -> f64 {
 
 /// Runs every shape on configuration `name`; returns (shape, measured, model) rows.
 fn calibrate(name: &str) -> Vec<((usize, usize, u32), f64, f64)> {
-    let mut chip = Chip::new(name);
+    let mut chip = Chip::open(name);
     let cfg = chip.cfg.clone();
     let x: Vec<i8> = (0..cfg.abuf_words * cfg.kwidth)
         .map(|i| (i % 251) as i8)
         .collect();
-    chip.send(&[vbuf_load(&cfg, &x, cfg.abuf_words, 0)]);
+    chip.send(&[Descriptor::vbuf_load(&cfg, 0, cfg.abuf_words as u32, &x)]);
     shapes(&cfg)
         .into_iter()
         .map(|(g, c, lg_pk)| {
             let got = dependent_cycles(&mut chip, g, c, lg_pk);
-            let model = LatencyModel::RTL.dependent_cycles(cfg.tiles, 1 << lg_pk, g, c);
+            let model = LatencyModel::RTL.dependent_cycles(cfg.tiles(), 1 << lg_pk, g, c);
             ((g, c, lg_pk), got, model)
         })
         .collect()
@@ -107,7 +105,7 @@ fn chip_latency_calibration() {
     );
     let mut worst: f64 = 0.0;
     for name in ["tiny", "grid4x4", "grid8x8", "grid16x16"] {
-        let tiles = Config::load(name).tiles;
+        let tiles = ChipConfig::named(name).unwrap().tiles();
         worst = worst.max(print_rows(name, tiles, &calibrate(name)));
     }
     println!("largest model error: {worst:.2} %");

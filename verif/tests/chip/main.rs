@@ -1,0 +1,28 @@
+//! Chip-level tests of `tessera_top`: one test binary, so the verification library and its
+//! Verilator archives are linked once for all of them.
+//!
+//! The chip runs behind the driver (`tessera_driver::Device` on `tessera_sim::SimTransport`,
+//! the one bench `verif/sim/csrc/tessera_sim.cpp`): descriptors from `tessera_abi`, register
+//! offsets from the generated layer `tessera_regs`, placements from the driver's mapper, and an
+//! in-order scoreboard whose expected values come from the golden model's integer kernel on the
+//! inputs each test generated ([`env`]).
+//!
+//! - [`axi`]: AXI4-Lite and AXI4-Stream protocol at the ports, driven cycle by cycle
+//!   (`port_sim.cpp`), legal traffic and manager-side violations;
+//! - [`errors`]: illegal programs, their error codes and recovery; the driver's register view;
+//! - [`matvec`]: products under random stream timing, programs, CMD_FIFO, counters;
+//! - [`regs`]: every register of the map;
+//! - [`noc`]: the networks alone under random traffic and backpressure
+//!   (`verif/bench/chip_noc_bench.sv`);
+//! - [`latency`]: the cycle model of the projection against the RTL (calibration ignored);
+//! - [`bench`]: Llama 3.1 8B shapes on `sim` (ignored).
+
+mod env;
+
+mod axi;
+mod bench;
+mod errors;
+mod latency;
+mod matvec;
+mod noc;
+mod regs;
