@@ -244,6 +244,7 @@ impl Product {
         if lg != lg_pk {
             return None;
         }
+        // The mapper's placement of one matrix; the id only names it (no model is involved).
         let place = Placement {
             id: MatrixId {
                 layer: None,
