@@ -17,7 +17,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let root = Path::new(tessera_abi::rtl::SOURCE_TREE);
     type Gen = fn(&str, &Path) -> Result<String, String>;
     let jobs: [(&str, Gen); 2] = [
         ("rtl/pkg/tessera_pkg.sv", |t, _| {

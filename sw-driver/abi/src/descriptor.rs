@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn abi_sv_package_enums_are_fresh() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rtl/pkg/tessera_pkg.sv");
+        let path = std::path::Path::new(crate::rtl::SOURCE_TREE).join("rtl/pkg/tessera_pkg.sv");
         let text = std::fs::read_to_string(path).unwrap();
         let fresh = with_sv_enums(&text).expect("generated markers in tessera_pkg.sv");
         assert!(

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// The source tree this crate was built from (the repository root): where the generators and
+/// tests find the RTL, and the default RTL root of the simulated chips.
+pub const SOURCE_TREE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
 /// The file list, relative to the repository root.
 pub const FILE_LIST: &str = "rtl/files.f";
 
@@ -188,7 +192,7 @@ mod tests {
 
     #[test]
     fn abi_file_list_reads_the_repository_list() {
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+        let root = Path::new(SOURCE_TREE);
         let f = FileList::read(root).unwrap();
         assert_eq!(f.incdirs, ["rtl/prim"]);
         assert_eq!(f.sources[0], "rtl/pkg/tessera_pkg.sv");
@@ -206,7 +210,7 @@ mod tests {
 
     #[test]
     fn abi_fusesoc_core_is_fresh() {
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+        let root = Path::new(SOURCE_TREE);
         let text = std::fs::read_to_string(root.join("tessera.core")).unwrap();
         let fresh = with_core_parts(&text, root).unwrap();
         assert!(

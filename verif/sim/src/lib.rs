@@ -37,7 +37,7 @@ pub fn rtl_root() -> Result<PathBuf> {
     let (root, how) = match std::env::var_os(RTL_ROOT_ENV) {
         Some(r) => (PathBuf::from(r), RTL_ROOT_ENV.to_string()),
         None => (
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")),
+            PathBuf::from(tessera_abi::rtl::SOURCE_TREE),
             "the source tree of this build".to_string(),
         ),
     };

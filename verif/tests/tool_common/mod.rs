@@ -4,12 +4,12 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The repository root (the tests run in the checkout).
 pub fn repo_root() -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).to_path_buf()
+    PathBuf::from(tessera_abi::rtl::SOURCE_TREE)
 }
 
 /// Whether the tests run in CI (`CI=true` or `CI=1`), where a missing tool is a failure.
