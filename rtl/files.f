@@ -2,6 +2,7 @@
 rtl/pkg/tessera_pkg.sv
 rtl/regs/gen/tessera_regs_pkg.sv
 rtl/prim/prim_ram_1r1w.sv
+rtl/prim/prim_global_buf.sv
 rtl/tile/tile_sva.sv
 rtl/tile/tile.sv
 rtl/regs/gen/tessera_regs.sv

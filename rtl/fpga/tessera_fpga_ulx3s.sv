@@ -50,7 +50,7 @@ module tessera_fpga_ulx3s #(
   // (configuration of the FPGA); they have no reset of their own.
   logic [PorW-1:0] por_q = '0;
   logic [1:0]      btn_sync_q = 2'b00;
-  logic            rst_n_q = 1'b0;
+  logic            rst_q = 1'b1;
   logic            por_done;
 
   assign por_done = por_q == PorW'(PorCycles);
@@ -58,11 +58,18 @@ module tessera_fpga_ulx3s #(
   always_ff @(posedge clk) begin
     por_q      <= por_done ? por_q : por_q + 1'b1;
     btn_sync_q <= {btn_sync_q[0], btn[0]};
-    rst_n_q    <= por_done && btn_sync_q[1];
+    rst_q      <= !(por_done && btn_sync_q[1]);
   end
 
-  logic rst_n;
-  assign rst_n = rst_n_q;
+  // The reset reaches every flip-flop of the chip and the bridge: it runs on a global network,
+  // active high, as the flip-flops' reset inputs take it (the inversion below and the one of the
+  // active-low resets cancel in synthesis).
+  logic rst_glb, rst_n;
+  prim_global_buf u_rst_buf (
+    .in_i  (rst_q),
+    .out_o (rst_glb)
+  );
+  assign rst_n = !rst_glb;
 
   //////////
   // Chip //
@@ -200,7 +207,7 @@ module tessera_fpga_ulx3s #(
   assign led[4] = frame_err;             // a byte with a framing error was seen (sticky)
   assign led[5] = in_q != '0;            // stream beats into the chip
   assign led[6] = out_q != '0;           // stream beats out of the chip
-  assign led[7] = !rst_n;                // in reset (power-on or btn[0])
+  assign led[7] = rst_q;                 // in reset (power-on or btn[0])
 
   assign wifi_gpio0 = 1'b1;
 

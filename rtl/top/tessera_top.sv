@@ -96,7 +96,16 @@ module tessera_top
     end
   end
 
-  assign core_rst_n = rst_ni && !(|srst_q);
+  // The core reset reaches most of the chip's flip-flops: on an FPGA it runs on a global
+  // network, active high, as the flip-flops' reset inputs take it (the inversion here and the
+  // one of the active-low resets cancel in synthesis). Elsewhere the buffer is a wire.
+  logic core_rst, core_rst_buf;
+  assign core_rst = !rst_ni || (|srst_q);
+  prim_global_buf u_core_rst_buf (
+    .in_i  (core_rst),
+    .out_o (core_rst_buf)
+  );
+  assign core_rst_n = !core_rst_buf;
 
   ///////////////
   // Registers //

@@ -137,7 +137,7 @@ fn core_part(what: &str, indent: &str, root: &Path) -> Result<String> {
             Ok(out)
         }
         "lint" => core_parameters(indent, "tiny", &[]),
-        "ulx3s" => core_parameters(indent, "ulx3s", &["SYNTHESIS=true"]),
+        "ulx3s" => core_parameters(indent, "ulx3s", &["SYNTHESIS=true", "TESSERA_ECP5=true"]),
         other => Err(Error::Config(format!(
             "tessera.core: unknown generated part `{other}`"
         ))),
@@ -218,6 +218,6 @@ mod tests {
             "tessera.core is stale against rtl/files.f or rtl/top/configs.toml: run scripts/gen-abi"
         );
         assert!(fresh.contains("      - rtl/top/tessera_top.sv\n"));
-        assert!(fresh.contains("StreamWidth=32, SYNTHESIS=true]"));
+        assert!(fresh.contains("SYNTHESIS=true, TESSERA_ECP5=true]"));
     }
 }
