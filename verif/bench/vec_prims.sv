@@ -12,7 +12,9 @@ module vec_prims (
   output logic [31:0] mul_o,  // a * b
   output logic [31:0] i2f_o,  // binary32 of a read as int32
   output logic [31:0] max_o,  // b if b > a, else a
-  output logic [31:0] cmp_o   // {unord, gt, eq, lt} of a against b in bits 3..0
+  output logic [31:0] cmp_o,    // {unord, gt, eq, lt} of a against b in bits 3..0
+  output logic [31:0] ldexp_o,  // a * 2^b, b read as int32
+  output logic [31:0] f2i_o     // a rounded half to even to an int32, saturating
 );
 
   vec_fp_add u_add (
@@ -53,5 +55,16 @@ module vec_prims (
   );
 
   assign cmp_o = {28'd0, unord, gt, eq, lt};
+
+  vec_fp_ldexp u_ldexp (
+    .x_i(a_i),
+    .n_i(b_i),
+    .y_o(ldexp_o)
+  );
+
+  vec_f2i u_f2i (
+    .fp_i (a_i),
+    .int_o(f2i_o)
+  );
 
 endmodule

@@ -108,8 +108,8 @@ typedef struct TesseraProbeOps {
 } TesseraProbeOps;
 
 // The vector unit's arithmetic primitives (verif/bench/vec_prims.sv, combinational): for each
-// operand pair the outputs add, sub, mul, i2f, max, cmp of that top, in this order.
-#define TESSERA_VEC_OUTPUTS 6
+// operand pair the outputs add, sub, mul, i2f, max, cmp, ldexp, f2i of that top, in this order.
+#define TESSERA_VEC_OUTPUTS 8
 typedef struct TesseraVecOps {
   TesseraCommonOps common;
   uint32_t outputs;  // TESSERA_VEC_OUTPUTS

@@ -610,6 +610,8 @@ class VecSimImpl final : ModelBase<M> {
       o[3] = m.i2f_o;
       o[4] = m.max_o;
       o[5] = m.cmp_o;
+      o[6] = m.ldexp_o;
+      o[7] = m.f2i_o;
     }
     this->check("eval_batch");
   }

@@ -21,7 +21,7 @@ pub(crate) const PROBE_SYMBOL: &str = "tessera_probe_ops_v1";
 /// The entry function of the vector primitives' library.
 pub(crate) const VEC_SYMBOL: &str = "tessera_vec_ops_v1";
 /// `TESSERA_VEC_OUTPUTS` of `csrc/model_abi.h`: words per operand pair of `eval_batch`.
-pub(crate) const VEC_OUTPUTS: usize = 6;
+pub(crate) const VEC_OUTPUTS: usize = 8;
 
 /// `TesseraModel`: a model inside a library (opaque).
 #[repr(C)]

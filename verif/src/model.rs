@@ -851,6 +851,10 @@ pub struct VecOut {
     pub max: u32,
     /// `a < b`, `a == b`, `a > b`, unordered in bits 0..3 (`vec_fp_cmp`).
     pub cmp: u32,
+    /// `a * 2^b`, `b` read as an int32 (`vec_fp_ldexp`).
+    pub ldexp: u32,
+    /// `a` rounded half to even to an int32, saturating; NaN gives 0 (`vec_f2i`).
+    pub f2i: u32,
 }
 
 /// The vector unit's arithmetic primitives (`rtl/vec/`), combinational, behind one test top.
@@ -889,6 +893,8 @@ impl VecPrims {
                 i2f: o[3],
                 max: o[4],
                 cmp: o[5],
+                ldexp: o[6],
+                f2i: o[7],
             })
             .collect())
     }

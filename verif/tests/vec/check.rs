@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 
 use tessera_verif::{VecOut, VecPrims};
 
-// The chip-mode reference (see oracle.rs: becomes `use tessera_golden::chip::Fz;`).
-use crate::oracle::Fz;
+// The chip-mode reference (see oracle.rs: becomes `use tessera_golden::chip::{ldexp, Fz};`).
+use crate::oracle::{ldexp, Fz};
 
 /// The one NaN the unit produces (the golden model never makes a NaN; any NaN result of the
 /// RTL is this quiet NaN, whatever the payload of an input NaN).
@@ -21,7 +21,8 @@ fn canon(bits: u32) -> u32 {
 }
 
 /// The expected outputs for `(a, b)`: `a` and `b` as binary32 (and `a` as an int32 for the
-/// conversion).
+/// conversion, `b` as an int32 for the scaling). The float-to-int conversion is the golden
+/// model's `x.round_ties_even() as i32` (saturating; NaN gives 0) of the value as read (DAZ).
 pub fn expected(a: u32, b: u32) -> VecOut {
     let (x, y) = (Fz::new(f32::from_bits(a)), Fz::new(f32::from_bits(b)));
     let cmp = match x.get().partial_cmp(&y.get()) {
@@ -37,6 +38,8 @@ pub fn expected(a: u32, b: u32) -> VecOut {
         i2f: Fz::from_i32(a as i32).to_bits(),
         max: canon(x.max(y).to_bits()),
         cmp,
+        ldexp: canon(ldexp(x, b as i32).to_bits()),
+        f2i: x.get().round_ties_even() as i32 as u32,
     }
 }
 
@@ -49,18 +52,30 @@ pub fn diff(a: u32, b: u32, got: &VecOut, want: &VecOut) -> Vec<String> {
         ("i2f", got.i2f, want.i2f),
         ("max", got.max, want.max),
         ("cmp", got.cmp, want.cmp),
+        ("ldexp", got.ldexp, want.ldexp),
+        ("f2i", got.f2i, want.f2i),
     ];
     fields
         .iter()
         .filter(|(_, g, w)| g != w)
         .map(|(name, g, w)| {
+            // Outputs as binary32, except the int32 result of the float-to-int conversion.
+            let show = |v: u32| {
+                if *name == "f2i" {
+                    format!("{v:#010x} = {}", v as i32)
+                } else {
+                    format!("{v:#010x} = {:e}", f32::from_bits(v))
+                }
+            };
             format!(
-                "{name}(a {a:#010x} = {:e}, b {b:#010x} = {:e}): rtl {g:#010x} ({:e}), \
-                 expected {w:#010x} ({:e})",
+                "{name}(a {a:#010x} = {:e} | int {}, b {b:#010x} = {:e} | int {}): rtl {}, \
+                 expected {}",
                 f32::from_bits(a),
+                a as i32,
                 f32::from_bits(b),
-                f32::from_bits(*g),
-                f32::from_bits(*w)
+                b as i32,
+                show(*g),
+                show(*w)
             )
         })
         .collect()

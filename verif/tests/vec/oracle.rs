@@ -2,8 +2,8 @@
 //! model's `chip::Fz`, "numerics v2": IEEE-754 binary32, nearest-even at 24 bits with an
 //! unbounded exponent, flush to a signed zero below 2^-126 after rounding, infinity at 2^128
 //! or more, subnormal inputs read as zeros). Once `tessera_golden::chip::Fz` is on main, the
-//! tests take it instead: `check.rs` imports `Fz` from here, and that `use` becomes
-//! `use tessera_golden::chip::Fz;` (this file is then deleted).
+//! tests take it instead: `check.rs` imports `Fz` and `ldexp` from here, and that `use`
+//! becomes `use tessera_golden::chip::{ldexp, Fz};` (this file is then deleted).
 //!
 //! Each operation is carried out in f64 (exact for products and i32; for sums correctly
 //! rounded, which rounds to the same binary32 as the exact value) and rounded once.
@@ -87,4 +87,11 @@ impl Mul for Fz {
     fn mul(self, o: Fz) -> Fz {
         Fz::round(f64::from(self.0) * f64::from(o.0))
     }
+}
+
+/// `v * 2^n`, exact, then the range rules of `Fz` (`n` clamped to [-1000, 1000]).
+pub fn ldexp(v: Fz, n: i32) -> Fz {
+    let n = n.clamp(-1000, 1000);
+    let p = f64::from_bits(((n + 1023) as u64) << 52);
+    Fz::round(f64::from(v.0) * p)
 }

@@ -3,8 +3,9 @@
 //! values, infinities, quiet and signalling NaNs, powers of two, values one ulp apart), then
 //! families aimed at one rule each: exponent differences 0..40 in both directions, ties at
 //! the rounding bit, cancellation (down into the flush range), products rounding up to
-//! 2^-126 (and the ones that do not), products and sums rounding to 2^128, and the int32
-//! conversion around 2^24 and at the ends of the range.
+//! 2^-126 (and the ones that do not), products and sums rounding to 2^128, the int32
+//! conversion around 2^24 and at the ends of the range, float-to-int ties and saturation, and
+//! power-of-two scaling across the whole exponent range.
 
 use tessera_verif::VecPrims;
 
@@ -207,6 +208,60 @@ fn vec_fp_corners() {
         fam.push((v as u32, 0));
     }
 
+    // Float to int32 (a): ties at .5 in every binade below 2^23, the ends of the int32 range,
+    // and every exponent from 2^-2 to 2^32 with random significands.
+    for k in 0..23u32 {
+        for j in 0..4u32 {
+            let v = ((1u64 << k) + u64::from(j)) as f64 + 0.5;
+            for v in [v, -v] {
+                fam.push(((v as f32).to_bits(), 0));
+            }
+        }
+    }
+    for v in [
+        0.5f32,
+        1.5,
+        2.5,
+        -0.5,
+        -2.5,
+        0.499_999_97,
+        2_147_483_520.0,
+        2_147_483_648.0,
+    ] {
+        fam.push((v.to_bits(), 0));
+        fam.push(((-v).to_bits(), 0));
+    }
+    for e in 125..=160u32 {
+        for _ in 0..40 {
+            fam.push((fp(r.bit(), e, r.frac()), 0));
+        }
+    }
+
+    // Scaling (a * 2^b): every shift from -300 to 300 of a few values, and the clamp.
+    for n in -300i32..=300 {
+        for a in [
+            0x3f80_0000u32,
+            0x0080_0000,
+            0x7f7f_ffff,
+            0x00ff_ffff,
+            0xbfc0_0001,
+        ] {
+            fam.push((a, n as u32));
+        }
+    }
+    for n in [i32::MIN, -1001, -1000, -999, 999, 1000, 1001, i32::MAX] {
+        for a in [
+            0x3f80_0000u32,
+            0x0000_0001,
+            0x8000_0000,
+            0x7f80_0000,
+            0xff80_0000,
+            0x7fc0_0001,
+        ] {
+            fam.push((a, n as u32));
+        }
+    }
+
     assert_all("vec_fp_corners families", &mut model, &fam);
 
     // The rules themselves, stated on a few cases (the reference could be wrong too).
@@ -254,4 +309,13 @@ fn vec_fp_corners() {
     assert_eq!(e(0x0100_0001, 0).i2f, 0x4b80_0000, "2^24 + 1 ties to even");
     assert_eq!(e(0x0100_0003, 0).i2f, 0x4b80_0002, "2^24 + 3 ties up");
     assert_eq!(e(0x8000_0000, 0).i2f, 0xcf00_0000, "-2^31");
+    assert_eq!(e(2.5f32.to_bits(), 0).f2i, 2, "2.5 ties to even");
+    assert_eq!(e(0x7fc0_0000, 0).f2i, 0, "NaN gives 0");
+    assert_eq!(e(0xcf00_0001, 0).f2i, 0x8000_0000, "saturates at i32::MIN");
+    assert_eq!(
+        e(0x00ff_ffff, -1i32 as u32).ldexp,
+        0,
+        "halved below 2^-126: flushed"
+    );
+    assert_eq!(e(0x7f00_0000, 1).ldexp, 0x7f80_0000, "2^127 * 2 = inf");
 }

@@ -2,7 +2,9 @@
 //! against the chip-mode reference. Each proptest case is a batch of 4,096 pairs drawn from a
 //! mix of distributions (uniform bit patterns; exponent differences 0..31; near-cancellation;
 //! the bottom and the top of the exponent range; exponent sums at the flush and overflow
-//! boundaries of the product; significands with few bits set, which make exact ties); 512
+//! boundaries of the product; significands with few bits set, which make exact ties; values
+//! around the int32 range for the conversion; small integers as the power of two of the
+//! scaling); 512
 //! cases by default (2,097,152 pairs; `TESSERA_CASES` / `TESSERA_CASE_SCALE` change it). A
 //! failing batch shrinks to the pairs that fail and is written under target/verif-failures/.
 
@@ -58,6 +60,10 @@ fn pair(kind: u8, r: u64, s: u64) -> (u32, u32) {
             let eb = in_range(target - i64::from(ea) + i64::from(shi % 5) - 2);
             (fp(sa, ea, lo), fp(sb, eb, slo))
         }
+        // Around the int32 range (float to int, with ties at .5), any b.
+        8 => (fp(sa, 120 + hi % 40, lo), slo),
+        // Any a, b a small int32 (the power of two of the scaling).
+        9 => (lo, (i64::from(slo % 601) - 300) as i32 as u32),
         // Few significant bits (exact ties of sums), nearby exponents.
         _ => {
             let ea = 1 + hi % 254;
@@ -73,7 +79,7 @@ fn pair(kind: u8, r: u64, s: u64) -> (u32, u32) {
 
 fn batch() -> impl Strategy<Value = Vec<(u32, u32)>> {
     prop::collection::vec(
-        (0u8..8, any::<u64>(), any::<u64>()).prop_map(|(k, r, s)| pair(k, r, s)),
+        (0u8..11, any::<u64>(), any::<u64>()).prop_map(|(k, r, s)| pair(k, r, s)),
         BATCH,
     )
 }
