@@ -14,6 +14,15 @@ rtl/noc/noc_tile_port.sv
 rtl/ctrl/ctrl_vbuf.sv
 rtl/ctrl/ctrl_perf.sv
 rtl/ctrl/ctrl_cmdproc.sv
+rtl/vec/vec_fp_unpack.sv
+rtl/vec/vec_lzc_norm.sv
+rtl/vec/vec_fp_round.sv
+rtl/vec/vec_fp_add.sv
+rtl/vec/vec_fp_mul.sv
+rtl/vec/vec_i2f.sv
+rtl/vec/vec_fp_cmp.sv
+rtl/vec/vec_fp_ldexp.sv
+rtl/vec/vec_f2i.sv
 rtl/host/host_csr.sv
 rtl/top/tessera_top.sv
 rtl/fpga/uart_rx.sv

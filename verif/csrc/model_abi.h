@@ -21,11 +21,12 @@ extern "C" {
 #endif
 
 // Raised on any change to these structs (the loader checks it and the size).
-#define TESSERA_MODEL_ABI_VERSION 1
+#define TESSERA_MODEL_ABI_VERSION 2
 
 // A library exports one function returning its table, `const TesseraTileOps*
-// tessera_tile_ops_v1(void)` or `const TesseraProbeOps* tessera_probe_ops_v1(void)`, defined by
-// the entry file that verif/src/library.rs generates for the model.
+// tessera_tile_ops_v1(void)`, `const TesseraProbeOps* tessera_probe_ops_v1(void)` or `const
+// TesseraVecOps* tessera_vec_ops_v1(void)`, defined by the entry file that verif/src/library.rs
+// generates for the model.
 
 typedef struct TesseraModel TesseraModel;
 
@@ -105,6 +106,18 @@ typedef struct TesseraProbeOps {
   int (*tick)(TesseraModel* m, uint64_t cycles);
   uint32_t (*count)(const TesseraModel* m);
 } TesseraProbeOps;
+
+// The vector unit's arithmetic primitives (verif/bench/vec_prims.sv, combinational): for each
+// operand pair the outputs add, sub, mul, i2f, max, cmp, ldexp, f2i of that top, in this order.
+#define TESSERA_VEC_OUTPUTS 8
+typedef struct TesseraVecOps {
+  TesseraCommonOps common;
+  uint32_t outputs;  // TESSERA_VEC_OUTPUTS
+  // Evaluates the pairs (a[i], b[i]) for i < n and writes out[i * outputs + j]; `out` holds
+  // n * outputs words. One trace sample per pair.
+  int (*eval_batch)(TesseraModel* m, const uint32_t* a, const uint32_t* b, size_t n,
+                    uint32_t* out);
+} TesseraVecOps;
 
 #ifdef __cplusplus
 }  // extern "C"

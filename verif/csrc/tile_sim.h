@@ -591,6 +591,36 @@ class ProbeSimImpl final : ModelBase<M> {
   void trace_close() { this->close_trace(); }
 };
 
+// The primitives top of the vector unit (vec_prims): combinational, one eval per operand pair.
+template <class M>
+class VecSimImpl final : ModelBase<M> {
+ public:
+  void eval_batch(const uint32_t* a, const uint32_t* b, size_t n, uint32_t* out) {
+    Enter e(this->ctx_.get());
+    M& m = *this->m_;
+    for (size_t i = 0; i < n && !this->failed(); ++i) {
+      m.a_i = a[i];
+      m.b_i = b[i];
+      m.eval();
+      this->edge();  // a time step per pair, for traces
+      uint32_t* o = out + i * TESSERA_VEC_OUTPUTS;
+      o[0] = m.add_o;
+      o[1] = m.sub_o;
+      o[2] = m.mul_o;
+      o[3] = m.i2f_o;
+      o[4] = m.max_o;
+      o[5] = m.cmp_o;
+      o[6] = m.ldexp_o;
+      o[7] = m.f2i_o;
+    }
+    this->check("eval_batch");
+  }
+  void trace_open(const std::string& path, uint64_t start, uint64_t end) {
+    this->open_trace(path, start, end);
+  }
+  void trace_close() { this->close_trace(); }
+};
+
 // The C interface (model_abi.h) over a wrapper `Impl` made by `Make`: captureless lambdas that
 // convert the calls, and turn exceptions into error returns (nothing unwinds into Rust).
 template <class F>
@@ -735,6 +765,21 @@ const TesseraProbeOps* probe_ops() {
       return guard([&] { self<Impl>(m)->tick(n); });
     };
     t.count = [](const TesseraModel* m) noexcept { return self<Impl>(m)->count(); };
+    return t;
+  }();
+  return &ops;
+}
+
+template <class Impl, Impl* (*Make)()>
+const TesseraVecOps* vec_ops() {
+  static const TesseraVecOps ops = [] {
+    TesseraVecOps t{};
+    t.common = common_ops<Impl, Make>(sizeof(TesseraVecOps));
+    t.outputs = TESSERA_VEC_OUTPUTS;
+    t.eval_batch = [](TesseraModel* m, const uint32_t* a, const uint32_t* b, size_t n,
+                      uint32_t* out) noexcept {
+      return guard([&] { self<Impl>(m)->eval_batch(a, b, n, out); });
+    };
     return t;
   }();
   return &ops;

@@ -13,11 +13,15 @@ use std::path::Path;
 use std::ptr::NonNull;
 
 /// `TESSERA_MODEL_ABI_VERSION` of `csrc/model_abi.h`.
-pub(crate) const ABI_VERSION: u32 = 1;
+pub(crate) const ABI_VERSION: u32 = 2;
 /// The function a tile library exports.
 pub(crate) const TILE_SYMBOL: &str = "tessera_tile_ops_v1";
 /// The function a probe library exports.
 pub(crate) const PROBE_SYMBOL: &str = "tessera_probe_ops_v1";
+/// The entry function of the vector primitives' library.
+pub(crate) const VEC_SYMBOL: &str = "tessera_vec_ops_v1";
+/// `TESSERA_VEC_OUTPUTS` of `csrc/model_abi.h`: words per operand pair of `eval_batch`.
+pub(crate) const VEC_OUTPUTS: usize = 8;
 
 /// `TesseraModel`: a model inside a library (opaque).
 #[repr(C)]
@@ -102,6 +106,13 @@ pub(crate) struct ProbeOps {
 }
 
 /// The message of `dlerror`, or `what` when there is none.
+#[repr(C)]
+pub(crate) struct VecOps {
+    common: CommonOps,
+    outputs: u32,
+    eval_batch: unsafe extern "C" fn(*mut Model, *const u32, *const u32, usize, *mut u32) -> i32,
+}
+
 fn dl_error(what: &str) -> String {
     // SAFETY: dlerror returns null or a C string valid until the next dl call on this thread.
     let e = unsafe { libc::dlerror() };
@@ -181,6 +192,23 @@ pub(crate) fn probe_ops(path: &Path) -> Result<&'static ProbeOps, String> {
 }
 
 /// Reads a string through a `(buf, len) -> full length` call.
+pub(crate) fn vec_ops(path: &Path) -> Result<&'static VecOps, String> {
+    let p = load(path, VEC_SYMBOL)?.cast::<CommonOps>();
+    // SAFETY: as in tile_ops.
+    let common = unsafe { &*p };
+    check(common, std::mem::size_of::<VecOps>(), path)?;
+    // SAFETY: same version and size as VecOps.
+    let ops = unsafe { &*p.cast::<VecOps>() };
+    if ops.outputs as usize != VEC_OUTPUTS {
+        return Err(format!(
+            "{}: {} outputs per pair, expected {VEC_OUTPUTS}",
+            path.display(),
+            ops.outputs
+        ));
+    }
+    Ok(ops)
+}
+
 fn read_string(f: impl Fn(*mut c_char, usize) -> usize) -> String {
     let n = f(std::ptr::null_mut(), 0);
     let mut buf = vec![0u8; n];
@@ -223,6 +251,12 @@ impl TileOps {
 }
 
 impl ProbeOps {
+    pub(crate) fn common(&self) -> &CommonOps {
+        &self.common
+    }
+}
+
+impl VecOps {
     pub(crate) fn common(&self) -> &CommonOps {
         &self.common
     }
@@ -467,6 +501,62 @@ impl ProbeModel {
 }
 
 impl Drop for ProbeModel {
+    fn drop(&mut self) {
+        // SAFETY: the model is live and not used again.
+        unsafe { (self.ops.common.destroy)(self.p()) }
+    }
+}
+
+/// The vector primitives' model, owned.
+pub(crate) struct VecModel {
+    ops: &'static VecOps,
+    m: NonNull<Model>,
+}
+
+// SAFETY: as for TileModel.
+unsafe impl Send for VecModel {}
+
+// SAFETY (every call in this impl): as for TileModel.
+impl VecModel {
+    pub(crate) fn new(ops: &'static VecOps) -> Result<Self, String> {
+        Ok(VecModel {
+            ops,
+            m: ops.common.create()?,
+        })
+    }
+    fn p(&self) -> *mut Model {
+        self.m.as_ptr()
+    }
+    /// `out` holds `VEC_OUTPUTS` words per pair of `a` and `b` (same lengths; checked).
+    pub(crate) fn eval_batch(
+        &mut self,
+        a: &[u32],
+        b: &[u32],
+        out: &mut [u32],
+    ) -> Result<(), String> {
+        if a.len() != b.len() || out.len() != a.len() * VEC_OUTPUTS {
+            return Err(format!(
+                "eval_batch: {} and {} operands, {} output words",
+                a.len(),
+                b.len(),
+                out.len()
+            ));
+        }
+        self.ops.common.status(unsafe {
+            (self.ops.eval_batch)(self.p(), a.as_ptr(), b.as_ptr(), a.len(), out.as_mut_ptr())
+        })
+    }
+    pub(crate) fn trace_open(&mut self, path: &str, start: u64, end: u64) -> Result<(), String> {
+        self.ops.common.status(unsafe {
+            (self.ops.common.trace_open)(self.p(), path.as_ptr().cast(), path.len(), start, end)
+        })
+    }
+    pub(crate) fn trace_close(&mut self) {
+        unsafe { (self.ops.common.trace_close)(self.p()) }
+    }
+}
+
+impl Drop for VecModel {
     fn drop(&mut self) {
         // SAFETY: the model is live and not used again.
         unsafe { (self.ops.common.destroy)(self.p()) }

@@ -1,6 +1,6 @@
 //! Tessera verification harness: Verilator models of the RTL driven from Rust.
 //!
-//! - [`model`]: safe handles on the Verilated models ([`Tile`], [`Probe`]): ports, reset,
+//! - [`model`]: safe handles on the Verilated models ([`Tile`], [`Probe`], [`VecPrims`]): ports, reset,
 //!   clocking, C++-side stream transactors, backdoor memory access, FST tracing, SV errors as
 //!   [`Error`]s. Each model is a shared library built at run time by `tessera_sim`'s model
 //!   builder and loaded on first use (`library`); no Verilator runs when this crate builds.
@@ -14,4 +14,4 @@ pub mod model;
 pub mod reference;
 pub mod tb;
 
-pub use model::{Error, Probe, Result, Tile, TileConfig, TILE_MODELS};
+pub use model::{Error, Probe, Result, Tile, TileConfig, VecOut, VecPrims, TILE_MODELS};

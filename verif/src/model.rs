@@ -30,7 +30,7 @@ use std::slice::ChunksExact;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::LazyLock;
 
-use crate::ffi::{ProbeModel, TileModel};
+use crate::ffi::{ProbeModel, TileModel, VecModel, VEC_OUTPUTS};
 use crate::library;
 
 /// Parameters of a tile-shaped model, from `rtl/configs.toml` (compiled into `tessera-abi`).
@@ -832,6 +832,77 @@ impl Probe {
 impl Drop for Probe {
     fn drop(&mut self) {
         self.close_trace();
+    }
+}
+
+/// The outputs of the vector unit's primitives for one operand pair `(a, b)`
+/// (`verif/bench/vec_prims.sv`), as binary32 bit patterns unless said otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VecOut {
+    /// `a + b` (`vec_fp_add`).
+    pub add: u32,
+    /// `a - b` (`vec_fp_add` with `sub_i`).
+    pub sub: u32,
+    /// `a * b` (`vec_fp_mul`).
+    pub mul: u32,
+    /// `a` read as an int32, converted (`vec_i2f`).
+    pub i2f: u32,
+    /// `b` if `b > a`, else `a` (`vec_fp_cmp`).
+    pub max: u32,
+    /// `a < b`, `a == b`, `a > b`, unordered in bits 0..3 (`vec_fp_cmp`).
+    pub cmp: u32,
+    /// `a * 2^b`, `b` read as an int32 (`vec_fp_ldexp`).
+    pub ldexp: u32,
+    /// `a` rounded half to even to an int32, saturating; NaN gives 0 (`vec_f2i`).
+    pub f2i: u32,
+}
+
+/// The vector unit's arithmetic primitives (`rtl/vec/`), combinational, behind one test top.
+pub struct VecPrims {
+    sim: VecModel,
+    out: Vec<u32>,
+}
+
+impl VecPrims {
+    /// Creates the model (building or reusing its library on first use in the process).
+    pub fn new() -> Result<Self> {
+        let mut p = VecPrims {
+            sim: VecModel::new(library::vec_ops()?).map_err(sv)?,
+            out: Vec::new(),
+        };
+        if let Some((path, a, b)) = trace_request() {
+            create_parent(&path)?;
+            p.sim
+                .trace_open(&path.to_string_lossy(), a, b)
+                .map_err(sv)?;
+        }
+        Ok(p)
+    }
+    /// Evaluates every pair `(a[i], b[i])`; panics if the lengths differ.
+    pub fn eval(&mut self, a: &[u32], b: &[u32]) -> Result<Vec<VecOut>> {
+        assert_eq!(a.len(), b.len(), "VecPrims::eval: operand counts differ");
+        self.out.resize(a.len() * VEC_OUTPUTS, 0);
+        self.sim.eval_batch(a, b, &mut self.out).map_err(sv)?;
+        Ok(self
+            .out
+            .chunks_exact(VEC_OUTPUTS)
+            .map(|o| VecOut {
+                add: o[0],
+                sub: o[1],
+                mul: o[2],
+                i2f: o[3],
+                max: o[4],
+                cmp: o[5],
+                ldexp: o[6],
+                f2i: o[7],
+            })
+            .collect())
+    }
+}
+
+impl Drop for VecPrims {
+    fn drop(&mut self) {
+        self.sim.trace_close();
     }
 }
 
