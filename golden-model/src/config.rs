@@ -105,6 +105,25 @@ pub struct Config {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// For JSON that parses but does not fit [`Config`] (a field of the wrong type), the field at
+/// fault: each field alone is tried in a minimal valid config.
+fn field_at_fault(text: &str, e: &serde_json::Error) -> Option<Error> {
+    if !e.is_data() {
+        return None;
+    }
+    let serde_json::Value::Object(fields) = serde_json::from_str(text).ok()? else {
+        return None;
+    };
+    let minimal = serde_json::json!({"hidden_size": 64, "intermediate_size": 128,
+        "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 16});
+    fields.into_iter().find_map(|(k, v)| {
+        let mut one = minimal.clone();
+        one[&k] = v.clone();
+        let err = serde_json::from_value::<Config>(one).err()?;
+        Some(Error::Config(format!("`{k}` is {v}: {err}")))
+    })
+}
+
 impl Config {
     /// Read and validate `config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
@@ -122,9 +141,11 @@ impl Config {
 
     /// Parse and validate a config from JSON text.
     pub fn from_json(text: &str) -> Result<Config> {
-        let mut c: Config = serde_json::from_str(text).map_err(|source| Error::Json {
-            path: "config.json".into(),
-            source,
+        let mut c: Config = serde_json::from_str(text).map_err(|source| {
+            field_at_fault(text, &source).unwrap_or(Error::Json {
+                path: "config.json".into(),
+                source,
+            })
         })?;
         if c.num_key_value_heads == 0 {
             c.num_key_value_heads = c.num_attention_heads;
@@ -414,6 +435,18 @@ mod tests {
             "only silu",
         );
         refused(|v| v["mlp_bias"] = true.into(), "mlp_bias", "not supported");
+        // A field of the wrong type is named.
+        let e = with(|v| v["hidden_size"] = "64".into())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`hidden_size` is \"64\": invalid type: string"),
+            "{e}"
+        );
+        let e = with(|v| v["eos_token_id"] = (1u64 << 40).into())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`eos_token_id` is 1099511627776"), "{e}");
         // JSON has no infinity: a literal too large for f64 is a JSON error.
         let inf = Preset::Tiny
             .config_json(1)

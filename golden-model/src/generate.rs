@@ -238,16 +238,25 @@ pub fn stop_ids_from_dir(dir: impl AsRef<Path>) -> Result<Vec<u32>> {
             continue;
         }
         let text = crate::limits::read_text(&path, crate::limits::CONFIG_BYTES)?;
-        let v: Value =
-            serde_json::from_str(&text).map_err(|source| Error::Json { path, source })?;
+        let v: Value = serde_json::from_str(&text).map_err(|source| Error::Json {
+            path: path.clone(),
+            source,
+        })?;
+        let as_id = |x: &Value| {
+            x.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "{}: `eos_token_id` holds {x}: token ids are integers from 0 to {}",
+                        path.display(),
+                        u32::MAX
+                    ))
+                })
+        };
         let ids: Vec<u32> = match v.get("eos_token_id") {
-            Some(Value::Number(n)) => n.as_u64().map(|x| x as u32).into_iter().collect(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_u64)
-                .map(|x| x as u32)
-                .collect(),
-            _ => Vec::new(),
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) => a.iter().map(as_id).collect::<Result<_>>()?,
+            Some(x) => vec![as_id(x)?],
         };
         if !ids.is_empty() {
             return Ok(ids);
@@ -338,5 +347,24 @@ mod tests {
             assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
             assert!(e.to_string().contains(rule), "{e}");
         }
+    }
+
+    #[test]
+    fn generate_stop_ids_out_of_range_are_refused() {
+        let dir = std::env::temp_dir().join(format!("tessera-stop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("generation_config.json");
+        std::fs::write(&p, r#"{"eos_token_id": [2, 3]}"#).unwrap();
+        assert_eq!(stop_ids_from_dir(&dir).unwrap(), vec![2, 3]);
+        // 2^32 + 2 must not wrap to 2.
+        std::fs::write(&p, r#"{"eos_token_id": 4294967298}"#).unwrap();
+        let e = stop_ids_from_dir(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("generation_config.json: `eos_token_id` holds 4294967298"),
+            "{e}"
+        );
+        std::fs::write(&p, r#"{"eos_token_id": [1, -1]}"#).unwrap();
+        assert!(stop_ids_from_dir(&dir).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
