@@ -575,6 +575,16 @@ fn cli_hostile_configs_are_refused() {
         &["generate", "--model", d.to_str().unwrap(), "--tokens", "1"],
         &["tokenizer.json: is a device"],
     );
+    // A file where the checkpoint folder belongs.
+    let cfg = tiny().join("config.json");
+    for cmd in [
+        vec!["generate", "--tokens", "1"],
+        vec!["eval", "--text", t],
+        vec!["logits", "--tokens", "1", "--out", "/dev/null"],
+    ] {
+        let args = [&cmd[..], &["--model", cfg.to_str().unwrap()]].concat();
+        refused(&args, &["--model", "config.json: not a directory"]);
+    }
     // A prompt longer than max_position_embeddings.
     let d = with_config("maxpos4", "max_position_embeddings", "4");
     let m = d.to_str().unwrap();

@@ -78,6 +78,7 @@ pub fn run(a: Args) -> Result<()> {
     if a.context < 2 {
         bail!("--context must be at least 2");
     }
+    super::check_model_dir(&a.model)?;
     let text = tessera_golden::limits::read_text(&a.text, tessera_golden::limits::TEXT_BYTES)?;
     let tok = Tokenizer::from_dir(&a.model)?;
     let mut ids = tok.encode(&text, true)?;

@@ -122,6 +122,7 @@ fn open_chip(a: &Args, model: &Llama) -> Result<Chip> {
 
 pub fn run(a: Args) -> Result<()> {
     let dir = &a.model.model;
+    super::check_model_dir(dir)?;
     let has_tokenizer = dir.join("tokenizer.json").exists();
     let tok = if has_tokenizer {
         Some(Tokenizer::from_dir(dir)?)

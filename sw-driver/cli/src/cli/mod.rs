@@ -235,12 +235,21 @@ pub fn check_writable(path: &Path, option: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks that a `--model` folder is a folder (before anything is read from it).
+pub fn check_model_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        bail!(
+            "--model {}: not a directory (a checkpoint is a folder holding config.json)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Opens a checkpoint folder and loads the model at the given precision. Non-finite weights
 /// are refused unless `allow_nonfinite`.
 pub fn load_model(dir: &Path, quant: Quant, allow_nonfinite: bool) -> Result<(Checkpoint, Llama)> {
-    if !dir.is_dir() {
-        bail!("{}: not a directory", dir.display());
-    }
+    check_model_dir(dir)?;
     let mut ckpt = Checkpoint::open(dir).with_context(|| format!("loading {}", dir.display()))?;
     ckpt.allow_nonfinite(allow_nonfinite);
     let model =
