@@ -795,6 +795,18 @@ fn cli_outputs_and_names_are_checked_before_the_work() {
         &["report", "--out", "/nonexistent/r.png", "--configs", "tiny"],
         &["--out /nonexistent/r.png: cannot be written"],
     );
+    let png = scratch("font-zero").join("r.png");
+    refused(
+        &[
+            "report",
+            "--font",
+            "/dev/zero",
+            "--out",
+            png.to_str().unwrap(),
+        ],
+        &["/dev/zero: is a device"],
+    );
+    assert!(!png.exists());
     let m = tiny().to_str().unwrap();
     refused(
         &[

@@ -102,11 +102,11 @@ struct Projected {
 
 /// Registers the TrueType file `path` as the plot's `sans-serif` font.
 fn load_font(path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    // A font is a few hundred KB; 64 MiB bounds a device or a wrong file given as --font.
+    let bytes = tessera_golden::limits::read_bytes(path, 64 << 20).map_err(|e| {
         anyhow!(
-            "cannot read the font {} ({e}): install the Debian package fonts-dejavu-core \
-             (scripts/setup does) or give another TrueType file with --font",
-            path.display()
+            "cannot read the font ({e}): install the Debian package fonts-dejavu-core \
+             (scripts/setup does) or give another TrueType file with --font"
         )
     })?;
     // The font table keeps `'static` references; one font per process.
