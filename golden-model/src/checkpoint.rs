@@ -7,7 +7,11 @@
 //! past the last one, and each tensor's byte range must hold exactly its shape in its dtype.
 //! Its errors name neither the file nor, for a size mismatch, the tensor; when it rejects a
 //! file, the header is read again here only to say which tensor and which sizes are at fault.
-//! The dtype (F32, BF16 or F16) and the shape are checked when a tensor is read.
+//! The crate keeps the last of two entries with the same name, so the header's names are read
+//! here once more and a repeated one is refused. The dtype (F32, BF16 or F16) and the shape
+//! are checked when a tensor is read, and so is every value: NaN or infinity is refused unless
+//! the checkpoint was opened to allow it ([`Checkpoint::allow_nonfinite`]). A sharded index may
+//! only name files inside the checkpoint folder.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -58,10 +62,14 @@ pub struct SafetensorsFile {
     mmap: Mmap,
     data_start: usize,
     pub tensors: BTreeMap<String, TensorInfo>,
+    /// Whether [`SafetensorsFile::tensor_f32`] accepts NaN and infinities (default: refuses).
+    pub allow_nonfinite: bool,
 }
 
 /// Length of the little-endian header size that starts a safetensors file.
 const PREFIX: usize = 8;
+/// The largest header the `safetensors` crate accepts.
+const MAX_HEADER: u64 = 100_000_000;
 
 impl SafetensorsFile {
     /// Map a file and parse its header with the `safetensors` crate, which checks that the
@@ -72,10 +80,22 @@ impl SafetensorsFile {
             path: path.clone(),
             source,
         };
+        crate::limits::check_file(&path)?;
         let file = File::open(&path).map_err(io)?;
         // SAFETY: the map is read-only; the checkpoint files are not modified while the
         // model is loaded (the same assumption every safetensors loader makes).
         let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
+        // A repeated name first: the crate would keep one of the entries and then find the
+        // ranges wrong, or not notice at all.
+        let header = declared_header_len(&mmap)
+            .filter(|&n| n <= MAX_HEADER)
+            .and_then(|n| mmap.get(PREFIX..PREFIX + n as usize));
+        if let Some(name) = header.and_then(repeated_name) {
+            return Err(Error::SafeTensors {
+                path,
+                message: format!("tensor `{name}` appears twice in the header"),
+            });
+        }
         let (header_len, metadata) =
             SafeTensors::read_metadata(&mmap).map_err(|e| explain_rejection(&path, &mmap, e))?;
         let tensors = metadata
@@ -97,6 +117,7 @@ impl SafetensorsFile {
             mmap,
             data_start: PREFIX + header_len,
             tensors,
+            allow_nonfinite: false,
         })
     }
 
@@ -105,7 +126,7 @@ impl SafetensorsFile {
         &self.mmap[self.data_start + info.begin..self.data_start + info.end]
     }
 
-    /// Read a tensor as f32, checking its shape.
+    /// Read a tensor as f32, checking its shape and (unless allowed) that every value is finite.
     pub fn tensor_f32(&self, name: &str, expected_shape: &[usize]) -> Result<ArrayD<f32>> {
         let info = self.tensors.get(name).ok_or_else(|| Error::MissingTensor {
             file: Some(self.path.clone()),
@@ -139,6 +160,16 @@ impl SafetensorsFile {
             let b = &bytes[c * CHUNK * dtype.size()..];
             convert(dtype, b, o);
         });
+        if !self.allow_nonfinite {
+            if let Some(index) = out.par_iter().position_first(|x| !x.is_finite()) {
+                return Err(Error::NonFinite {
+                    file: self.path.clone(),
+                    name: name.to_string(),
+                    index,
+                    value: out[index],
+                });
+            }
+        }
         ArrayD::from_shape_vec(IxDyn(expected_shape), out).map_err(|e| Error::Shape {
             file: self.path.clone(),
             name: format!("{name} ({e})"),
@@ -167,6 +198,37 @@ fn convert(dtype: Dtype, b: &[u8], o: &mut [f32]) {
             }
         }
     }
+}
+
+/// The first tensor name that appears twice in a safetensors header (JSON object keys in
+/// order; `serde_json` would keep only the last of each).
+fn repeated_name(header: &[u8]) -> Option<String> {
+    struct Keys(Vec<String>);
+    impl<'de> Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> std::result::Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
+                        keys.push(k);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    let Keys(mut keys) = serde_json::from_slice(header).ok()?;
+    keys.sort_unstable();
+    keys.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].clone())
 }
 
 /// The header length declared by a file's first 8 bytes (`None` when the file is shorter).
@@ -274,6 +336,16 @@ fn explain_rejection(path: &Path, file: &[u8], e: SafeTensorError) -> Error {
     }
 }
 
+/// Whether `name` is one path component naming an entry of the folder it is joined to (no
+/// separator, not `.` or `..`, not absolute).
+fn is_plain_file_name(name: &str) -> bool {
+    let mut parts = Path::new(name).components();
+    matches!(
+        (parts.next(), parts.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    ) && !name.contains('/')
+}
+
 #[derive(Deserialize)]
 struct ShardIndex {
     weight_map: HashMap<String, String>,
@@ -305,10 +377,7 @@ impl Checkpoint {
             }
             files.push(f);
         } else if index_path.exists() {
-            let text = std::fs::read_to_string(&index_path).map_err(|source| Error::Io {
-                path: index_path.clone(),
-                source,
-            })?;
+            let text = crate::limits::read_text(&index_path, crate::limits::INDEX_BYTES)?;
             let shard_index: ShardIndex =
                 serde_json::from_str(&text).map_err(|source| Error::Json {
                     path: index_path.clone(),
@@ -319,6 +388,15 @@ impl Checkpoint {
             shard_names.dedup();
             let mut by_name = HashMap::new();
             for s in shard_names {
+                if !is_plain_file_name(s) {
+                    return Err(Error::SafeTensors {
+                        path: index_path.clone(),
+                        message: format!(
+                            "weight_map names the shard \"{s}\": shards must be files in the \
+                             checkpoint folder (a plain file name)"
+                        ),
+                    });
+                }
                 let f = SafetensorsFile::open(dir.join(s))?;
                 by_name.insert(s.clone(), files.len());
                 files.push(f);
@@ -342,6 +420,14 @@ impl Checkpoint {
             files,
             index,
         })
+    }
+
+    /// Accept (`true`) or refuse (`false`, the default) NaN and infinite weights when tensors
+    /// are read.
+    pub fn allow_nonfinite(&mut self, allow: bool) {
+        for f in &mut self.files {
+            f.allow_nonfinite = allow;
+        }
     }
 
     /// The parsed `config.json`.

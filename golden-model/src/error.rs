@@ -18,6 +18,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A path that must be a regular file is a folder, a device or a pipe.
+    #[error("{}: is {found}, expected a regular file", path.display())]
+    NotAFile { path: PathBuf, found: &'static str },
+    /// A file is larger than the limit for its kind ([`crate::limits`]).
+    #[error("{}: larger than the limit of {limit} bytes for this file", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    /// A text file is not UTF-8.
+    #[error("{}: not UTF-8 (byte {offset})", path.display())]
+    NotUtf8 { path: PathBuf, offset: usize },
     /// A JSON file (config.json, model.safetensors.index.json) did not parse.
     #[error("{}: invalid JSON: {source}", path.display())]
     Json {
@@ -57,6 +66,14 @@ pub enum Error {
         name: String,
         found: String,
     },
+    /// A tensor holds NaN or infinity (refused unless the checkpoint allows non-finite values).
+    #[error("{}: tensor `{name}`: element {index} is {value}; non-finite weights are refused (--allow-nonfinite accepts them)", file.display())]
+    NonFinite {
+        file: PathBuf,
+        name: String,
+        index: usize,
+        value: f32,
+    },
     /// The config asks for a rope scaling this model does not implement.
     #[error("unsupported rope_scaling type `{rope_type}` (supported: llama3, default)")]
     UnsupportedRope { rope_type: String },
@@ -67,7 +84,7 @@ pub enum Error {
     #[error("token id {id} out of range for vocabulary of {vocab}")]
     TokenOutOfRange { id: u32, vocab: usize },
     /// The sequence would exceed the configured maximum number of positions.
-    #[error("position {position} exceeds max_position_embeddings {max}")]
+    #[error("token position {position} is not below max_position_embeddings {max}")]
     PositionOutOfRange { position: usize, max: usize },
     /// Shapes passed to a kernel or engine do not agree.
     #[error("shape mismatch: {0}")]

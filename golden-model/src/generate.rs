@@ -165,6 +165,7 @@ pub fn generate(
         return Err(Error::InvalidArgument("the prompt has no tokens".into()));
     }
     let mut sampler = Sampler::new(opts.sampling)?;
+    check_context(model.config(), cache.len(), prompt.len(), opts.max_new)?;
     let mut tokens = Vec::with_capacity(opts.max_new);
     let mut stop = StopReason::MaxNew;
     if opts.max_new > 0 {
@@ -191,6 +192,31 @@ pub fn generate(
     })
 }
 
+/// Checks that `prompt` tokens after `cached` ones, and `max_new` more, fit the model's
+/// `max_position_embeddings` (the positions the model was trained for).
+pub fn check_context(
+    cfg: &crate::config::Config,
+    cached: usize,
+    prompt: usize,
+    max_new: usize,
+) -> Result<()> {
+    let max = cfg.max_position_embeddings;
+    let prompt_end = cached.saturating_add(prompt);
+    if prompt_end > max {
+        return Err(Error::InvalidArgument(format!(
+            "the prompt ends at position {prompt_end}, beyond max_position_embeddings {max}"
+        )));
+    }
+    if max_new > max - prompt_end {
+        return Err(Error::InvalidArgument(format!(
+            "max_new {max_new}: {prompt_end} prompt tokens and {max_new} new ones exceed \
+             max_position_embeddings {max} (at most {} new tokens fit)",
+            max - prompt_end
+        )));
+    }
+    Ok(())
+}
+
 fn last_row(logits: &ndarray::Array2<f32>) -> Result<&[f32]> {
     let t = logits.nrows();
     if t == 0 {
@@ -208,23 +234,29 @@ pub fn stop_ids_from_dir(dir: impl AsRef<Path>) -> Result<Vec<u32>> {
     let dir = dir.as_ref();
     for name in ["generation_config.json", "config.json"] {
         let path = dir.join(name);
-        if !path.is_file() {
+        if !path.exists() {
             continue;
         }
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+        let text = crate::limits::read_text(&path, crate::limits::CONFIG_BYTES)?;
+        let v: Value = serde_json::from_str(&text).map_err(|source| Error::Json {
             path: path.clone(),
             source,
         })?;
-        let v: Value =
-            serde_json::from_str(&text).map_err(|source| Error::Json { path, source })?;
+        let as_id = |x: &Value| {
+            x.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "{}: `eos_token_id` holds {x}: token ids are integers from 0 to {}",
+                        path.display(),
+                        u32::MAX
+                    ))
+                })
+        };
         let ids: Vec<u32> = match v.get("eos_token_id") {
-            Some(Value::Number(n)) => n.as_u64().map(|x| x as u32).into_iter().collect(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_u64)
-                .map(|x| x as u32)
-                .collect(),
-            _ => Vec::new(),
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) => a.iter().map(as_id).collect::<Result<_>>()?,
+            Some(x) => vec![as_id(x)?],
         };
         if !ids.is_empty() {
             return Ok(ids);
@@ -293,5 +325,46 @@ mod tests {
             .unwrap_err();
             assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
         }
+    }
+
+    #[test]
+    fn generate_context_must_fit_max_position_embeddings() {
+        let cfg = crate::config::Config::from_json(
+            &crate::synth::Preset::Tiny.config_json(1).to_string(),
+        )
+        .unwrap();
+        assert_eq!(cfg.max_position_embeddings, 1024);
+        check_context(&cfg, 0, 1000, 24).unwrap();
+        check_context(&cfg, 1000, 24, 0).unwrap();
+        for (cached, prompt, max_new, rule) in [
+            (0, 1025, 0, "beyond max_position_embeddings 1024"),
+            (1000, 30, 0, "beyond max_position_embeddings 1024"),
+            (0, 2, usize::MAX, "at most 1022 new tokens fit"),
+            (0, 2, 1_000_000_000_000, "at most 1022 new tokens fit"),
+            (usize::MAX, 2, 1, "beyond max_position_embeddings 1024"),
+        ] {
+            let e = check_context(&cfg, cached, prompt, max_new).unwrap_err();
+            assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+            assert!(e.to_string().contains(rule), "{e}");
+        }
+    }
+
+    #[test]
+    fn generate_stop_ids_out_of_range_are_refused() {
+        let dir = std::env::temp_dir().join(format!("tessera-stop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("generation_config.json");
+        std::fs::write(&p, r#"{"eos_token_id": [2, 3]}"#).unwrap();
+        assert_eq!(stop_ids_from_dir(&dir).unwrap(), vec![2, 3]);
+        // 2^32 + 2 must not wrap to 2.
+        std::fs::write(&p, r#"{"eos_token_id": 4294967298}"#).unwrap();
+        let e = stop_ids_from_dir(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("generation_config.json: `eos_token_id` holds 4294967298"),
+            "{e}"
+        );
+        std::fs::write(&p, r#"{"eos_token_id": [1, -1]}"#).unwrap();
+        assert!(stop_ids_from_dir(&dir).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod generate;
+pub mod limits;
 pub mod model;
 pub mod quant;
 pub mod synth;

@@ -899,6 +899,12 @@ impl Llama {
         }
         let t = tokens.len();
         let pos0 = cache.len();
+        if pos0.saturating_add(t) > cfg.max_position_embeddings {
+            return Err(Error::PositionOutOfRange {
+                position: pos0.saturating_add(t) - 1,
+                max: cfg.max_position_embeddings,
+            });
+        }
         let rope = self.rope.tables(pos0, t);
         let mut h = self.embed_tokens.select(
             Axis(0),

@@ -70,13 +70,14 @@ impl Tokenizer {
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let path = dir.join("tokenizer.json");
-        if !path.is_file() {
+        if !path.exists() {
             return Err(Error::Tokenizer {
                 path,
                 message: "file not found".into(),
             });
         }
-        let inner = tokenizers::Tokenizer::from_file(&path).map_err(|e| Error::Tokenizer {
+        let bytes = crate::limits::read_bytes(&path, crate::limits::TOKENIZER_BYTES)?;
+        let inner = tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| Error::Tokenizer {
             path: path.clone(),
             message: e.to_string(),
         })?;
@@ -90,11 +91,8 @@ impl Tokenizer {
             eos_token: None,
         };
         let cfg_path = dir.join("tokenizer_config.json");
-        if cfg_path.is_file() {
-            let text = std::fs::read_to_string(&cfg_path).map_err(|source| Error::Io {
-                path: cfg_path.clone(),
-                source,
-            })?;
+        if cfg_path.exists() {
+            let text = crate::limits::read_text(&cfg_path, crate::limits::TOKENIZER_CONFIG_BYTES)?;
             let cfg: Value = serde_json::from_str(&text).map_err(|source| Error::Json {
                 path: cfg_path.clone(),
                 source,
@@ -123,12 +121,11 @@ impl Tokenizer {
         }
         // A separate chat_template.jinja (newer transformers) wins when present.
         let jinja = dir.join("chat_template.jinja");
-        if jinja.is_file() {
-            tok.chat_template =
-                Some(std::fs::read_to_string(&jinja).map_err(|source| Error::Io {
-                    path: jinja,
-                    source,
-                })?);
+        if jinja.exists() {
+            tok.chat_template = Some(crate::limits::read_text(
+                &jinja,
+                crate::limits::TOKENIZER_CONFIG_BYTES,
+            )?);
         }
         Ok(tok)
     }

@@ -107,7 +107,7 @@ fn model_config_rejects_bad_input() {
     let e = Config::from_file(&path).unwrap_err();
     assert!(matches!(e, Error::Config(_)), "{e}");
     assert!(e.to_string().contains(&path.display().to_string()), "{e}");
-    assert!(e.to_string().contains("num_key_value_heads 3"), "{e}");
+    assert!(e.to_string().contains("`num_key_value_heads` is 3"), "{e}");
 }
 
 #[test]
@@ -314,4 +314,130 @@ fn model_checkpoint_sharded_equals_single_file() {
         .forward(&toks, &mut KvCache::new(mb.config()), &mut GoldenEngine)
         .unwrap();
     assert_eq!(la, lb);
+}
+
+#[test]
+fn model_checkpoint_nonfinite_weights_refused_unless_allowed() {
+    for (tag, bad) in [("nan", f32::NAN), ("inf", f32::INFINITY)] {
+        let dir = temp_dir(&format!("nonfinite_{tag}"));
+        std::fs::write(dir.join("config.json"), CONFIG_JSON).unwrap();
+        let mut tensors = random_tensors(true, Dtype::F32, 1);
+        let name = "model.layers.0.mlp.down_proj.weight";
+        let t = tensors.iter_mut().find(|t| t.0 == name).unwrap();
+        t.2[40..44].copy_from_slice(&bad.to_le_bytes());
+        write_safetensors(&dir.join("model.safetensors"), &tensors);
+        let mut ckpt = Checkpoint::open(&dir).unwrap();
+        let e = Llama::load(&ckpt, Precision::W8A8).unwrap_err();
+        assert!(
+            matches!(&e, Error::NonFinite { name: n, index: 10, .. } if n == name),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("non-finite weights are refused"),
+            "{e}"
+        );
+        ckpt.allow_nonfinite(true);
+        Llama::load(&ckpt, Precision::F32).unwrap();
+    }
+}
+
+#[test]
+fn model_checkpoint_repeated_tensor_name_refused() {
+    let dir = write_checkpoint("repeated", Dtype::F32, true, |_| {});
+    let p = dir.join("model.safetensors");
+    let bytes = std::fs::read(&p).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
+    // Rename the second tensor in the header to the first one's name (same length as JSON).
+    let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(header).unwrap();
+    let names: Vec<&String> = v.keys().filter(|k| *k != "__metadata__").collect();
+    let (a, b) = names
+        .iter()
+        .flat_map(|a| names.iter().map(move |b| (*a, *b)))
+        .find(|(a, b)| a != b && a.len() == b.len())
+        .unwrap();
+    let renamed = header.replacen(&format!("\"{b}\""), &format!("\"{a}\""), 1);
+    let mut out = bytes[..8].to_vec();
+    out.extend_from_slice(renamed.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    std::fs::write(&p, out).unwrap();
+    let e = Checkpoint::open(&dir).unwrap_err();
+    assert!(matches!(e, Error::SafeTensors { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("tensor `{a}` appears twice")),
+        "{e}"
+    );
+}
+
+#[test]
+fn model_checkpoint_index_outside_the_folder_refused() {
+    for (tag, shard) in [
+        (
+            "index_parent",
+            "../model-00001-of-00002.safetensors".to_string(),
+        ),
+        ("index_sub", "sub/model.safetensors".to_string()),
+        ("index_abs", "/etc/passwd".to_string()),
+    ] {
+        let dir = write_sharded_checkpoint(tag);
+        let p = dir.join("model.safetensors.index.json");
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("model-00001-of-00002.safetensors", &shard);
+        std::fs::write(&p, text).unwrap();
+        let e = Checkpoint::open(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("model.safetensors.index.json")
+                && e.contains("weight_map")
+                && e.contains("must be files in the checkpoint folder"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn model_checkpoint_folder_or_device_where_a_file_belongs() {
+    let dir = write_checkpoint("weights_dir", Dtype::F32, true, |_| {});
+    std::fs::remove_file(dir.join("model.safetensors")).unwrap();
+    std::fs::create_dir(dir.join("model.safetensors")).unwrap();
+    let e = Checkpoint::open(&dir).unwrap_err().to_string();
+    assert!(
+        e.contains("model.safetensors: is a directory, expected a regular file"),
+        "{e}"
+    );
+    let dir = write_sharded_checkpoint("index_zero");
+    let p = dir.join("model.safetensors.index.json");
+    std::fs::remove_file(&p).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+    let e = Checkpoint::open(&dir).unwrap_err().to_string();
+    assert!(e.contains("index.json: is a device"), "{e}");
+}
+
+#[test]
+fn model_checkpoint_positions_beyond_the_config_refused() {
+    let dir = write_checkpoint("positions", Dtype::F32, true, |c| {
+        c["max_position_embeddings"] = 4.into();
+    });
+    let model = Llama::load(&Checkpoint::open(&dir).unwrap(), Precision::F32).unwrap();
+    let mut cache = KvCache::new(model.config());
+    let e = model
+        .forward(&[1, 2, 3, 4, 5], &mut cache, &mut GoldenEngine)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::PositionOutOfRange {
+                position: 4,
+                max: 4
+            }
+        ),
+        "{e}"
+    );
+    model
+        .forward(&[1, 2, 3], &mut cache, &mut GoldenEngine)
+        .unwrap();
+    model.forward(&[4], &mut cache, &mut GoldenEngine).unwrap();
+    assert!(model.forward(&[5], &mut cache, &mut GoldenEngine).is_err());
+    assert_eq!(cache.len(), 4);
 }

@@ -107,6 +107,9 @@ pub fn project(
     clock_hz: f64,
     lat: &LatencyModel,
 ) -> Result<Projection, String> {
+    if !(clock_hz.is_finite() && clock_hz > 0.0) {
+        return Err(format!("clock {clock_hz} Hz: must be a finite number > 0"));
+    }
     let h = model.hidden_size;
     let hd = model.head_dim();
     let q = model.num_attention_heads * hd;
@@ -195,5 +198,9 @@ mod tests {
         assert!(p.tokens_per_s < ideal);
         let rel = (p.tokens_per_s - 1e9 / p.cycles_per_token).abs() / p.tokens_per_s;
         assert!(rel < 1e-9);
+        for hz in [f64::NAN, f64::INFINITY, -5.0, 0.0] {
+            let e = project(&chip, &model, hz, &LatencyModel::RTL).unwrap_err();
+            assert!(e.contains("must be a finite number > 0"), "{e}");
+        }
     }
 }

@@ -3,17 +3,20 @@
 //! `run` drives a model through the simulated chip with the driver library; the other commands
 //! run the golden model (`tessera-golden`): full-sequence logits, text generation, perplexity
 //! evaluation and synthetic Llama checkpoints. Errors are reported on one line and exit with
-//! status 2; a chip result that differs from the golden model exits with status 1.
+//! status 2; a chip result that differs from the golden model exits with status 1. Standard
+//! output that cannot be written is an error too (status 2), never a panic.
 
 mod cli;
+mod out;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     tessera_driver::quiet_on_closed_pipe();
-    let args = cli::Cli::parse();
+    let args = match out::parse_args::<cli::Cli>("tessera") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     if let Err(e) = cli::apply_rtl_root(&args) {
         eprintln!("tessera: error: {}", one_line(&e));
         return ExitCode::from(2);
@@ -24,6 +27,13 @@ fn main() -> ExitCode {
     let ended = match rayon::ThreadPoolBuilder::new().build() {
         Ok(pool) => pool.install(|| cli::run(args)),
         Err(_) => cli::run(args),
+    };
+    // Output that could not be written fails the command, unless it failed for another reason.
+    let written = out::finish();
+    let ended = match (ended, written) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(anyhow::Error::new(e).context("writing to stdout")),
+        (ok, Ok(())) => ok,
     };
     match ended {
         Ok(cli::Ended::Ok) => ExitCode::SUCCESS,

@@ -364,3 +364,520 @@ fn cli_runs_outside_the_checkout_and_names_the_missing_rtl() {
         "{err}"
     );
 }
+
+// Hostile input: every case ends with exit status 2 and one line naming the file or option and
+// the rule, before any work, and writes nothing.
+
+/// Runs tessera and checks it refused: status 2, no panic, stderr holding every `needle`.
+fn refused(args: &[&str], needles: &[&str]) -> String {
+    let o = tessera(args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    if err.starts_with("tessera: error:") {
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    }
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
+    }
+    err
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// A copy of the tiny checkpoint with `edit` applied to its folder.
+fn variant(name: &str, edit: impl FnOnce(&Path)) -> PathBuf {
+    let dir = scratch(name);
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(tiny().join(f), dir.join(f)).unwrap();
+    }
+    edit(&dir);
+    dir
+}
+
+/// A copy of the tiny checkpoint whose config.json has `key` set to `value` (raw JSON).
+fn with_config(name: &str, key: &str, value: &str) -> PathBuf {
+    variant(name, |d| {
+        let p = d.join("config.json");
+        let mut v: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        v.insert(key.into(), serde_json::Value::Null);
+        let text = serde_json::to_string(&v)
+            .unwrap()
+            .replace(&format!("\"{key}\":null"), &format!("\"{key}\":{value}"));
+        std::fs::write(&p, text).unwrap();
+    })
+}
+
+/// The header of a safetensors file as JSON, and where its data starts.
+fn header(path: &Path) -> (serde_json::Value, usize) {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    (serde_json::from_slice(&bytes[8..8 + n]).unwrap(), 8 + n)
+}
+
+#[test]
+fn cli_hostile_numbers_are_refused() {
+    let m = tiny().to_str().unwrap();
+    let gen = |extra: &[&'static str]| -> Vec<String> {
+        let mut a: Vec<String> = ["generate", "--model", m, "--tokens", "1,2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    for max_new in ["18446744073709551615", "1000000000000"] {
+        refused(
+            &strs(&gen(&["--max-new", max_new])),
+            &[
+                "max_new",
+                "max_position_embeddings 1024",
+                "at most 1022 new tokens fit",
+            ],
+        );
+    }
+    refused(
+        &strs(&gen(&["--temperature", "nan"])),
+        &["--temperature", "finite number"],
+    );
+    refused(
+        &strs(&gen(&["--temperature", "inf"])),
+        &["--temperature", "finite number"],
+    );
+    refused(
+        &strs(&gen(&["--top-p", "nan"])),
+        &["--top-p", "finite number"],
+    );
+    refused(
+        &strs(&gen(&["--top-p", "0"])),
+        &["--top-p", "greater than 0"],
+    );
+    for hz in ["inf", "nan", "-5", "0"] {
+        let opt = format!("--clock-hz={hz}");
+        for cmd in ["report", "run"] {
+            refused(&[cmd, &opt], &["--clock-hz", "finite number from 1"]);
+        }
+    }
+    refused(&["run", "--tokens", "0"], &["--tokens", "from 1"]);
+    refused(&["run", "--layers", "0"], &["--layers", "from 1"]);
+    refused(&["bringup", "--clock-hz", "0"], &["--clock-hz"]);
+    refused(
+        &["synth-weights", "--layers", "0", "--out", "x"],
+        &["--layers", "from 1"],
+    );
+}
+
+#[test]
+fn cli_hostile_transport_strings_are_refused() {
+    for (opt, rule) in [
+        (
+            "margin-ms=1e300",
+            "margin-ms=1e300: must be a number from 0 to 60000",
+        ),
+        ("margin-ms=inf", "margin-ms=inf: must be a number"),
+        ("tries=1e12", "tries=1e12: must be an integer from 1 to 100"),
+        ("baud=1.5", "baud=1.5: must be an integer"),
+    ] {
+        let t = format!("uart:/dev/null,{opt}");
+        refused(&["bringup", "--transport", &t], &[rule]);
+        refused(&["run", "--synthetic", "small", "--transport", &t], &[rule]);
+    }
+}
+
+#[test]
+fn cli_hostile_configs_are_refused() {
+    let text = scratch("hostile-text").join("t.txt");
+    std::fs::write(&text, "some words to score ".repeat(20)).unwrap();
+    let t = text.to_str().unwrap();
+    let d = with_config("maxpos0", "max_position_embeddings", "0");
+    refused(
+        &["eval", "--model", d.to_str().unwrap(), "--text", t],
+        &[
+            "config.json",
+            "`max_position_embeddings` is 0",
+            "between 1 and",
+        ],
+    );
+    for (name, key, value, rule) in [
+        (
+            "eps",
+            "rms_norm_eps",
+            "-1",
+            "`rms_norm_eps` is -1: must be a finite number > 0",
+        ),
+        (
+            "layers0",
+            "num_hidden_layers",
+            "0",
+            "`num_hidden_layers` is 0",
+        ),
+        (
+            "gpt2",
+            "model_type",
+            "\"gpt2\"",
+            "`model_type` is \"gpt2\": only Llama",
+        ),
+        ("rope", "rope_theta", "1e999", "number out of range"),
+        (
+            "arch",
+            "architectures",
+            "[\"GPT2LMHeadModel\"]",
+            "only LlamaForCausalLM",
+        ),
+    ] {
+        let d = with_config(name, key, value);
+        let m = d.to_str().unwrap();
+        refused(
+            &["generate", "--model", m, "--tokens", "1", "--max-new", "1"],
+            &["config.json", rule],
+        );
+    }
+    // An infinite rope factor: JSON has no infinity, and 1e999 is out of f64's range.
+    let d = variant("rope-factor", |d| {
+        let p = d.join("config.json");
+        let s = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, s.replace("\"factor\": 8.0", "\"factor\": 1e999")).unwrap();
+    });
+    refused(
+        &[
+            "logits",
+            "--model",
+            d.to_str().unwrap(),
+            "--tokens",
+            "1",
+            "--out",
+            "/dev/null",
+        ],
+        &["config.json", "out of range"],
+    );
+    // /dev/zero as the config, or as the text: refused at once, not read for ever.
+    let d = variant("zero-config", |d| {
+        std::fs::remove_file(d.join("config.json")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", d.join("config.json")).unwrap();
+    });
+    refused(
+        &["generate", "--model", d.to_str().unwrap(), "--tokens", "1"],
+        &["config.json: is a device, expected a regular file"],
+    );
+    let m = tiny().to_str().unwrap();
+    refused(
+        &["eval", "--model", m, "--text", "/dev/zero"],
+        &["/dev/zero: is a device"],
+    );
+    let d = variant("zero-tokenizer", |d| {
+        std::fs::remove_file(d.join("tokenizer.json")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", d.join("tokenizer.json")).unwrap();
+    });
+    refused(
+        &["generate", "--model", d.to_str().unwrap(), "--tokens", "1"],
+        &["tokenizer.json: is a device"],
+    );
+    // A file where the checkpoint folder belongs.
+    let cfg = tiny().join("config.json");
+    for cmd in [
+        vec!["generate", "--tokens", "1"],
+        vec!["eval", "--text", t],
+        vec!["logits", "--tokens", "1", "--out", "/dev/null"],
+    ] {
+        let args = [&cmd[..], &["--model", cfg.to_str().unwrap()]].concat();
+        refused(&args, &["--model", "config.json: not a directory"]);
+    }
+    // A prompt longer than max_position_embeddings.
+    let d = with_config("maxpos4", "max_position_embeddings", "4");
+    let m = d.to_str().unwrap();
+    refused(
+        &[
+            "generate",
+            "--model",
+            m,
+            "--tokens",
+            "1,2,3,4,5",
+            "--max-new",
+            "0",
+        ],
+        &["the prompt ends at position 5, beyond max_position_embeddings 4"],
+    );
+    refused(
+        &[
+            "generate",
+            "--model",
+            m,
+            "--tokens",
+            "1,2,3",
+            "--max-new",
+            "2",
+        ],
+        &["at most 1 new tokens fit"],
+    );
+    let out = scratch("maxpos4-out").join("l.safetensors");
+    refused(
+        &[
+            "logits",
+            "--model",
+            m,
+            "--tokens",
+            "1,2,3,4,5",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &["token position 4 is not below max_position_embeddings 4"],
+    );
+    assert!(!out.exists(), "nothing is written");
+}
+
+#[test]
+fn cli_hostile_checkpoints_are_refused() {
+    let gen = |d: &Path, needles: &[&str]| {
+        let m = d.to_str().unwrap().to_owned();
+        refused(
+            &[
+                "generate",
+                "--model",
+                &m,
+                "--tokens",
+                "1,2",
+                "--max-new",
+                "1",
+            ],
+            needles,
+        )
+    };
+    // Non-finite weights: refused unless --allow-nonfinite.
+    for (name, bits) in [("nan", [0xc0u8, 0x7f]), ("inf", [0x80, 0x7f])] {
+        let d = variant(name, |d| {
+            let p = d.join("model.safetensors");
+            let (h, start) = header(&p);
+            let begin = h["model.norm.weight"]["data_offsets"][0].as_u64().unwrap() as usize;
+            let mut bytes = std::fs::read(&p).unwrap();
+            bytes[start + begin + 6..start + begin + 8].copy_from_slice(&bits);
+            std::fs::write(&p, bytes).unwrap();
+        });
+        gen(
+            &d,
+            &[
+                "tensor `model.norm.weight`: element 3 is",
+                "non-finite weights are refused",
+            ],
+        );
+        let out = scratch(&format!("{name}-logits")).join("l.safetensors");
+        let m = d.to_str().unwrap();
+        let o = ["logits", "--model", m, "--tokens", "1", "--allow-nonfinite"];
+        ok(&[&o[..], &["--out", out.to_str().unwrap()]].concat());
+    }
+    // Bytes after the last tensor.
+    let d = variant("trailing", |d| {
+        let p = d.join("model.safetensors");
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.extend_from_slice(b"tail");
+        std::fs::write(&p, bytes).unwrap();
+    });
+    gen(&d, &["model.safetensors", "4 bytes follow the last tensor"]);
+    // A tensor name twice in the header (the second entry a copy of the first).
+    let d = variant("repeated", |d| {
+        let p = d.join("model.safetensors");
+        let bytes = std::fs::read(&p).unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let text = std::str::from_utf8(&bytes[8..8 + n]).unwrap().trim_end();
+        let (h, _) = header(&p);
+        let entry = h["model.norm.weight"].to_string();
+        let doubled = format!(
+            "{},\"model.norm.weight\":{entry}}}",
+            &text[..text.len() - 1]
+        );
+        let mut out = (doubled.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(doubled.as_bytes());
+        out.extend_from_slice(&bytes[8 + n..]);
+        std::fs::write(&p, out).unwrap();
+    });
+    gen(&d, &["tensor `model.norm.weight` appears twice"]);
+    // A folder where the weights file belongs.
+    let d = variant("weights-dir", |d| {
+        std::fs::remove_file(d.join("model.safetensors")).unwrap();
+        std::fs::create_dir(d.join("model.safetensors")).unwrap();
+    });
+    gen(
+        &d,
+        &["model.safetensors: is a directory, expected a regular file"],
+    );
+    // A sharded index naming a file outside the folder.
+    let d = variant("index-outside", |d| {
+        let (h, _) = header(&d.join("model.safetensors"));
+        std::fs::rename(d.join("model.safetensors"), d.with_extension("safetensors")).unwrap();
+        let outside = format!(
+            "../{}",
+            d.with_extension("safetensors")
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+        );
+        let map: serde_json::Map<String, serde_json::Value> = h
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "__metadata__")
+            .map(|k| (k.clone(), outside.clone().into()))
+            .collect();
+        let index = serde_json::json!({ "weight_map": map });
+        std::fs::write(d.join("model.safetensors.index.json"), index.to_string()).unwrap();
+    });
+    gen(
+        &d,
+        &[
+            "model.safetensors.index.json",
+            "must be files in the checkpoint folder",
+        ],
+    );
+}
+
+#[test]
+fn cli_output_that_cannot_be_written_is_an_error() {
+    let m = tiny().to_str().unwrap();
+    let text = scratch("full-text").join("t.txt");
+    std::fs::write(&text, "some words to score ".repeat(20)).unwrap();
+    let t = text.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "generate",
+            "--model",
+            m,
+            "--tokens",
+            "1,2",
+            "--max-new",
+            "2",
+        ],
+        vec![
+            "generate",
+            "--model",
+            m,
+            "--tokens",
+            "1,2",
+            "--max-new",
+            "2",
+            "--json",
+        ],
+        vec!["eval", "--model", m, "--text", t, "--context", "16"],
+        vec!["--help"],
+        vec!["generate", "--help"],
+    ];
+    for args in cases {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(&args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.contains("No space left on device"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn cli_outputs_and_names_are_checked_before_the_work() {
+    // Each would build a Verilator model or load a checkpoint first if not checked at once.
+    refused(
+        &["run", "--config", "nope", "--checkpoint", "/nonexistent"],
+        &["--config nope"],
+    );
+    refused(
+        &["run", "--project", "nope", "--checkpoint", "/nonexistent"],
+        &["--project nope"],
+    );
+    refused(
+        &["report", "--out", "/nonexistent/r.png", "--configs", "tiny"],
+        &["--out /nonexistent/r.png: cannot be written"],
+    );
+    let png = scratch("font-zero").join("r.png");
+    refused(
+        &[
+            "report",
+            "--font",
+            "/dev/zero",
+            "--out",
+            png.to_str().unwrap(),
+        ],
+        &["/dev/zero: is a device"],
+    );
+    assert!(!png.exists());
+    let m = tiny().to_str().unwrap();
+    refused(
+        &[
+            "logits",
+            "--model",
+            m,
+            "--tokens",
+            "1",
+            "--out",
+            "/nonexistent/l.safetensors",
+        ],
+        &["--out /nonexistent/l.safetensors: cannot be written"],
+    );
+}
+
+#[test]
+fn cli_synth_weights_never_overwrites_without_force() {
+    let d = variant("victim", |d| {
+        std::fs::write(d.join("notes.txt"), "keep").unwrap()
+    });
+    let before = std::fs::read(d.join("model.safetensors")).unwrap();
+    let o = d.to_str().unwrap();
+    let args = [
+        "synth-weights",
+        "--preset",
+        "tiny",
+        "--seed",
+        "3",
+        "--out",
+        o,
+    ];
+    refused(
+        &args,
+        &["already exists and is not empty; --force replaces it"],
+    );
+    assert_eq!(std::fs::read(d.join("model.safetensors")).unwrap(), before);
+    assert!(d.join("notes.txt").is_file());
+    // With --force the folder is replaced as a whole, and nothing is left beside it.
+    ok(&[&args[..], &["--force"]].concat());
+    assert_ne!(std::fs::read(d.join("model.safetensors")).unwrap(), before);
+    assert!(!d.join("notes.txt").exists());
+    let parent = d.parent().unwrap();
+    let name = d.file_name().unwrap().to_str().unwrap();
+    let left: Vec<_> = std::fs::read_dir(parent)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .unwrap()
+                .starts_with(&format!(".{name}."))
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // A folder that is not a checkpoint is never replaced, even with --force.
+    let other = scratch("not-a-checkpoint");
+    std::fs::write(other.join("a.txt"), "precious").unwrap();
+    let o = other.to_str().unwrap();
+    refused(
+        &["synth-weights", "--preset", "tiny", "--out", o, "--force"],
+        &["not a checkpoint folder (no config.json); refusing to replace it"],
+    );
+    assert!(other.join("a.txt").is_file());
+    refused(
+        &[
+            "synth-weights",
+            "--preset",
+            "tiny",
+            "--out",
+            other.join("a.txt").to_str().unwrap(),
+        ],
+        &["exists and is not a folder"],
+    );
+}

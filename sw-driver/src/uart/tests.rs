@@ -125,6 +125,38 @@ fn uart_options_parse() {
     ] {
         assert!(UartOptions::parse(bad).is_err(), "{bad}");
     }
+    // Out of range, non-finite or fractional values name the option and its range.
+    for (bad, rule) in [
+        (
+            "/dev/x,margin-ms=1e300",
+            "margin-ms=1e300: must be a number from 0 to 60000",
+        ),
+        ("/dev/x,margin-ms=nan", "margin-ms=nan: must be a number"),
+        ("/dev/x,margin-ms=inf", "margin-ms=inf: must be a number"),
+        (
+            "/dev/x,tries=1e12",
+            "tries=1e12: must be an integer from 1 to 100",
+        ),
+        (
+            "/dev/x,tries=0",
+            "tries=0: must be an integer from 1 to 100",
+        ),
+        ("/dev/x,baud=1.5", "baud=1.5: must be an integer"),
+        (
+            "/dev/x,baud=1e10",
+            "baud=1e10: must be an integer from 1 to 4000000",
+        ),
+        ("/dev/x,board-hz=0", "board-hz=0: must be a number from 1"),
+        (
+            "/dev/x,max-payload=1e30",
+            "max-payload=1e30: must be an integer from 1",
+        ),
+    ] {
+        let e = UartOptions::parse(bad).unwrap_err().to_string();
+        assert!(e.contains(rule), "{bad}: {e}");
+    }
+    let (_, o) = UartOptions::parse("/dev/x,margin-ms=0,tries=100").unwrap();
+    assert_eq!((o.margin, o.tries), (Duration::ZERO, 100));
 }
 
 #[test]

@@ -21,6 +21,13 @@ pub const DEFAULT_TRIES: u32 = 4;
 /// Default margin added to every wait.
 pub const DEFAULT_MARGIN: Duration = Duration::from_millis(200);
 
+/// Upper bounds of the transport string's options: the fastest standard baud rate, tries and
+/// a margin that still end in bounded time (100 tries of a minute at most), a 100 GHz clock.
+pub const MAX_BAUD: f64 = 4_000_000.0;
+pub const MAX_TRIES: f64 = 100.0;
+pub const MAX_MARGIN_MS: f64 = 60_000.0;
+pub const MAX_BOARD_HZ: f64 = 1e11;
+
 /// Cycles the board gives a register access before it answers `TIMEOUT`.
 const REG_TIMEOUT_CYCLES: u64 = 65_536;
 
@@ -68,21 +75,25 @@ impl UartOptions {
             let (k, v) = kv
                 .split_once('=')
                 .ok_or_else(|| Error::Config(format!("uart:{spec}: `{kv}` is not key=value")))?;
-            let bad = || Error::Config(format!("uart:{spec}: bad value `{v}` for {k}"));
-            let num = |v: &str| -> Result<f64> {
-                v.trim()
-                    .replace('_', "")
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|x| x.is_finite() && *x > 0.0)
-                    .ok_or_else(bad)
+            // Every value is a finite number within its range, integers where a count is meant.
+            let num = |lo: f64, hi: f64, integer: bool| -> Result<f64> {
+                let x = v.trim().replace('_', "").parse::<f64>().ok();
+                match x {
+                    Some(x) if x >= lo && x <= hi && (!integer || x.fract() == 0.0) => Ok(x),
+                    _ => Err(Error::Config(format!(
+                        "uart:{spec}: {k}={v}: must be {} from {lo} to {hi}",
+                        if integer { "an integer" } else { "a number" }
+                    ))),
+                }
             };
             match k.trim() {
-                "baud" => o.baud = num(v)? as u32,
-                "tries" => o.tries = (num(v)? as u32).max(1),
-                "margin-ms" => o.margin = Duration::from_secs_f64(num(v)? / 1e3),
-                "board-hz" => o.board_hz = Some(num(v)?),
-                "max-payload" => o.max_payload = Some(num(v)? as usize),
+                "baud" => o.baud = num(1.0, MAX_BAUD, true)? as u32,
+                "tries" => o.tries = num(1.0, MAX_TRIES, true)? as u32,
+                "margin-ms" => {
+                    o.margin = Duration::from_secs_f64(num(0.0, MAX_MARGIN_MS, false)? / 1e3)
+                }
+                "board-hz" => o.board_hz = Some(num(1.0, MAX_BOARD_HZ, false)?),
+                "max-payload" => o.max_payload = Some(num(1.0, MAX_PAYLOAD as f64, true)? as usize),
                 _ => {
                     return Err(Error::Config(format!(
                         "uart:{spec}: unknown option `{k}` (baud, tries, margin-ms, board-hz, \

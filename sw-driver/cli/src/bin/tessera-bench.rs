@@ -23,6 +23,11 @@ use tessera_golden::model::{KvCache, Llama, Precision};
 use tessera_golden::synth::Preset;
 use tessera_sim::{open_device, SimTransport};
 
+#[path = "../out.rs"]
+#[allow(dead_code, unused_macros, unused_imports)]
+mod out;
+use crate::out::outln;
+
 /// Wall time of one Llama 3.1 8B decoder-layer token on the simulated chip.
 ///
 /// The layer-token time is the sum of the wall times of the qkv, o, gate_up and down programs of
@@ -205,10 +210,10 @@ fn run(a: &Args) -> Result<()> {
             "loadavg_before": load_before,
             "loadavg_after": load_after,
         });
-        println!("{j}");
+        outln!("{j}");
         return Ok(());
     }
-    println!(
+    outln!(
         "`{}` chip ({} tiles x {}x{} MACs), Llama 3.1 8B shapes, 1 decoder layer + lm_head, \
          products {}checked",
         a.config,
@@ -217,18 +222,18 @@ fn run(a: &Args) -> Result<()> {
         cfg.kwidth,
         if a.check { "" } else { "not " }
     );
-    println!("model start (build or cache, process): {open_s:.2} s");
-    println!(
+    outln!("model start (build or cache, process): {open_s:.2} s");
+    outln!(
         "weight load, once ({:?}): {:.1} M weights in {:.2} s",
         load.mode,
         load.weights as f64 / 1e6,
         load.seconds
     );
-    println!(
+    outln!(
         "token  layer cycles  layer wall s  cycles/s  simulator CPU s  lm_head cycles  lm_head wall s"
     );
     for (i, r) in rows.iter().enumerate() {
-        println!(
+        outln!(
             "{i:5}  {:12}  {:12.3}  {:8.0}  {:15.3}  {:14}  {:14.3}",
             r.layer_cycles,
             r.layer_s,
@@ -238,29 +243,33 @@ fn run(a: &Args) -> Result<()> {
             r.lm_head_s
         );
     }
-    println!(
+    outln!(
         "median layer-token wall time: {med:.3} s over {} tokens ({:.0} simulated cycles/s); \
          lm_head {:.3} s; target <= 1 s",
         a.tokens,
         median(&rate),
         median(&lm)
     );
-    println!(
+    outln!(
         "simulator CPU time per layer token (median, shared by cycles): {:.3} s",
         median(&cpu)
     );
-    println!("load average before {load_before}, after {load_after}");
+    outln!("load average before {load_before}, after {load_after}");
     Ok(())
 }
 
 fn main() -> ExitCode {
     tessera_driver::quiet_on_closed_pipe();
-    let a = Args::parse();
-    match run(&a) {
+    let a = match out::parse_args::<Args>("tessera-bench") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let ended = run(&a).and_then(|()| out::finish().context("writing to stdout"));
+    match ended {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tessera-bench: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("tessera-bench: error: {e:#}");
+            ExitCode::from(2)
         }
     }
 }

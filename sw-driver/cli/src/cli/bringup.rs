@@ -10,6 +10,7 @@ use tessera_driver::ChipConfig;
 use tessera_sim::SimTransport;
 
 use super::Ended;
+use crate::out::outln;
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
@@ -42,13 +43,13 @@ pub struct Args {
     #[arg(long, value_name = "CONFIG")]
     pub expect: Option<String>,
     /// Weight words per tile tested at the bottom and at the top of the weight memory.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = |s: &str| super::parse_count(s, 1, 1 << 24))]
     pub mem_words: usize,
     /// Seed of the patterns, the random product and the model.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Device clock of a board in Hz (turns cycle timeouts into wall-clock time).
-    #[arg(long, default_value_t = 100_000_000)]
+    #[arg(long, default_value_t = 100_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
     pub clock_hz: u64,
     /// Print one JSON object with the per-step results instead of the report.
     #[arg(long)]
@@ -112,7 +113,7 @@ pub fn run(a: Args) -> Result<Ended> {
     let json_out = a.json;
     let mut print = |s: &Step| {
         if !json_out {
-            println!("{:<14} {}  {}", s.name, s.outcome.as_str(), s.summary);
+            outln!("{:<14} {}  {}", s.name, s.outcome.as_str(), s.summary);
         }
     };
     if !a.json {
@@ -149,8 +150,8 @@ pub fn run(a: Args) -> Result<Ended> {
     if a.json {
         print_json(&a, &report);
     } else {
-        println!();
-        println!(
+        outln!();
+        outln!(
             "{}: {} passed, {} failed, {} skipped",
             if report.passed() { "PASS" } else { "FAIL" },
             report.count(Outcome::Pass),
@@ -175,5 +176,5 @@ fn print_json(a: &Args, r: &Report) {
         "steps": r.steps.iter().map(Step::json).collect::<Vec<_>>(),
         "transport_error": r.transport_error,
     });
-    println!("{v}");
+    outln!("{v}");
 }

@@ -18,6 +18,7 @@ use tessera_golden::quant::GoldenEngine;
 use tessera_golden::tokenizer::Tokenizer;
 
 use super::{load_model, Quant};
+use crate::out::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,12 +31,15 @@ pub struct Args {
     /// `w8a8` also scores the chip's arithmetic and compares its top-1 with FP32.
     #[arg(long, value_enum, default_value_t = Quant::None)]
     pub quant: Quant,
-    /// Tokens per forward window.
-    #[arg(long, default_value_t = 512)]
+    /// Tokens per forward window (at least 2; at most the model's max_position_embeddings).
+    #[arg(long, default_value_t = 512, value_parser = |s: &str| super::parse_count(s, 2, 1 << 28))]
     pub context: usize,
     /// Score at most this many tokens of the text (0: all).
     #[arg(long, default_value_t = 0)]
     pub max_tokens: usize,
+    /// Accept NaN and infinite weights (refused by default).
+    #[arg(long)]
+    pub allow_nonfinite: bool,
 }
 
 /// Negative log-likelihood of `targets[t]` under `logits[t]`, and the argmax per row.
@@ -74,8 +78,8 @@ pub fn run(a: Args) -> Result<()> {
     if a.context < 2 {
         bail!("--context must be at least 2");
     }
-    let text = std::fs::read_to_string(&a.text)
-        .with_context(|| format!("reading {}", a.text.display()))?;
+    super::check_model_dir(&a.model)?;
+    let text = tessera_golden::limits::read_text(&a.text, tessera_golden::limits::TEXT_BYTES)?;
     let tok = Tokenizer::from_dir(&a.model)?;
     let mut ids = tok.encode(&text, true)?;
     if a.max_tokens > 0 {
@@ -84,9 +88,9 @@ pub fn run(a: Args) -> Result<()> {
     if ids.len() < 2 {
         bail!("{}: fewer than 2 tokens to score", a.text.display());
     }
-    let (ckpt, f32_model) = load_model(&a.model, Quant::None)?;
+    let (ckpt, f32_model) = load_model(&a.model, Quant::None, a.allow_nonfinite)?;
     let q_model = match a.quant {
-        Quant::W8a8 => Some(load_model(&a.model, Quant::W8a8)?.1),
+        Quant::W8a8 => Some(load_model(&a.model, Quant::W8a8, a.allow_nonfinite)?.1),
         Quant::None => None,
     };
     let cfg = ckpt.config();
@@ -119,15 +123,15 @@ pub fn run(a: Args) -> Result<()> {
     }
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "tokens: {} ({n} scored, windows of {context}), {:.1} s",
         ids.len(),
         secs
     );
-    println!("fp32 perplexity: {:.4}", (nll_f / n as f64).exp());
+    outln!("fp32 perplexity: {:.4}", (nll_f / n as f64).exp());
     if q_model.is_some() {
-        println!("w8a8 perplexity: {:.4}", (nll_q / n as f64).exp());
-        println!(
+        outln!("w8a8 perplexity: {:.4}", (nll_q / n as f64).exp());
+        outln!(
             "w8a8 top-1 agreement with fp32: {:.2}% ({agree}/{n})",
             100.0 * agree as f64 / n as f64
         );

@@ -5,19 +5,21 @@
 //! the simulated chip ([`RtlEngine`]), which checks every product against the golden kernel,
 //! so the tokens equal those of `--quant w8a8` whenever no product differs.
 
-use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use tessera_driver::mapper::{MapOptions, Mapping};
 use tessera_driver::runtime::{LoadMode, RtlEngine};
-use tessera_golden::generate::{generate, stop_ids_from_dir, GenerateOptions, Sampling};
+use tessera_golden::generate::{
+    check_context, generate, stop_ids_from_dir, GenerateOptions, Sampling,
+};
 use tessera_golden::model::{KvCache, Llama};
 use tessera_golden::quant::{GoldenEngine, MatVecEngine};
 use tessera_golden::tokenizer::{Message, TextStream, Tokenizer};
 use tessera_sim::{open_device, SimTransport};
 
 use super::{inject_fault, load_model, parse_tokens, ModelArgs, Quant, TokenIds};
+use crate::out::outln;
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
@@ -47,12 +49,12 @@ pub struct Args {
     /// Print one JSON object {"prompt_tokens":[...],"tokens":[...],"text":"..."} (tokens: new ones only).
     #[arg(long)]
     pub json: bool,
-    /// Sampling temperature; 0 (the default) is greedy.
-    #[arg(long, default_value_t = 0.0)]
-    pub temperature: f32,
-    /// Nucleus sampling: keep the most likely tokens holding this much probability.
-    #[arg(long, default_value_t = 1.0)]
-    pub top_p: f32,
+    /// Sampling temperature, 0 to 100; 0 (the default) is greedy.
+    #[arg(long, default_value_t = 0.0, value_parser = super::parse_temperature)]
+    pub temperature: f64,
+    /// Nucleus sampling: keep the most likely tokens holding this much probability, in (0, 1].
+    #[arg(long, default_value_t = 1.0, value_parser = super::parse_top_p)]
+    pub top_p: f64,
     /// Seed of the sampler (runs with the same seed are identical).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -120,7 +122,8 @@ fn open_chip(a: &Args, model: &Llama) -> Result<Chip> {
 
 pub fn run(a: Args) -> Result<()> {
     let dir = &a.model.model;
-    let has_tokenizer = dir.join("tokenizer.json").is_file();
+    super::check_model_dir(dir)?;
+    let has_tokenizer = dir.join("tokenizer.json").exists();
     let tok = if has_tokenizer {
         Some(Tokenizer::from_dir(dir)?)
     } else {
@@ -156,15 +159,18 @@ pub fn run(a: Args) -> Result<()> {
     let opts = GenerateOptions {
         max_new: a.max_new,
         sampling: (a.temperature > 0.0 || a.top_p < 1.0).then_some(Sampling {
-            temperature: a.temperature,
-            top_p: a.top_p,
+            temperature: a.temperature as f32,
+            top_p: a.top_p as f32,
             seed: a.seed,
         }),
         stop_ids,
     };
 
+    // The context must fit the model before it loads.
+    let cfg = tessera_golden::config::Config::from_file(dir.join("config.json"))?;
+    check_context(&cfg, 0, prompt_ids.len(), opts.max_new).context("--max-new / prompt")?;
     let quant = if a.rtl { Quant::W8a8 } else { a.model.quant };
-    let (ckpt, model) = load_model(dir, quant)?;
+    let (ckpt, model) = load_model(dir, quant, a.model.allow_nonfinite)?;
     let mut chip = if a.rtl {
         Some(open_chip(&a, &model)?)
     } else {
@@ -177,7 +183,6 @@ pub fn run(a: Args) -> Result<()> {
     };
     let mut cache = KvCache::new(ckpt.config());
     let mut stream = tok.as_ref().map(|t| TextStream::new(t, true));
-    let stdout = std::io::stdout();
     let start = Instant::now();
     let mut first: Option<Instant> = None;
     let json = a.json;
@@ -186,21 +191,24 @@ pub fn run(a: Args) -> Result<()> {
         if json {
             return Ok(());
         }
-        let mut out = stdout.lock();
         let text = match stream.as_mut() {
             Some(s) => s.push(id)?,
             None => format!("{id} "),
         };
-        // A closed stdout (e.g. `| head`) is not an error of the model.
-        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-        Ok(())
+        // Output that cannot be written stops the generation (a closed pipe ends the process
+        // through SIGPIPE).
+        crate::out::write(format_args!("{text}"));
+        crate::out::flush().map_err(|source| tessera_golden::Error::Io {
+            path: "standard output".into(),
+            source,
+        })
     });
     let end = Instant::now();
     let result = match (result, chip.as_mut()) {
         (Ok(r), _) => r,
         (Err(e), Some(c)) => {
             if !json {
-                println!();
+                outln!();
             }
             let typed = c.eng.take_error();
             eprintln!("{}", chip_summary(c, None, start, end));
@@ -225,13 +233,13 @@ pub fn run(a: Args) -> Result<()> {
             "tokens": result.tokens,
             "text": text,
         });
-        println!("{obj}");
+        outln!("{obj}");
     } else {
         let rest = match stream.as_mut() {
             Some(s) => s.finish()?,
             None => String::new(),
         };
-        println!("{rest}");
+        outln!("{rest}");
     }
     let n = result.tokens.len();
     if let Some(c) = &chip {

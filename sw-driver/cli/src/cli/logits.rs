@@ -22,7 +22,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let (ckpt, model) = load_model(&a.model.model, a.model.quant)?;
+    super::check_writable(&a.out, "--out")?;
+    let (ckpt, model) = load_model(&a.model.model, a.model.quant, a.model.allow_nonfinite)?;
     let mut cache = KvCache::new(ckpt.config());
     let logits = model.forward(&a.tokens.0, &mut cache, &mut GoldenEngine)?;
     let (t, v) = logits.dim();

@@ -168,12 +168,90 @@ pub fn parse_tokens(s: &str) -> std::result::Result<TokenIds, String> {
     Ok(TokenIds(ids))
 }
 
-/// Opens a checkpoint folder and loads the model at the given precision.
-pub fn load_model(dir: &Path, quant: Quant) -> Result<(Checkpoint, Llama)> {
-    if !dir.is_dir() {
-        bail!("{}: not a directory", dir.display());
+/// A clock frequency in Hz: a finite number from 1 Hz to 1 THz.
+pub fn parse_clock_hz(s: &str) -> std::result::Result<f64, String> {
+    parse_f64_in(s, 1.0, 1e12)
+}
+
+/// A sampling temperature: a finite number from 0 (greedy) to 100.
+pub fn parse_temperature(s: &str) -> std::result::Result<f64, String> {
+    parse_f64_in(s, 0.0, 100.0)
+}
+
+/// A nucleus probability: a number in (0, 1].
+pub fn parse_top_p(s: &str) -> std::result::Result<f64, String> {
+    let p = parse_f64_in(s, 0.0, 1.0)?;
+    if p == 0.0 {
+        return Err("must be greater than 0".into());
     }
-    let ckpt = Checkpoint::open(dir).with_context(|| format!("loading {}", dir.display()))?;
+    Ok(p)
+}
+
+/// A whole number from `lo` to `hi`.
+pub fn parse_count(s: &str, lo: usize, hi: usize) -> std::result::Result<usize, String> {
+    let v: u128 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number"))?;
+    if v < lo as u128 || v > hi as u128 {
+        return Err(format!("{v} is out of range: must be from {lo} to {hi}"));
+    }
+    Ok(v as usize)
+}
+
+/// A number from `lo` to `hi` (NaN and infinities are not numbers here).
+fn parse_f64_in(s: &str, lo: f64, hi: f64) -> std::result::Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if !(v.is_finite() && v >= lo && v <= hi) {
+        return Err(format!(
+            "{v} is out of range: must be a finite number from {lo} to {hi}"
+        ));
+    }
+    Ok(v)
+}
+
+/// Checks before any work that `path` can be written: its folder exists and a file can be
+/// created there (a file that did not exist is removed again).
+pub fn check_writable(path: &Path, option: &str) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "{option} {}: is a directory, expected a file",
+            path.display()
+        );
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("{option} {}: cannot be written", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Checks that a `--model` folder is a folder (before anything is read from it).
+pub fn check_model_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        bail!(
+            "--model {}: not a directory (a checkpoint is a folder holding config.json)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Opens a checkpoint folder and loads the model at the given precision. Non-finite weights
+/// are refused unless `allow_nonfinite`.
+pub fn load_model(dir: &Path, quant: Quant, allow_nonfinite: bool) -> Result<(Checkpoint, Llama)> {
+    check_model_dir(dir)?;
+    let mut ckpt = Checkpoint::open(dir).with_context(|| format!("loading {}", dir.display()))?;
+    ckpt.allow_nonfinite(allow_nonfinite);
     let model =
         Llama::load(&ckpt, quant.into()).with_context(|| format!("loading {}", dir.display()))?;
     Ok((ckpt, model))
@@ -188,6 +266,9 @@ pub struct ModelArgs {
     /// Arithmetic of the linear layers.
     #[arg(long, value_enum, default_value_t = Quant::None)]
     pub quant: Quant,
+    /// Accept NaN and infinite weights (refused by default).
+    #[arg(long)]
+    pub allow_nonfinite: bool,
 }
 
 /// Flips one weight word of the first matrix in tile 0 (simulation backdoor): the hidden

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::out::{out, outln};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::coord::Shift;
@@ -55,8 +56,8 @@ pub struct Args {
     /// for t1-8b's grid: its Verilator model takes the better part of an hour to build on 2 cores).
     #[arg(long, value_delimiter = ',', default_value = "tiny,grid4x4,grid8x8")]
     pub configs: Vec<String>,
-    /// Decode tokens per simulated run.
-    #[arg(long, default_value_t = 2)]
+    /// Decode tokens per simulated run (1 to 512).
+    #[arg(long, default_value_t = 2, value_parser = |s: &str| super::parse_count(s, 1, 512))]
     pub tokens: usize,
     /// Seed of the small model's weights and of the token ids.
     #[arg(long, default_value_t = 0)]
@@ -64,8 +65,8 @@ pub struct Args {
     /// Configuration whose tiles the projection curve uses (its grid varies from 4 to 1024).
     #[arg(long, default_value = "t1-8b")]
     pub project: String,
-    /// Clock of the projection in Hz.
-    #[arg(long, default_value_t = 1e9)]
+    /// Clock of the projection in Hz (1 to 1e12).
+    #[arg(long, default_value_t = 1e9, value_parser = super::parse_clock_hz)]
     pub clock_hz: f64,
     /// TrueType font of the plot's text.
     #[arg(long, value_name = "TTF", default_value = DEFAULT_FONT)]
@@ -101,11 +102,11 @@ struct Projected {
 
 /// Registers the TrueType file `path` as the plot's `sans-serif` font.
 fn load_font(path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    // A font is a few hundred KB; 64 MiB bounds a device or a wrong file given as --font.
+    let bytes = tessera_golden::limits::read_bytes(path, 64 << 20).map_err(|e| {
         anyhow!(
-            "cannot read the font {} ({e}): install the Debian package fonts-dejavu-core \
-             (scripts/setup does) or give another TrueType file with --font",
-            path.display()
+            "cannot read the font ({e}): install the Debian package fonts-dejavu-core \
+             (scripts/setup does) or give another TrueType file with --font"
         )
     })?;
     // The font table keeps `'static` references; one font per process.
@@ -255,6 +256,7 @@ pub fn run(a: Args) -> Result<()> {
         bail!("--configs: no configuration given");
     }
     // Everything that can fail without the simulator fails first.
+    super::check_writable(&a.out, "--out")?;
     load_font(&a.font)?;
     for c in &a.configs {
         ChipConfig::named(c).with_context(|| format!("--configs {c}"))?;
@@ -301,7 +303,7 @@ fn err_pct(model: f64, measured: f64) -> f64 {
 }
 
 fn print_table(a: &Args, shape: &SmallShape, sims: &[Simulated], proj: &[Projected], seconds: f64) {
-    println!(
+    outln!(
         "simulated: small Llama (hidden {}, FFN {}, {}/{} heads, vocab {}, {} layers), {} token(s); \
          cycles per token",
         shape.hidden,
@@ -312,20 +314,25 @@ fn print_table(a: &Args, shape: &SmallShape, sims: &[Simulated], proj: &[Project
         shape.layers,
         a.tokens
     );
-    print!("{:<10} {:>5}", "config", "tiles");
+    out!("{:<10} {:>5}", "config", "tiles");
     for o in OPS {
-        print!(" {o:>8}");
+        out!(" {o:>8}");
     }
-    println!(
+    outln!(
         " {:>8} {:>8} {:>7} {:>8} {:>8} {:>8}",
-        "total", "model", "err%", "util", "model", "wall s"
+        "total",
+        "model",
+        "err%",
+        "util",
+        "model",
+        "wall s"
     );
     for s in sims {
-        print!("{:<10} {:>5}", s.chip.name, s.chip.tiles());
+        out!("{:<10} {:>5}", s.chip.name, s.chip.tiles());
         for c in &s.op_cycles {
-            print!(" {c:>8.0}");
+            out!(" {c:>8.0}");
         }
-        println!(
+        outln!(
             " {:>8.0} {:>8.0} {:>7.1} {:>8.4} {:>8.4} {:>8.1}",
             s.cycles_per_token,
             s.model.cycles_per_token,
@@ -335,25 +342,30 @@ fn print_table(a: &Args, shape: &SmallShape, sims: &[Simulated], proj: &[Project
             s.open_seconds + s.run_seconds
         );
     }
-    println!(
+    outln!(
         "model: the projection's cycle model for the same model on the same grid (fused q|k|v and \
          gate|up, each product waiting for the previous one, no stream I/O); simulated: the \
          runtime's programs (VBUF_LOAD of the input, one MATVEC per matrix, PERF_SNAPSHOT)"
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "projection: Llama 3.1 8B (32 layers) at batch 1 on `{}` tiles ({}x{} MACs) at {:.2} GHz",
         a.project,
         proj[0].chip.lanes,
         proj[0].chip.kwidth,
         a.clock_hz / 1e9
     );
-    println!(
+    outln!(
         "{:>6} {:>7} {:>11} {:>13} {:>11} {:>10}",
-        "tiles", "grid", "MACs/cycle", "cycles/token", "utilisation", "tokens/s"
+        "tiles",
+        "grid",
+        "MACs/cycle",
+        "cycles/token",
+        "utilisation",
+        "tokens/s"
     );
     for p in proj {
-        println!(
+        outln!(
             "{:>6} {:>7} {:>11} {:>13.0} {:>11.4} {:>10.0}",
             p.chip.tiles(),
             format!("{}x{}", p.chip.grid_rows, p.chip.grid_cols),
@@ -363,8 +375,8 @@ fn print_table(a: &Args, shape: &SmallShape, sims: &[Simulated], proj: &[Project
             p.p.tokens_per_s
         );
     }
-    println!();
-    println!("wrote {} in {:.1} s", a.out.display(), seconds);
+    outln!();
+    outln!("wrote {} in {:.1} s", a.out.display(), seconds);
 }
 
 fn print_json(a: &Args, shape: &SmallShape, sims: &[Simulated], proj: &[Projected], seconds: f64) {
@@ -414,7 +426,7 @@ fn print_json(a: &Args, shape: &SmallShape, sims: &[Simulated], proj: &[Projecte
             })).collect::<Vec<_>>(),
         },
     });
-    println!("{v}");
+    outln!("{v}");
 }
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;

@@ -24,6 +24,7 @@ use tessera_sim::{open_device, SimTransport};
 
 use super::bringup::{parse_transport, Link};
 use super::{inject_fault, link_summary};
+use crate::out::outln;
 
 /// Synthetic model used when no checkpoint is given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -65,10 +66,10 @@ pub struct Args {
     #[arg(long, value_name = "TRANSPORT")]
     pub transport: Option<String>,
     /// Decoder layers to run (the model is cut to its first N layers; lm_head always runs).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = |s: &str| super::parse_count(s, 1, 4096))]
     pub layers: usize,
     /// Tokens to run, one forward pass each with the KV cache (decode steps).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = |s: &str| super::parse_count(s, 1, 1 << 20))]
     pub tokens: usize,
     /// A Hugging Face checkpoint folder instead of synthetic weights.
     #[arg(long, value_name = "DIR")]
@@ -85,8 +86,8 @@ pub struct Args {
     /// Configuration the tokens/s projection is made for.
     #[arg(long, default_value = "t1-8b")]
     pub project: String,
-    /// Clock of the projection in Hz.
-    #[arg(long, default_value_t = 1e9)]
+    /// Clock of the projection in Hz (1 to 1e12).
+    #[arg(long, default_value_t = 1e9, value_parser = super::parse_clock_hz)]
     pub clock_hz: f64,
     /// Where a mismatch leaves its replay file and waveform [default: target/tessera-run of the
     /// RTL checkout].
@@ -95,6 +96,9 @@ pub struct Args {
     /// Corrupt one weight word after loading (simulation only), to exercise the mismatch path.
     #[arg(long, hide = true)]
     pub inject_fault: bool,
+    /// Accept NaN and infinite weights in --checkpoint (refused by default).
+    #[arg(long)]
+    pub allow_nonfinite: bool,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     pub json: bool,
@@ -127,6 +131,7 @@ fn model(a: &Args) -> Result<(Llama, String)> {
         bail!("{}: not a directory", dir.display());
     }
     let mut ckpt = Checkpoint::open(&dir).with_context(|| format!("loading {}", dir.display()))?;
+    ckpt.allow_nonfinite(a.allow_nonfinite);
     let full = ckpt.config.num_hidden_layers;
     if a.layers == 0 || a.layers > full {
         bail!(
@@ -205,9 +210,6 @@ fn chip_label(a: &Args) -> String {
 }
 
 pub fn run(a: Args) -> Result<Outcome> {
-    if a.tokens == 0 {
-        bail!("--tokens must be at least 1");
-    }
     let mut a = a;
     let link = match a.transport.as_deref() {
         None | Some("sim") => Link::Sim(sim_config(&a)),
@@ -224,8 +226,20 @@ pub fn run(a: Args) -> Result<Outcome> {
         // The simulated chip is built from the RTL: a missing checkout is said before any work.
         tessera_sim::rtl_root()?;
     }
+    // Every name is checked before the model loads.
+    if let Some(c) = &a.config {
+        ChipConfig::named(c).with_context(|| format!("--config {c}"))?;
+    }
+    ChipConfig::named(&a.project).with_context(|| format!("--project {}", a.project))?;
     let t0 = Instant::now();
     let (model, source) = model(&a)?;
+    let max = model.config().max_position_embeddings;
+    if a.tokens > max {
+        bail!(
+            "--tokens {}: more than the model's max_position_embeddings {max}",
+            a.tokens
+        );
+    }
     let toks = tokens(a.tokens, model.config().vocab_size, a.seed);
     if !a.json {
         eprintln!(
@@ -492,18 +506,28 @@ fn print_report(
     t0: Instant,
 ) {
     let mpc = chip.tiles() * chip.lanes * chip.kwidth;
-    println!(
+    outln!(
         "chip `{}`: {}x{} tiles x {}x{} MACs = {} MACs/cycle",
-        chip.name, chip.grid_rows, chip.grid_cols, chip.lanes, chip.kwidth, mpc
+        chip.name,
+        chip.grid_rows,
+        chip.grid_cols,
+        chip.lanes,
+        chip.kwidth,
+        mpc
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<22} {:>11} {:>9} {:>9} {:>11} {:>5}",
-        "matrix", "shape", "products", "matches", "mismatches", "P_k"
+        "matrix",
+        "shape",
+        "products",
+        "matches",
+        "mismatches",
+        "P_k"
     );
     for m in &s.matrices {
         let name = m.id.as_ref().map(id_name).unwrap_or_default();
-        println!(
+        outln!(
             "{name:<22} {:>11} {:>9} {:>9} {:>11} {:>5}",
             format!("{}x{}", m.rows, m.cols),
             m.products,
@@ -512,14 +536,20 @@ fn print_report(
             1u32 << m.lg_pk
         );
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<10} {:>9} {:>12} {:>14} {:>8} {:>12} {:>12}",
-        "operation", "programs", "cycles", "MAC-busy", "busy", "input stall", "output stall"
+        "operation",
+        "programs",
+        "cycles",
+        "MAC-busy",
+        "busy",
+        "input stall",
+        "output stall"
     );
     for o in &s.ops {
         let busy = o.perf.mac_busy as f64 / (chip.tiles() as f64 * o.perf.cycles.max(1) as f64);
-        println!(
+        outln!(
             "{:<10} {:>9} {:>12} {:>14} {:>7.1}% {:>12} {:>12}",
             o.name,
             o.programs,
@@ -531,15 +561,15 @@ fn print_report(
         );
     }
     let util = s.mac_utilization(mpc);
-    println!(
+    outln!(
         "{:<10} {:>9} {:>12} {:>14}",
         "total",
         s.ops.iter().map(|o| o.programs).sum::<u64>(),
         s.total.cycles,
         s.total.mac_busy
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "products: {} checked, {} mismatched; logits {} the golden W8A8 pass",
         s.products(),
         s.mismatches(),
@@ -549,19 +579,22 @@ fn print_report(
             "DIFFERENT from"
         }
     );
-    println!(
+    outln!(
         "MAC utilisation (useful MACs / (MACs per cycle x cycles)): {:.4}; MAC-busy {:.4}",
         util,
         s.mac_busy_utilization(chip.tiles())
     );
     if let Some(m) = &s.first_mismatch {
-        println!(
+        outln!(
             "first mismatch: {} token {}: chip {} golden {}",
-            m.loc, m.token, m.chip, m.golden
+            m.loc,
+            m.token,
+            m.chip,
+            m.golden
         );
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "projection, `{}` ({} tiles, {} MACs/cycle) at {:.2} GHz, Llama 3.1 8B ({} layers), batch 1:",
         p.config,
         p.tiles,
@@ -569,12 +602,18 @@ fn print_report(
         p.clock_hz / 1e9,
         p.ops.first().map(|o| o.count).unwrap_or(0)
     );
-    println!(
+    outln!(
         "  {:<8} {:>6} {:>13} {:>4} {:>4} {:>5} {:>9}",
-        "op", "count", "shape", "G", "C", "P_k", "cycles"
+        "op",
+        "count",
+        "shape",
+        "G",
+        "C",
+        "P_k",
+        "cycles"
     );
     for o in &p.ops {
-        println!(
+        outln!(
             "  {:<8} {:>6} {:>13} {:>4} {:>4} {:>5} {:>9.0}",
             o.name,
             o.count,
@@ -585,22 +624,26 @@ fn print_report(
             o.cycles
         );
     }
-    println!(
+    outln!(
         "  cycles per token {:.0} (cycle model of docs/architecture.md, each product waiting for \
          the previous one)",
         p.cycles_per_token
     );
-    println!(
+    outln!(
         "  tokens/s = f_clk x MACs/cycle x utilisation / MACs per token = {:.3e} x {} x {:.4} / \
          {:.4e} = {:.0}",
-        p.clock_hz, p.macs_per_cycle, p.utilization, p.macs_per_token, p.tokens_per_s
+        p.clock_hz,
+        p.macs_per_cycle,
+        p.utilization,
+        p.macs_per_token,
+        p.tokens_per_s
     );
-    println!(
+    outln!(
         "  with each product's vectors also crossing the host stream: {:.0} tokens/s",
         p.tokens_per_s_with_host_io
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{} in {:.1} s",
         if bit_exact { "BIT-EXACT" } else { "MISMATCH" },
         t0.elapsed().as_secs_f64()
@@ -663,5 +706,5 @@ fn print_json(
             "no_response": l.no_response, "stale": l.stale,
         })),
     });
-    println!("{v}");
+    outln!("{v}");
 }
