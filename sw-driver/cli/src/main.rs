@@ -9,6 +9,7 @@
 mod cli;
 mod out;
 
+use crate::out::errln;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     if let Err(e) = cli::apply_rtl_root(&args) {
-        eprintln!("tessera: error: {}", one_line(&e));
+        errln!("tessera: error: {}", one_line(&e));
         return ExitCode::from(2);
     }
     // The command runs on a worker of the pool that its parallel loops use: called from outside
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
         Ok(cli::Ended::Ok) => ExitCode::SUCCESS,
         Ok(cli::Ended::Mismatch) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("tessera: error: {}", one_line(&e));
+            errln!("tessera: error: {}", one_line(&e));
             ExitCode::from(2)
         }
     }

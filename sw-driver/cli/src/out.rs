@@ -61,7 +61,26 @@ macro_rules! outln {
     };
 }
 
-pub(crate) use {out, outln};
+/// `eprint!` that never panics: messages and progress on stderr are best effort (a stderr that
+/// cannot be written, `2>/dev/full`, loses them; the exit status still tells the outcome).
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = std::io::stderr().lock().write_fmt(format_args!($($arg)*));
+    }};
+}
+
+/// `eprintln!` that never panics (see [`err!`]).
+macro_rules! errln {
+    () => {
+        $crate::out::err!("\n")
+    };
+    ($($arg:tt)*) => {
+        $crate::out::err!("{}\n", format_args!($($arg)*))
+    };
+}
+
+pub(crate) use {err, errln, out, outln};
 
 /// Parses the command line; on `--help`, `--version` or a usage error, prints what clap says
 /// (help through a checked write) and returns the exit status: 0 after help, 2 for a usage
@@ -78,7 +97,7 @@ pub fn parse_args<P: clap::Parser>(prog: &str) -> Result<P, std::process::ExitCo
             match printed {
                 Ok(()) => Err(std::process::ExitCode::SUCCESS),
                 Err(err) => {
-                    eprintln!("{prog}: error: writing to stdout: {err}");
+                    errln!("{prog}: error: writing to stdout: {err}");
                     Err(std::process::ExitCode::from(2))
                 }
             }

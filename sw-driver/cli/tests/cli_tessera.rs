@@ -778,6 +778,32 @@ fn cli_output_that_cannot_be_written_is_an_error() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(err.contains("No space left on device"), "{args:?}: {err}");
     }
+    // A stderr that cannot be written loses the messages, not the exit status: a bad input is
+    // still 2 (a panic would be 101), a good run still 0.
+    let stderr_full = |args: &[&str]| {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .stderr(full)
+            .output()
+            .unwrap()
+    };
+    let o = stderr_full(&["logits", "--model", "/nonexistent", "--tokens", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = stderr_full(&[
+        "generate",
+        "--model",
+        m,
+        "--tokens",
+        "1,2",
+        "--max-new",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!o.stdout.is_empty());
 }
 
 #[test]

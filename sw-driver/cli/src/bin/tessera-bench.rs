@@ -26,7 +26,7 @@ use tessera_sim::{open_device, SimTransport};
 #[path = "../out.rs"]
 #[allow(dead_code, unused_macros, unused_imports)]
 mod out;
-use crate::out::outln;
+use crate::out::{errln, outln};
 
 /// Wall time of one Llama 3.1 8B decoder-layer token on the simulated chip.
 ///
@@ -69,7 +69,7 @@ fn model(a: &Args) -> Result<Llama> {
     let mut announced = false;
     let dir = synthetic_checkpoint(cache, Preset::Llama31_8b, 1, a.seed, &mut |_| {
         if !announced {
-            eprintln!(
+            errln!(
                 "tessera-bench: writing synthetic Llama 3.1 8B weights (1 layer) to {}",
                 synthetic_dir(cache, Preset::Llama31_8b, 1, a.seed).display()
             );
@@ -268,7 +268,7 @@ fn main() -> ExitCode {
     match ended {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tessera-bench: error: {e:#}");
+            errln!("tessera-bench: error: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -10,7 +10,7 @@ use tessera_driver::ChipConfig;
 use tessera_sim::SimTransport;
 
 use super::Ended;
-use crate::out::outln;
+use crate::out::{errln, outln};
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
@@ -117,7 +117,7 @@ pub fn run(a: Args) -> Result<Ended> {
         }
     };
     if !a.json {
-        eprintln!("tessera bringup: transport {}", a.transport);
+        errln!("tessera bringup: transport {}", a.transport);
     }
     let report = match link {
         Link::Sim(c) => {
@@ -132,7 +132,7 @@ pub fn run(a: Args) -> Result<Ended> {
             let t = UartTransport::open_spec(&spec)
                 .with_context(|| format!("transport `{}`", a.transport))?;
             let h = t.hello().clone();
-            eprintln!(
+            errln!(
                 "tessera bringup: UART bridge protocol {}, stream {} bits, clock {} Hz, \
                  MaxPayload {}, ClksPerBit {}",
                 h.version,
@@ -143,7 +143,7 @@ pub fn run(a: Args) -> Result<Ended> {
             );
             let mut t = t;
             let r = bringup::run(&mut t, &opts, &mut print);
-            eprintln!("tessera bringup: {}", super::link_summary(t.stats()));
+            errln!("tessera bringup: {}", super::link_summary(t.stats()));
             r
         }
     };

@@ -19,7 +19,7 @@ use tessera_golden::tokenizer::{Message, TextStream, Tokenizer};
 use tessera_sim::{open_device, SimTransport};
 
 use super::{inject_fault, load_model, parse_tokens, ModelArgs, Quant, TokenIds};
-use crate::out::outln;
+use crate::out::{errln, outln};
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
@@ -96,9 +96,7 @@ fn open_chip(a: &Args, model: &Llama) -> Result<Chip> {
             let m = Mapping::for_model(&chip, model, &shared).with_context(|| {
                 format!("the model does not fit the `{config}` chip, even with shared layers")
             })?;
-            eprintln!(
-                "tessera: {e}; the {layers} layers share one slot and are reloaded as they run"
-            );
+            errln!("tessera: {e}; the {layers} layers share one slot and are reloaded as they run");
             m
         }
         Err(e) => {
@@ -107,7 +105,7 @@ fn open_chip(a: &Args, model: &Llama) -> Result<Chip> {
     };
     let mut eng = RtlEngine::new(dev, map)?;
     let load = eng.load_model(model, LoadMode::Auto)?;
-    eprintln!(
+    errln!(
         "tessera: `{config}` chip ({} tiles): loaded {:.1} M weights ({:?}) in {:.1} s",
         chip.tiles(),
         load.weights as f64 / 1e6,
@@ -211,7 +209,7 @@ pub fn run(a: Args) -> Result<()> {
                 outln!();
             }
             let typed = c.eng.take_error();
-            eprintln!("{}", chip_summary(c, None, start, end));
+            errln!("{}", chip_summary(c, None, start, end));
             return Err(match typed {
                 Some(t @ tessera_driver::Error::Mismatch { .. }) => {
                     anyhow!(t).context("a product on the chip differs from the golden kernel")
@@ -244,7 +242,7 @@ pub fn run(a: Args) -> Result<()> {
     let n = result.tokens.len();
     if let Some(c) = &chip {
         let timing = first.map(|f| (prompt_ids.len(), n, f));
-        eprintln!("{}", chip_summary(c, timing, start, end));
+        errln!("{}", chip_summary(c, timing, start, end));
     } else if let Some(first) = first {
         let prefill = first - start;
         let decode = end - first;
@@ -256,7 +254,7 @@ pub fn run(a: Args) -> Result<()> {
         } else {
             String::new()
         };
-        eprintln!(
+        errln!(
             "tessera: {} prompt + {n} new tokens; prefill {:.3} s{rate}",
             prompt_ids.len(),
             prefill.as_secs_f64()

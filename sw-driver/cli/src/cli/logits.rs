@@ -1,5 +1,6 @@
 //! `tessera logits`: one full-sequence forward pass, logits to safetensors.
 
+use crate::out::errln;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -30,6 +31,6 @@ pub fn run(a: Args) -> Result<()> {
     let data = logits.as_standard_layout();
     let data = data.as_slice().context("logits are not contiguous")?;
     write_f32_safetensors(&a.out, &[("logits", &[t, v], data)])?;
-    eprintln!("tessera: wrote logits [{t}, {v}] to {}", a.out.display());
+    errln!("tessera: wrote logits [{t}, {v}] to {}", a.out.display());
     Ok(())
 }

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::out::{out, outln};
+use crate::out::{errln, out, outln};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::coord::Shift;
@@ -232,7 +232,7 @@ fn simulate(
         run_seconds,
         chip,
     };
-    eprintln!(
+    errln!(
         "tessera report: [{}/{}] `{name}` ({tiles} tiles): {} products bit-exact, {:.0} cycles \
          per token, utilisation {:.4} (model {:.4}); model {:.1} s, run {:.1} s",
         step.0,

@@ -24,7 +24,7 @@ use tessera_sim::{open_device, SimTransport};
 
 use super::bringup::{parse_transport, Link};
 use super::{inject_fault, link_summary};
-use crate::out::outln;
+use crate::out::{errln, outln};
 
 /// Synthetic model used when no checkpoint is given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -154,7 +154,7 @@ fn synthesize(cache: &Path, layers: usize, seed: u64) -> Result<PathBuf> {
     let dir = synthetic_checkpoint(cache, Preset::Llama31_8b, layers, seed, &mut |p| {
         if !announced {
             bar.suspend(|| {
-                eprintln!(
+                errln!(
                     "tessera: writing synthetic Llama 3.1 8B weights ({layers} layer(s)) to {}",
                     synthetic_dir(cache, Preset::Llama31_8b, layers, seed).display()
                 )
@@ -242,7 +242,7 @@ pub fn run(a: Args) -> Result<Outcome> {
     }
     let toks = tokens(a.tokens, model.config().vocab_size, a.seed);
     if !a.json {
-        eprintln!(
+        errln!(
             "tessera run: {source}, {} layer(s), {} token(s) on `{}`",
             model.config().num_hidden_layers,
             a.tokens,
@@ -294,7 +294,7 @@ fn finish<T: Transport>(
     let mcfg = model.config().clone();
     let chip = eng.device().config().clone();
     if !a.json {
-        eprintln!(
+        errln!(
             "tessera run: loaded {:.1} M weights ({:?}) in {:.1} s",
             load.weights as f64 / 1e6,
             load.mode,
@@ -363,16 +363,16 @@ fn finish<T: Transport>(
     } else {
         print_report(&chip, &stats, bit_exact, logits_equal, &proj, t0);
         if let Some((replay, fst)) = &artifacts {
-            eprintln!("replay file: {}", replay.display());
+            errln!("replay file: {}", replay.display());
             match fst {
-                Some(f) => eprintln!("waveform:    {}", f.display()),
-                None if !on_sim(a) => eprintln!("waveform:    none (a board has no waveform)"),
-                None => eprintln!("waveform:    none (the traced model could not be built)"),
+                Some(f) => errln!("waveform:    {}", f.display()),
+                None if !on_sim(a) => errln!("waveform:    none (a board has no waveform)"),
+                None => errln!("waveform:    none (the traced model could not be built)"),
             }
         }
     }
     if let Some(l) = &link {
-        eprintln!("tessera run: {}", link_summary(l));
+        errln!("tessera run: {}", link_summary(l));
     }
     Ok(if bit_exact {
         Outcome::BitExact
@@ -478,7 +478,7 @@ fn leave_artifacts(
 
 /// Runs tokens `0..=token` again on a traced model, dumping only token `token`'s cycles.
 fn trace_token(a: &Args, model: &Llama, token: usize, fst: &Path) -> Result<()> {
-    eprintln!("tessera run: re-running token {token} on a traced model for its waveform");
+    errln!("tessera run: re-running token {token} on a traced model for its waveform");
     let mcfg = model.config();
     let toks = tokens(token + 1, mcfg.vocab_size, a.seed);
     let dev = Device::open(SimTransport::open_traced(&sim_config(a))?)?;

@@ -4,6 +4,7 @@
 //! interrupted run leaves no half-written checkpoint. A folder `--out` that holds anything is
 //! never touched without `--force`, and even then only when it is a checkpoint (config.json).
 
+use crate::out::errln;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -118,7 +119,7 @@ pub fn run(a: Args) -> Result<()> {
         std::fs::remove_dir_all(&old)
             .with_context(|| format!("removing the replaced checkpoint {}", old.display()))?;
     }
-    eprintln!(
+    errln!(
         "tessera: wrote {} tensors, {} parameters ({:.2} GB bf16) in {} file(s) to {} in {:.1} s",
         summary.tensors,
         summary.parameters,
