@@ -63,8 +63,32 @@ package tessera_pkg;
     ErrStreamShort = 8'h07,  // tlast before the end of the descriptor's packet
     ErrStreamLong  = 8'h08,  // no tlast on the last beat of the descriptor's packet
     ErrCmdOverflow = 8'h09,  // a CMD_FIFO write found the FIFO full
-    ErrTile        = 8'h0a   // a tile flagged an illegal set-up or weight write
+    ErrTile        = 8'h0a,  // a tile flagged an illegal set-up or weight write
+    ErrInstr       = 8'h0b,  // token engine: unknown opcode or reserved bit set
+    ErrVmemRange   = 8'h0c,  // token engine: vector memory range past the memory
+    ErrDmemRange   = 8'h0d,  // token engine: data memory range past the memory or misaligned
+    ErrKvFull      = 8'h0e,  // token engine: KV cache full (position >= context)
+    ErrToken       = 8'h0f,  // token engine: token id past the embedding table
+    ErrProgRange   = 8'h10   // token engine: program ran past its memory without END
   } err_code_e;
+
+  // Token-engine opcodes (sw-driver/abi/src/token.rs).
+  typedef enum logic [7:0] {
+    TokNop      = 8'h00,  // no operation
+    TokEmbed    = 8'h01,  // int8 embedding row TOKEN, times its scale, to VMEM
+    TokRmsNorm  = 8'h02,  // RMSNorm of a VMEM vector with a DMEM gamma
+    TokQuant    = 8'h03,  // VMEM vector to int8 ABUF chunks; its scale to SX
+    TokMatvec   = 8'h04,  // matrix-vector product over every tile (MATVEC's fields)
+    TokDequant  = 8'h05,  // RBUF int32 results times SX and DMEM row scales to VMEM
+    TokRope     = 8'h06,  // rotary embedding of VMEM heads at POS (DMEM cos/sin table)
+    TokKvAppend = 8'h07,  // int8 keys and values of POS into a DMEM KV-cache region
+    TokAttend   = 8'h08,  // grouped-query attention over cache positions 0..=POS
+    TokSiluMul  = 8'h09,  // silu(gate) * up, element-wise
+    TokAdd      = 8'h0a,  // element-wise sum (residual add)
+    TokArgmax   = 8'h0b,  // index of the largest VMEM value to NEXT
+    TokLogits   = 8'h0c,  // VMEM words to the output stream when the host asked for logits
+    TokEnd      = 8'h0d   // end of the token: NEXT is valid
+  } tok_op_e;
   // END generated.
 
   // Set-up of one matrix-vector product as the multicast network carries it to every tile.

@@ -84,12 +84,24 @@ pub enum ErrorCode {
     StreamLong,
     CmdOverflow,
     Tile,
+    /// Token engine: unknown opcode or a reserved bit set in an instruction.
+    Instr,
+    /// Token engine: a vector-memory range past the vector memory.
+    VmemRange,
+    /// Token engine: a data-memory range past the data memory, or a misaligned binary32 array.
+    DmemRange,
+    /// Token engine: the KV cache is full (`POS` ≥ the context of the program).
+    KvFull,
+    /// Token engine: `TOKEN` ≥ the rows of the embedding table.
+    Token,
+    /// Token engine: the program ran past the program memory without END.
+    ProgRange,
     /// A code this driver does not know.
     Unknown(u8),
 }
 
 impl ErrorCode {
-    pub const KNOWN: [ErrorCode; 11] = [
+    pub const KNOWN: [ErrorCode; 17] = [
         ErrorCode::None,
         ErrorCode::Opcode,
         ErrorCode::Shape,
@@ -101,6 +113,12 @@ impl ErrorCode {
         ErrorCode::StreamLong,
         ErrorCode::CmdOverflow,
         ErrorCode::Tile,
+        ErrorCode::Instr,
+        ErrorCode::VmemRange,
+        ErrorCode::DmemRange,
+        ErrorCode::KvFull,
+        ErrorCode::Token,
+        ErrorCode::ProgRange,
     ];
 
     pub fn from_u8(v: u8) -> ErrorCode {
@@ -124,6 +142,12 @@ impl ErrorCode {
             ErrorCode::StreamLong => 0x08,
             ErrorCode::CmdOverflow => 0x09,
             ErrorCode::Tile => 0x0a,
+            ErrorCode::Instr => 0x0b,
+            ErrorCode::VmemRange => 0x0c,
+            ErrorCode::DmemRange => 0x0d,
+            ErrorCode::KvFull => 0x0e,
+            ErrorCode::Token => 0x0f,
+            ErrorCode::ProgRange => 0x10,
             ErrorCode::Unknown(v) => v,
         }
     }
@@ -142,6 +166,12 @@ impl ErrorCode {
             ErrorCode::StreamLong => "no tlast on the last beat of the descriptor's packet",
             ErrorCode::CmdOverflow => "a CMD_FIFO write found the FIFO full",
             ErrorCode::Tile => "a tile flagged an illegal set-up or weight write",
+            ErrorCode::Instr => "token engine: unknown opcode or reserved bit set",
+            ErrorCode::VmemRange => "token engine: vector memory range past the memory",
+            ErrorCode::DmemRange => "token engine: data memory range past the memory or misaligned",
+            ErrorCode::KvFull => "token engine: KV cache full (position >= context)",
+            ErrorCode::Token => "token engine: token id past the embedding table",
+            ErrorCode::ProgRange => "token engine: program ran past its memory without END",
             ErrorCode::Unknown(_) => "a code this driver does not know",
         }
     }
@@ -264,7 +294,8 @@ pub const SV_BEGIN: &str =
     "  // BEGIN generated from sw-driver/abi/src/descriptor.rs by scripts/gen-abi: do not edit.";
 pub const SV_END: &str = "  // END generated.";
 
-/// The SV text of `opcode_e` and `err_code_e` (between [`SV_BEGIN`] and [`SV_END`]).
+/// The SV text of `opcode_e`, `err_code_e` and the token engine's `tok_op_e` (between
+/// [`SV_BEGIN`] and [`SV_END`]).
 pub fn sv_enums() -> String {
     fn block(out: &mut String, title: &str, items: &[(String, u8, &str)], name: &str) {
         let width = items.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0);
@@ -291,6 +322,17 @@ pub fn sv_enums() -> String {
         "Error codes reported in ERROR.code.",
         &errs,
         "err_code_e",
+    );
+    out.push('\n');
+    let toks: Vec<_> = crate::token::TokOp::ALL
+        .iter()
+        .map(|o| (o.pkg_name(), *o as u8, o.doc()))
+        .collect();
+    block(
+        &mut out,
+        "Token-engine opcodes (sw-driver/abi/src/token.rs).",
+        &toks,
+        "tok_op_e",
     );
     out
 }

@@ -5,6 +5,7 @@
 //!   weight-word layout.
 //! - [`descriptor`]: descriptor opcodes, device error codes and the packet encoding; the SV
 //!   enums of `rtl/pkg/tessera_pkg.sv` are generated from here (`scripts/gen-abi`).
+//! - [`token`]: the token engine's instruction set (encoding, operand checks, memories).
 //! - [`rtl`]: the RTL file list `rtl/files.f`, read once for every tool, and the generated parts of
 //!   `tessera.core`.
 //!
@@ -15,6 +16,7 @@ pub mod config;
 pub mod descriptor;
 pub mod error;
 pub mod rtl;
+pub mod token;
 
 pub use config::{weight_byte, ChipConfig};
 pub use descriptor::{bytes_to_words, Descriptor, ErrorCode, Opcode};
