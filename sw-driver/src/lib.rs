@@ -15,6 +15,8 @@
 //!   emits per-tile weight images and command programs.
 //! - [`runtime`]: [`runtime::RtlEngine`], the golden model's `MatVecEngine` on the chip, checked
 //!   product by product against the golden integer kernel.
+//! - [`token`]: the token-engine compiler (program and memory layout of a model, once per
+//!   model) and its reference interpreter ([`token::interp`]).
 //! - [`bringup`]: the board bring-up sequence, step by step, on any transport.
 //! - [`models`]: small and synthetic Llama models for runs and tests.
 //! - [`testing`]: test doubles of the UART transport (a chip and a board in memory, a fault
@@ -30,6 +32,7 @@ pub mod models;
 pub mod projection;
 pub mod runtime;
 pub mod testing;
+pub mod token;
 pub mod transport;
 pub mod uart;
 pub mod uio;
