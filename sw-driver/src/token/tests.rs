@@ -338,3 +338,44 @@ fn token_engine_sizes_of_sim_and_t1_8b() {
     show("SmolLM2-135M on sim at 2048", &p);
     assert_eq!(p.sizes.kv_bytes, 30 * 2048 * 3 * (2 * 64 + 8));
 }
+
+/// Random shapes within `grid4x4`'s limits, random prompts; replay with `TESSERA_SEED`.
+#[test]
+fn token_engine_random_small_models_bit_exact() {
+    let seed: u64 = std::env::var("TESSERA_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x70_6b);
+    eprintln!("token_engine_random_small_models_bit_exact: TESSERA_SEED={seed}");
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = |n: u64| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s % n) as usize
+    };
+    let g4 = ChipConfig::named("grid4x4").unwrap();
+    for case in 0..6 {
+        let kv_heads = 1 + next(3);
+        let ratio = [1, 2, 3, 4][next(4)];
+        let heads = kv_heads * ratio;
+        let head_dim = [2, 4, 8][next(3)];
+        let shape = SmallShape {
+            hidden: heads * head_dim,
+            intermediate: 8 + next(40),
+            layers: 1 + next(2),
+            heads,
+            kv_heads,
+            vocab: 8 + next(60),
+            tied: next(2) == 0,
+        };
+        let context = 4 + next(12);
+        let prompt: Vec<u32> = (0..1 + next(3))
+            .map(|_| next(shape.vocab as u64) as u32)
+            .collect();
+        let gen = context - prompt.len();
+        eprintln!("case {case}: {shape:?}, context {context}, prompt {prompt:?}");
+        let model = small_llama(&shape, seed + case, Precision::Chip).unwrap();
+        decode_bit_exact(&model, &g4, context, &prompt, gen);
+    }
+}
