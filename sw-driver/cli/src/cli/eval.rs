@@ -27,7 +27,7 @@ pub struct Args {
     /// UTF-8 text file to score.
     #[arg(long, value_name = "FILE")]
     pub text: PathBuf,
-    /// `w8a8` also scores the chip's arithmetic and compares its top-1 with FP32.
+    /// `w8a8` or `chip` also scores that arithmetic and compares its top-1 with FP32.
     #[arg(long, value_enum, default_value_t = Quant::None)]
     pub quant: Quant,
     /// Tokens per forward window.
@@ -86,7 +86,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let (ckpt, f32_model) = load_model(&a.model, Quant::None)?;
     let q_model = match a.quant {
-        Quant::W8a8 => Some(load_model(&a.model, Quant::W8a8)?.1),
+        Quant::W8a8 | Quant::Chip => Some(load_model(&a.model, a.quant)?.1),
         Quant::None => None,
     };
     let cfg = ckpt.config();
@@ -126,9 +126,14 @@ pub fn run(a: Args) -> Result<()> {
     );
     println!("fp32 perplexity: {:.4}", (nll_f / n as f64).exp());
     if q_model.is_some() {
-        println!("w8a8 perplexity: {:.4}", (nll_q / n as f64).exp());
+        let name = if a.quant == Quant::Chip {
+            "chip"
+        } else {
+            "w8a8"
+        };
+        println!("{name} perplexity: {:.4}", (nll_q / n as f64).exp());
         println!(
-            "w8a8 top-1 agreement with fp32: {:.2}% ({agree}/{n})",
+            "{name} top-1 agreement with fp32: {:.2}% ({agree}/{n})",
             100.0 * agree as f64 / n as f64
         );
     }

@@ -59,7 +59,8 @@ pub struct Args {
     /// Do not stop at the model's end-of-sequence tokens.
     #[arg(long)]
     pub ignore_eos: bool,
-    /// Run every matrix-vector product on the simulated chip (implies --quant w8a8).
+    /// Run every matrix-vector product on the simulated chip (implies --quant w8a8 unless
+    /// --quant chip is given).
     #[arg(long)]
     pub rtl: bool,
     /// Chip configuration of rtl/top/configs.toml to simulate with --rtl [default: sim].
@@ -163,7 +164,11 @@ pub fn run(a: Args) -> Result<()> {
         stop_ids,
     };
 
-    let quant = if a.rtl { Quant::W8a8 } else { a.model.quant };
+    let quant = if a.rtl && a.model.quant != Quant::Chip {
+        Quant::W8a8
+    } else {
+        a.model.quant
+    };
     let (ckpt, model) = load_model(dir, quant)?;
     let mut chip = if a.rtl {
         Some(open_chip(&a, &model)?)
