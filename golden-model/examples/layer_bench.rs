@@ -100,6 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = LayerKvCache {
         k: (0..context * kv).map(|_| rng.uniform()).collect(),
         v: (0..context * kv).map(|_| rng.uniform()).collect(),
+        ..LayerKvCache::default()
     };
     let x = Array2::from_shape_simple_fn((1, h), || rng.uniform());
     let rope = Rope::new(&cfg)?.tables(context, 1);

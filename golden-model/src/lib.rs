@@ -6,6 +6,7 @@
 //! a memory-mapped [`checkpoint::Checkpoint`], and [`model`] layers with `load` and `forward`.
 
 pub mod checkpoint;
+pub mod chip;
 pub mod config;
 pub mod error;
 pub mod generate;

@@ -17,6 +17,7 @@ use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::checkpoint::Checkpoint;
+use crate::chip::{self, Fz, Q31};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::quant::{quantize_vector, MatVecEngine, MatrixId, MatrixKind, QuantMatrix};
@@ -28,6 +29,11 @@ pub enum Precision {
     F32,
     /// int8 weights (per-row scale), int8 activations (per-token scale), int32 accumulation.
     W8A8,
+    /// Numerics v2, the whole decode step as the chip computes it: the products of
+    /// [`Precision::W8A8`], and everything else in the vector unit's arithmetic
+    /// ([`crate::chip`]): binary32 with flush-to-zero, no libm, order-free reductions, an int8
+    /// KV cache with attention as int8 products.
+    Chip,
 }
 
 /// Dot product with a fixed summation order: 16 interleaved partial sums (lane `j` takes
@@ -151,7 +157,7 @@ impl Linear {
     pub fn from_f32(id: MatrixId, w: Array2<f32>, precision: Precision) -> Linear {
         let weight = match precision {
             Precision::F32 => Weight::F32(w.as_standard_layout().into_owned()),
-            Precision::W8A8 => Weight::Quant(QuantMatrix::quantize(w.view())),
+            Precision::W8A8 | Precision::Chip => Weight::Quant(QuantMatrix::quantize(w.view())),
         };
         Linear { id, weight }
     }
@@ -213,6 +219,41 @@ pub fn linear_group(
     x: ArrayView2<f32>,
     engine: &mut dyn MatVecEngine,
 ) -> Result<Vec<Array2<f32>>> {
+    linear_group_with(group, x, engine, false)
+}
+
+/// [`linear_group`] in numerics v2 (`chip`): activations quantized by
+/// [`chip::quantize_activation`] and results dequantized by [`chip::dequantize`].
+pub fn linear_group_chip(
+    group: &[&Linear],
+    x: ArrayView2<f32>,
+    engine: &mut dyn MatVecEngine,
+) -> Result<Vec<Array2<f32>>> {
+    linear_group_with(group, x, engine, true)
+}
+
+/// Quantize each row (token) of `x` as the chip does ([`chip::quantize_activation`]).
+pub fn quantize_rows_chip(x: ArrayView2<f32>) -> (Array2<i8>, Vec<f32>) {
+    let (t, k) = x.dim();
+    let mut q = Array2::<i8>::zeros((t, k));
+    let mut scales = Vec::with_capacity(t);
+    for (ti, mut qrow) in q.outer_iter_mut().enumerate() {
+        let row: Vec<Fz> = x.row(ti).iter().map(|&v| Fz::new(v)).collect();
+        let (qv, s) = chip::quantize_activation(&row);
+        for (d, v) in qrow.iter_mut().zip(qv) {
+            *d = v;
+        }
+        scales.push(s.get());
+    }
+    (q, scales)
+}
+
+fn linear_group_with(
+    group: &[&Linear],
+    x: ArrayView2<f32>,
+    engine: &mut dyn MatVecEngine,
+    chip_mode: bool,
+) -> Result<Vec<Array2<f32>>> {
     let (t, k) = x.dim();
     for l in group {
         if l.in_dim() != k {
@@ -233,7 +274,11 @@ pub fn linear_group(
     let mut qouts = Vec::new();
     let mut xscales = Vec::new();
     if !quant.is_empty() {
-        let (xq, sc) = quantize_rows(x);
+        let (xq, sc) = if chip_mode {
+            quantize_rows_chip(x)
+        } else {
+            quantize_rows(x)
+        };
         xscales = sc;
         qouts = engine.matvec(&quant, xq.view())?;
         if qouts.len() != quant.len() {
@@ -263,8 +308,15 @@ pub fn linear_group(
                     .next()
                     .ok_or_else(|| Error::Engine("missing result".into()))?;
                 let mut y = Array2::<f32>::zeros((t, m.rows));
-                for ((ti, r), v) in y.indexed_iter_mut() {
-                    *v = (acc[[ti, r]] as f32) * (xscales[ti] * m.scales[r]);
+                if chip_mode {
+                    for ((ti, r), v) in y.indexed_iter_mut() {
+                        let (sx, sw) = (Fz::new(xscales[ti]), Fz::new(m.scales[r]));
+                        *v = chip::dequantize(acc[[ti, r]], sx, sw).get();
+                    }
+                } else {
+                    for ((ti, r), v) in y.indexed_iter_mut() {
+                        *v = (acc[[ti, r]] as f32) * (xscales[ti] * m.scales[r]);
+                    }
                 }
                 outs.push(y);
             }
@@ -306,6 +358,22 @@ impl RmsNorm {
         }
         out
     }
+
+    /// Numerics v2: `ss = Σx²` exact ([`chip::sum_squares`]), `r = rsqrt(ss / n + eps)`,
+    /// then `weight * (x * r)`, every operation in [`Fz`].
+    pub fn forward_chip(&self, x: ArrayView2<f32>) -> Array2<f32> {
+        let n = Fz::new(x.ncols() as f32);
+        let eps = Fz::new(self.eps);
+        let mut out = x.to_owned();
+        for mut row in out.outer_iter_mut() {
+            let v: Vec<Fz> = row.iter().map(|&a| Fz::new(a)).collect();
+            let r = chip::rsqrt(chip::sum_squares(&v) / n + eps);
+            for ((o, &xv), &w) in row.iter_mut().zip(&v).zip(self.weight.iter()) {
+                *o = (Fz::new(w) * (xv * r)).get();
+            }
+        }
+        out
+    }
 }
 
 /// Rotary frequencies (`LlamaRotaryEmbedding`), with llama3 scaling when configured.
@@ -327,11 +395,22 @@ impl Rope {
     /// their frequency, longer than `orig / low_freq_factor` are divided by `factor`, and in
     /// between `(1 - s) · f / factor + s · f` with `s = (orig / wavelen - low) / (high - low)`.
     pub fn new(cfg: &Config) -> Result<Rope> {
+        Self::with_pow(cfg, f32::powf)
+    }
+
+    /// Numerics v2: the frequencies of [`Rope::new`] with `theta^(2i/d)` computed by
+    /// [`chip::det_pow_f32`] (IEEE basic operations in f64, the same bits on every platform)
+    /// instead of the platform's `powf`.
+    pub fn chip(cfg: &Config) -> Result<Rope> {
+        Self::with_pow(cfg, chip::det_pow_f32)
+    }
+
+    fn with_pow(cfg: &Config, pow: fn(f32, f32) -> f32) -> Result<Rope> {
         let d = cfg.head_dim();
         let theta = cfg.rope_theta as f32;
         let mut inv_freq: Vec<f32> = (0..d)
             .step_by(2)
-            .map(|i| 1.0f32 / theta.powf(i as f32 / d as f32))
+            .map(|i| 1.0f32 / pow(theta, i as f32 / d as f32))
             .collect();
         if let Some(sc) = cfg.llama3_scaling()? {
             let factor = sc.factor as f32;
@@ -368,6 +447,23 @@ impl Rope {
             sin: angle.mapv(f32::sin),
         }
     }
+
+    /// Numerics v2 (the table the driver writes to the chip): angle `inv_freq[i] * pos` as an
+    /// f32 product, then [`chip::rope_cos_sin`] (deterministic f64, rounded to binary32).
+    pub fn tables_chip(&self, pos0: usize, t: usize) -> RopeTables {
+        let half = self.inv_freq.len();
+        let mut cos = Array2::<f32>::zeros((t, half));
+        let mut sin = Array2::<f32>::zeros((t, half));
+        for ti in 0..t {
+            for i in 0..half {
+                let a = Fz::new(self.inv_freq[i]) * Fz::new((pos0 + ti) as f32);
+                let (c, s) = chip::rope_cos_sin(a.get());
+                cos[[ti, i]] = c.get();
+                sin[[ti, i]] = s.get();
+            }
+        }
+        RopeTables { cos, sin }
+    }
 }
 
 /// `x·cos + rotate_half(x)·sin` for one head vector (halves `[x1, x2]`, rotate_half = `[-x2, x1]`).
@@ -380,11 +476,30 @@ fn apply_rope(x: &mut [f32], cos: &[f32], sin: &[f32]) {
     }
 }
 
+/// [`apply_rope`] in [`Fz`]: `x1' = x1·c − x2·s`, `x2' = x2·c + x1·s`.
+fn apply_rope_chip(x: &mut [f32], cos: &[f32], sin: &[f32]) {
+    let half = x.len() / 2;
+    for i in 0..half {
+        let (a, b) = (Fz::new(x[i]), Fz::new(x[i + half]));
+        let (c, s) = (Fz::new(cos[i]), Fz::new(sin[i]));
+        x[i] = (a * c - b * s).get();
+        x[i + half] = (b * c + a * s).get();
+    }
+}
+
 /// Keys and values of one layer for every cached position, `[pos][kv_heads * head_dim]`.
+///
+/// [`Precision::Chip`] keeps the chip's format instead of `k` and `v`: int8 keys and values
+/// `[pos][kv_heads * head_dim]` (`kq`, `vq`), each with one scale per position and KV head
+/// `[pos][kv_heads]` (`ks`, `vs`), quantized by [`chip::quantize_activation`].
 #[derive(Clone, Debug, Default)]
 pub struct LayerKvCache {
     pub k: Vec<f32>,
     pub v: Vec<f32>,
+    pub kq: Vec<i8>,
+    pub ks: Vec<f32>,
+    pub vq: Vec<i8>,
+    pub vs: Vec<f32>,
 }
 
 /// The key/value cache of every layer.
@@ -392,6 +507,7 @@ pub struct LayerKvCache {
 pub struct KvCache {
     pub layers: Vec<LayerKvCache>,
     kv_dim: usize,
+    kv_heads: usize,
     len: usize,
 }
 
@@ -400,6 +516,7 @@ impl KvCache {
         KvCache {
             layers: vec![LayerKvCache::default(); cfg.num_hidden_layers],
             kv_dim: cfg.num_kv_heads() * cfg.head_dim(),
+            kv_heads: cfg.num_kv_heads(),
             len: 0,
         }
     }
@@ -419,6 +536,10 @@ impl KvCache {
         for l in &mut self.layers {
             l.k.truncate(n * self.kv_dim);
             l.v.truncate(n * self.kv_dim);
+            l.kq.truncate(n * self.kv_dim);
+            l.vq.truncate(n * self.kv_dim);
+            l.ks.truncate(n * self.kv_heads);
+            l.vs.truncate(n * self.kv_heads);
         }
         self.len = n;
     }
@@ -575,6 +696,143 @@ impl Attention {
     }
 }
 
+impl Attention {
+    /// Numerics v2: [`Attention::forward`] as the chip computes it.
+    ///
+    /// q, k, v from [`linear_group_chip`]; RoPE in [`Fz`]; this step's keys and values
+    /// quantized per position and KV head into the int8 cache; per head and token:
+    ///
+    /// ```text
+    /// (qq, sq) = quantize(q_h);  c = sq · attn_scale        attn_scale = rsqrt(head_dim)
+    /// score[j] = f32(Σ qq·kq[j]) · (c · ks[j])             int8 products, exact int32
+    /// m = max_j score[j];  e[j] = exp(score[j] − m)
+    /// sum = Σ_j Q31(e[j])                                   exact, order-free
+    /// (pq, su) = quantize(e[j] · vs[j])                     the V scale folded into p
+    /// out[i] = f32(Σ_j pq[j]·vq[j][i]) · (su / sum)         int8 products, exact int32
+    /// ```
+    pub fn forward_chip(
+        &self,
+        x: ArrayView2<f32>,
+        cache: &mut LayerKvCache,
+        rope: &RopeTables,
+        engine: &mut dyn MatVecEngine,
+    ) -> Result<Array2<f32>> {
+        let t = x.nrows();
+        let (nh, nkv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
+        let kv_dim = nkv * hd;
+        if rope.cos.nrows() != t || rope.cos.ncols() * 2 != hd {
+            return Err(Error::ShapeMismatch(format!(
+                "rope tables {:?} for {t} tokens of head_dim {hd}",
+                rope.cos.dim()
+            )));
+        }
+        let mut qkv =
+            linear_group_chip(&[&self.q_proj, &self.k_proj, &self.v_proj], x, engine)?.into_iter();
+        let (mut q, mut k, v) = match (qkv.next(), qkv.next(), qkv.next()) {
+            (Some(q), Some(k), Some(v)) => (q, k, v),
+            _ => return Err(Error::Engine("q/k/v results missing".into())),
+        };
+        let past = cache.kq.len() / kv_dim;
+        for ti in 0..t {
+            let cos = rope.cos.row(ti).to_vec();
+            let sin = rope.sin.row(ti).to_vec();
+            let mut qr = q.row_mut(ti);
+            let qs = qr
+                .as_slice_mut()
+                .ok_or_else(|| Error::ShapeMismatch("q not contiguous".into()))?;
+            for head in qs.chunks_exact_mut(hd) {
+                apply_rope_chip(head, &cos, &sin);
+            }
+            let mut kr = k.row_mut(ti);
+            let ks = kr
+                .as_slice_mut()
+                .ok_or_else(|| Error::ShapeMismatch("k not contiguous".into()))?;
+            for head in ks.chunks_exact_mut(hd) {
+                apply_rope_chip(head, &cos, &sin);
+            }
+            for (src, vals, scales) in [
+                (k.row(ti), &mut cache.kq, &mut cache.ks),
+                (v.row(ti), &mut cache.vq, &mut cache.vs),
+            ] {
+                let row: Vec<Fz> = src.iter().map(|&a| Fz::new(a)).collect();
+                for head in row.chunks_exact(hd) {
+                    let (hq, hs) = chip::quantize_activation(head);
+                    vals.extend(hq);
+                    scales.push(hs.get());
+                }
+            }
+        }
+        let group = nh / nkv;
+        let attn_scale = chip::rsqrt(Fz::new(hd as f32));
+        let (kq, ksc, vq, vsc) = (&cache.kq, &cache.ks, &cache.vq, &cache.vs);
+        let heads: Vec<Array2<f32>> = (0..nh)
+            .into_par_iter()
+            .map(|h| {
+                let g = h / group;
+                let mut out = Array2::<f32>::zeros((t, hd));
+                for ti in 0..t {
+                    let qh: Vec<Fz> = q
+                        .row(ti)
+                        .slice(s![h * hd..(h + 1) * hd])
+                        .iter()
+                        .map(|&a| Fz::new(a))
+                        .collect();
+                    let (qq, sq) = chip::quantize_activation(&qh);
+                    let c = sq * attn_scale;
+                    let n = past + ti + 1;
+                    let scores: Vec<Fz> = (0..n)
+                        .map(|j| {
+                            let kj = &kq[j * kv_dim + g * hd..j * kv_dim + (g + 1) * hd];
+                            let acc = dot_i8(&qq, kj);
+                            Fz::from_i32(acc) * (c * Fz::new(ksc[j * nkv + g]))
+                        })
+                        .collect();
+                    let m = chip::max_of(&scores);
+                    let e: Vec<Fz> = scores.iter().map(|&sc| chip::exp(sc - m)).collect();
+                    let fixed: Vec<Q31> = e.iter().map(|&ej| Q31::from_fz(ej)).collect();
+                    let sum = chip::q31_sum(&fixed);
+                    let u: Vec<Fz> = e
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &ej)| ej * Fz::new(vsc[j * nkv + g]))
+                        .collect();
+                    let (pq, su) = chip::quantize_activation(&u);
+                    let scale = su / sum;
+                    let mut acc = vec![0i32; hd];
+                    for (j, &p) in pq.iter().enumerate() {
+                        if p == 0 {
+                            continue;
+                        }
+                        let vj = &vq[j * kv_dim + g * hd..j * kv_dim + (g + 1) * hd];
+                        for (a, &vv) in acc.iter_mut().zip(vj) {
+                            *a = a.wrapping_add(i32::from(p) * i32::from(vv));
+                        }
+                    }
+                    for (o, &a) in out.row_mut(ti).iter_mut().zip(&acc) {
+                        *o = (Fz::from_i32(a) * scale).get();
+                    }
+                }
+                out
+            })
+            .collect();
+        let mut attn = Array2::<f32>::zeros((t, nh * hd));
+        for (h, a) in heads.iter().enumerate() {
+            attn.slice_mut(s![.., h * hd..(h + 1) * hd]).assign(a);
+        }
+        let mut o = linear_group_chip(&[&self.o_proj], attn.view(), engine)?;
+        o.pop()
+            .ok_or_else(|| Error::Engine("o_proj result missing".into()))
+    }
+}
+
+/// Exact int8 dot product in int32 (wrapping like a hardware adder; it cannot wrap for
+/// `len ≤ 131072`).
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter().zip(b).fold(0i32, |acc, (&x, &y)| {
+        acc.wrapping_add(i32::from(x) * i32::from(y))
+    })
+}
+
 /// `LlamaMLP`.
 #[derive(Clone, Debug)]
 pub struct Mlp {
@@ -633,6 +891,26 @@ impl Mlp {
         d.pop()
             .ok_or_else(|| Error::Engine("down_proj result missing".into()))
     }
+
+    /// Numerics v2: `down(silu(gate(x)) * up(x))` with [`linear_group_chip`] and
+    /// [`chip::silu`], the product in [`Fz`].
+    pub fn forward_chip(
+        &self,
+        x: ArrayView2<f32>,
+        engine: &mut dyn MatVecEngine,
+    ) -> Result<Array2<f32>> {
+        let mut gu = linear_group_chip(&[&self.gate_proj, &self.up_proj], x, engine)?.into_iter();
+        let (g, u) = match (gu.next(), gu.next()) {
+            (Some(g), Some(u)) => (g, u),
+            _ => return Err(Error::Engine("gate/up results missing".into())),
+        };
+        let act = ndarray::Zip::from(&g)
+            .and(&u)
+            .map_collect(|&g, &u| (chip::silu(Fz::new(g)) * Fz::new(u)).get());
+        let mut d = linear_group_chip(&[&self.down_proj], act.view(), engine)?;
+        d.pop()
+            .ok_or_else(|| Error::Engine("down_proj result missing".into()))
+    }
 }
 
 /// f32 weights of one decoder layer, `[out, in]` for the linears (checkpoint layout).
@@ -656,6 +934,8 @@ pub struct DecoderLayer {
     pub mlp: Mlp,
     pub input_layernorm: RmsNorm,
     pub post_attention_layernorm: RmsNorm,
+    /// [`Precision::Chip`] runs [`DecoderLayer::forward_chip`].
+    pub precision: Precision,
 }
 
 impl DecoderLayer {
@@ -677,6 +957,7 @@ impl DecoderLayer {
                 cfg.hidden_size,
                 cfg.rms_norm_eps,
             )?,
+            precision,
         })
     }
 
@@ -734,6 +1015,7 @@ impl DecoderLayer {
             },
             input_layernorm: RmsNorm::new(w.input_layernorm, cfg.rms_norm_eps),
             post_attention_layernorm: RmsNorm::new(w.post_attention_layernorm, cfg.rms_norm_eps),
+            precision,
         })
     }
 
@@ -745,6 +1027,9 @@ impl DecoderLayer {
         rope: &RopeTables,
         engine: &mut dyn MatVecEngine,
     ) -> Result<Array2<f32>> {
+        if self.precision == Precision::Chip {
+            return self.forward_chip(x, cache, rope, engine);
+        }
         let residual = x;
         let h = self.input_layernorm.forward(x);
         let h = self.self_attn.forward(h.view(), cache, rope, engine)?;
@@ -753,6 +1038,28 @@ impl DecoderLayer {
         let m = self.post_attention_layernorm.forward(residual);
         let m = self.mlp.forward(m.view(), engine)?;
         Ok(&residual + &m)
+    }
+
+    /// Numerics v2: the layer with [`RmsNorm::forward_chip`], [`Attention::forward_chip`],
+    /// [`Mlp::forward_chip`] and the residual adds in [`Fz`].
+    pub fn forward_chip(
+        &self,
+        x: ArrayView2<f32>,
+        cache: &mut LayerKvCache,
+        rope: &RopeTables,
+        engine: &mut dyn MatVecEngine,
+    ) -> Result<Array2<f32>> {
+        let add = |a: ArrayView2<f32>, b: &Array2<f32>| {
+            ndarray::Zip::from(a)
+                .and(b)
+                .map_collect(|&a, &b| (Fz::new(a) + Fz::new(b)).get())
+        };
+        let h = self.input_layernorm.forward_chip(x);
+        let h = self.self_attn.forward_chip(h.view(), cache, rope, engine)?;
+        let h = add(x, &h);
+        let m = self.post_attention_layernorm.forward_chip(h.view());
+        let m = self.mlp.forward_chip(m.view(), engine)?;
+        Ok(add(h.view(), &m))
     }
 }
 
@@ -765,7 +1072,23 @@ pub struct Llama {
     pub lm_head: Linear,
     pub rope: Rope,
     pub precision: Precision,
+    /// [`Precision::Chip`]: the embedding table as the chip stores it, int8 with one scale per
+    /// row (quantized like a weight matrix; for tied embeddings the same bits as `lm_head`).
+    pub embed_q: Option<QuantMatrix>,
     config: Config,
+}
+
+/// The rotary frequencies of `precision`: [`Rope::chip`] for [`Precision::Chip`].
+fn rope_for(cfg: &Config, precision: Precision) -> Result<Rope> {
+    match precision {
+        Precision::Chip => Rope::chip(cfg),
+        _ => Rope::new(cfg),
+    }
+}
+
+/// The int8 embedding table of [`Precision::Chip`].
+fn embed_for(embed: &Array2<f32>, precision: Precision) -> Option<QuantMatrix> {
+    (precision == Precision::Chip).then(|| QuantMatrix::quantize(embed.view()))
 }
 
 impl Llama {
@@ -802,8 +1125,9 @@ impl Llama {
                 precision,
             )?
         };
-        let rope = Rope::new(&cfg)?;
+        let rope = rope_for(&cfg, precision)?;
         Ok(Llama {
+            embed_q: embed_for(&embed_tokens, precision),
             embed_tokens,
             layers,
             norm,
@@ -841,7 +1165,8 @@ impl Llama {
             return Err(Error::ShapeMismatch("lm_head shape".into()));
         }
         Ok(Llama {
-            rope: Rope::new(&config)?,
+            rope: rope_for(&config, precision)?,
+            embed_q: embed_for(&embed_tokens, precision),
             norm: RmsNorm::new(norm, config.rms_norm_eps),
             lm_head: Linear::from_f32(head_id, head, precision),
             embed_tokens,
@@ -905,11 +1230,23 @@ impl Llama {
                 max: cfg.max_position_embeddings,
             });
         }
-        let rope = self.rope.tables(pos0, t);
-        let mut h = self.embed_tokens.select(
-            Axis(0),
-            &tokens.iter().map(|&i| i as usize).collect::<Vec<_>>(),
-        );
+        let chip_mode = self.precision == Precision::Chip;
+        let rope = if chip_mode {
+            self.rope.tables_chip(pos0, t)
+        } else {
+            self.rope.tables(pos0, t)
+        };
+        let mut h = match &self.embed_q {
+            // The chip's lookup: `f32(q[id, i]) · scale[id]` in Fz.
+            Some(eq) if chip_mode => Array2::from_shape_fn((t, cfg.hidden_size), |(ti, i)| {
+                let r = tokens[ti] as usize;
+                (Fz::new(f32::from(eq.q[r * eq.cols + i])) * Fz::new(eq.scales[r])).get()
+            }),
+            _ => self.embed_tokens.select(
+                Axis(0),
+                &tokens.iter().map(|&i| i as usize).collect::<Vec<_>>(),
+            ),
+        };
         let mut trace_out = Vec::new();
         if trace {
             trace_out.push(h.clone());
@@ -927,8 +1264,14 @@ impl Llama {
             }
         }
         cache.len = pos0 + t;
-        let h = self.norm.forward(h.view());
-        let logits = match linear_group(&[&self.lm_head], h.view(), engine) {
+        let head = if chip_mode {
+            let h = self.norm.forward_chip(h.view());
+            linear_group_chip(&[&self.lm_head], h.view(), engine)
+        } else {
+            let h = self.norm.forward(h.view());
+            linear_group(&[&self.lm_head], h.view(), engine)
+        };
+        let logits = match head {
             Ok(mut v) => v
                 .pop()
                 .ok_or_else(|| Error::Engine("lm_head result missing".into()))?,

@@ -28,7 +28,7 @@ pub struct Args {
     /// UTF-8 text file to score.
     #[arg(long, value_name = "FILE")]
     pub text: PathBuf,
-    /// `w8a8` also scores the chip's arithmetic and compares its top-1 with FP32.
+    /// `w8a8` or `chip` also scores that arithmetic and compares its top-1 with FP32.
     #[arg(long, value_enum, default_value_t = Quant::None)]
     pub quant: Quant,
     /// Tokens per forward window (at least 2; at most the model's max_position_embeddings).
@@ -90,7 +90,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let (ckpt, f32_model) = load_model(&a.model, Quant::None, a.allow_nonfinite)?;
     let q_model = match a.quant {
-        Quant::W8a8 => Some(load_model(&a.model, Quant::W8a8, a.allow_nonfinite)?.1),
+        Quant::W8a8 | Quant::Chip => Some(load_model(&a.model, a.quant, a.allow_nonfinite)?.1),
         Quant::None => None,
     };
     let cfg = ckpt.config();
@@ -130,9 +130,14 @@ pub fn run(a: Args) -> Result<()> {
     );
     outln!("fp32 perplexity: {:.4}", (nll_f / n as f64).exp());
     if q_model.is_some() {
-        outln!("w8a8 perplexity: {:.4}", (nll_q / n as f64).exp());
+        let name = if a.quant == Quant::Chip {
+            "chip"
+        } else {
+            "w8a8"
+        };
+        outln!("{name} perplexity: {:.4}", (nll_q / n as f64).exp());
         outln!(
-            "w8a8 top-1 agreement with fp32: {:.2}% ({agree}/{n})",
+            "{name} top-1 agreement with fp32: {:.2}% ({agree}/{n})",
             100.0 * agree as f64 / n as f64
         );
     }

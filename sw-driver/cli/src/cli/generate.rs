@@ -61,7 +61,8 @@ pub struct Args {
     /// Do not stop at the model's end-of-sequence tokens.
     #[arg(long)]
     pub ignore_eos: bool,
-    /// Run every matrix-vector product on the simulated chip (implies --quant w8a8).
+    /// Run every matrix-vector product on the simulated chip (implies --quant w8a8 unless
+    /// --quant chip is given).
     #[arg(long)]
     pub rtl: bool,
     /// Chip configuration of rtl/top/configs.toml to simulate with --rtl [default: sim].
@@ -167,7 +168,11 @@ pub fn run(a: Args) -> Result<()> {
     // The context must fit the model before it loads.
     let cfg = tessera_golden::config::Config::from_file(dir.join("config.json"))?;
     check_context(&cfg, 0, prompt_ids.len(), opts.max_new).context("--max-new / prompt")?;
-    let quant = if a.rtl { Quant::W8a8 } else { a.model.quant };
+    let quant = if a.rtl && a.model.quant != Quant::Chip {
+        Quant::W8a8
+    } else {
+        a.model.quant
+    };
     let (ckpt, model) = load_model(dir, quant, a.model.allow_nonfinite)?;
     let mut chip = if a.rtl {
         Some(open_chip(&a, &model)?)

@@ -77,6 +77,9 @@ pub enum Quant {
     None,
     /// The chip's int8 × int8 → int32 matrix-vector products (numerics v1).
     W8a8,
+    /// The whole decode step as the chip computes it (numerics v2): the w8a8 products, the
+    /// vector unit's binary32 arithmetic (flush-to-zero, no libm) and an int8 KV cache.
+    Chip,
 }
 
 impl From<Quant> for Precision {
@@ -84,6 +87,7 @@ impl From<Quant> for Precision {
         match q {
             Quant::None => Precision::F32,
             Quant::W8a8 => Precision::W8A8,
+            Quant::Chip => Precision::Chip,
         }
     }
 }
