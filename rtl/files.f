@@ -23,6 +23,8 @@ rtl/vec/vec_i2f.sv
 rtl/vec/vec_fp_cmp.sv
 rtl/vec/vec_fp_ldexp.sv
 rtl/vec/vec_f2i.sv
+rtl/vec/vec_fp_divsqrt.sv
+rtl/vec/vec_fn.sv
 rtl/host/host_csr.sv
 rtl/top/tessera_top.sv
 rtl/fpga/uart_rx.sv

@@ -707,8 +707,9 @@ impl Attention {
     /// score[j] = f32(Σ qq·kq[j]) · (c · ks[j])             int8 products, exact int32
     /// m = max_j score[j];  e[j] = exp(score[j] − m)
     /// sum = Σ_j Q31(e[j])                                   exact, order-free
-    /// (pq, su) = quantize(e[j] · vs[j])                     the V scale folded into p
-    /// out[i] = f32(Σ_j pq[j]·vq[j][i]) · (su / sum)         int8 products, exact int32
+    /// (pq, su) = quantize14(e[j] · vs[j])                   the V scale folded into p
+    /// out[i] = f32(128·Σ_j ph[j]·vq[j][i] + Σ_j pl[j]·vq[j][i]) · (su / sum)
+    ///                                                       pq = 128·ph + pl: two int8 passes
     /// ```
     pub fn forward_chip(
         &self,
@@ -796,20 +797,21 @@ impl Attention {
                         .enumerate()
                         .map(|(j, &ej)| ej * Fz::new(vsc[j * nkv + g]))
                         .collect();
-                    let (pq, su) = chip::quantize_activation(&u);
+                    let (pq, su) = chip::quantize_softmax(&u);
                     let scale = su / sum;
-                    let mut acc = vec![0i32; hd];
+                    // Two int8 passes over V: the high and the low 7 bits of p.
+                    let mut hi = vec![0i32; hd];
+                    let mut lo = vec![0i32; hd];
                     for (j, &p) in pq.iter().enumerate() {
-                        if p == 0 {
-                            continue;
-                        }
+                        let (ph, pl) = chip::split_p14(p);
                         let vj = &vq[j * kv_dim + g * hd..j * kv_dim + (g + 1) * hd];
-                        for (a, &vv) in acc.iter_mut().zip(vj) {
-                            *a = a.wrapping_add(i32::from(p) * i32::from(vv));
+                        for ((h, l), &vv) in hi.iter_mut().zip(lo.iter_mut()).zip(vj) {
+                            *h = h.wrapping_add(i32::from(ph) * i32::from(vv));
+                            *l = l.wrapping_add(i32::from(pl) * i32::from(vv));
                         }
                     }
-                    for (o, &a) in out.row_mut(ti).iter_mut().zip(&acc) {
-                        *o = (Fz::from_i32(a) * scale).get();
+                    for ((o, &h), &l) in out.row_mut(ti).iter_mut().zip(&hi).zip(&lo) {
+                        *o = (chip::combine_p14(h, l) * scale).get();
                     }
                 }
                 out
@@ -1072,9 +1074,9 @@ pub struct Llama {
     pub lm_head: Linear,
     pub rope: Rope,
     pub precision: Precision,
-    /// [`Precision::Chip`]: the embedding table as the chip stores it, int8 with one scale per
-    /// row (quantized like a weight matrix; for tied embeddings the same bits as `lm_head`).
-    pub embed_q: Option<QuantMatrix>,
+    /// [`Precision::Chip`]: the embedding table as the chip stores it, bfloat16 (each f32
+    /// rounded to nearest-even).
+    pub embed_chip: Option<Array2<half::bf16>>,
     config: Config,
 }
 
@@ -1086,9 +1088,9 @@ fn rope_for(cfg: &Config, precision: Precision) -> Result<Rope> {
     }
 }
 
-/// The int8 embedding table of [`Precision::Chip`].
-fn embed_for(embed: &Array2<f32>, precision: Precision) -> Option<QuantMatrix> {
-    (precision == Precision::Chip).then(|| QuantMatrix::quantize(embed.view()))
+/// The bfloat16 embedding table of [`Precision::Chip`].
+fn embed_for(embed: &Array2<f32>, precision: Precision) -> Option<Array2<half::bf16>> {
+    (precision == Precision::Chip).then(|| embed.mapv(half::bf16::from_f32))
 }
 
 impl Llama {
@@ -1127,7 +1129,7 @@ impl Llama {
         };
         let rope = rope_for(&cfg, precision)?;
         Ok(Llama {
-            embed_q: embed_for(&embed_tokens, precision),
+            embed_chip: embed_for(&embed_tokens, precision),
             embed_tokens,
             layers,
             norm,
@@ -1166,7 +1168,7 @@ impl Llama {
         }
         Ok(Llama {
             rope: rope_for(&config, precision)?,
-            embed_q: embed_for(&embed_tokens, precision),
+            embed_chip: embed_for(&embed_tokens, precision),
             norm: RmsNorm::new(norm, config.rms_norm_eps),
             lm_head: Linear::from_f32(head_id, head, precision),
             embed_tokens,
@@ -1236,11 +1238,10 @@ impl Llama {
         } else {
             self.rope.tables(pos0, t)
         };
-        let mut h = match &self.embed_q {
-            // The chip's lookup: `f32(q[id, i]) · scale[id]` in Fz.
-            Some(eq) if chip_mode => Array2::from_shape_fn((t, cfg.hidden_size), |(ti, i)| {
-                let r = tokens[ti] as usize;
-                (Fz::new(f32::from(eq.q[r * eq.cols + i])) * Fz::new(eq.scales[r])).get()
+        let mut h = match &self.embed_chip {
+            // The chip's lookup: the bfloat16 row widened to binary32 (exact), then flushed.
+            Some(e) if chip_mode => Array2::from_shape_fn((t, cfg.hidden_size), |(ti, i)| {
+                Fz::new(e[[tokens[ti] as usize, i]].to_f32()).get()
             }),
             _ => self.embed_tokens.select(
                 Axis(0),

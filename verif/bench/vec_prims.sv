@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Test top of the vector unit's arithmetic primitives: every primitive on the same operands,
-// combinational. clk_i and rst_ni exist for the model wrapper and are not used.
+// Test top of the vector unit's arithmetic: every combinational primitive on the same operands,
+// and the sequenced function units (clocked) behind one valid/ready stream on those operands:
+// unit_op_i 0 exp, 1 recip, 2 silu (vec_fn, on a); 4 divide a / b, 5 sqrt, 6 rsqrt
+// (vec_fp_divsqrt, on a). The test driver keeps unit_op_i fixed while a unit has work.
 
 module vec_prims (
   input  logic        clk_i,
@@ -14,7 +16,14 @@ module vec_prims (
   output logic [31:0] max_o,  // b if b > a, else a
   output logic [31:0] cmp_o,    // {unord, gt, eq, lt} of a against b in bits 3..0
   output logic [31:0] ldexp_o,  // a * 2^b, b read as int32
-  output logic [31:0] f2i_o     // a rounded half to even to an int32, saturating
+  output logic [31:0] f2i_o,    // a rounded half to even to an int32, saturating
+  // Sequenced units
+  input  logic        unit_valid_i,
+  output logic        unit_ready_o,
+  input  logic [2:0]  unit_op_i,
+  output logic        unit_valid_o,
+  input  logic        unit_ready_i,
+  output logic [31:0] unit_y_o
 );
 
   vec_fp_add u_add (
@@ -66,5 +75,37 @@ module vec_prims (
     .fp_i (a_i),
     .int_o(f2i_o)
   );
+
+  logic        fn_ready, fn_valid, ds_ready, ds_valid;
+  logic [31:0] fn_y, ds_y;
+
+  vec_fn u_fn (
+    .clk_i      (clk_i),
+    .rst_ni     (rst_ni),
+    .req_valid_i(unit_valid_i && !unit_op_i[2]),
+    .req_ready_o(fn_ready),
+    .req_op_i   (unit_op_i[1:0]),
+    .req_x_i    (a_i),
+    .res_valid_o(fn_valid),
+    .res_ready_i(unit_ready_i),
+    .res_y_o    (fn_y)
+  );
+
+  vec_fp_divsqrt u_divsqrt (
+    .clk_i      (clk_i),
+    .rst_ni     (rst_ni),
+    .req_valid_i(unit_valid_i && unit_op_i[2]),
+    .req_ready_o(ds_ready),
+    .req_op_i   (unit_op_i[1:0]),
+    .req_a_i    (a_i),
+    .req_b_i    (b_i),
+    .res_valid_o(ds_valid),
+    .res_ready_i(unit_ready_i),
+    .res_y_o    (ds_y)
+  );
+
+  assign unit_ready_o = unit_op_i[2] ? ds_ready : fn_ready;
+  assign unit_valid_o = unit_op_i[2] ? ds_valid : fn_valid;
+  assign unit_y_o     = unit_op_i[2] ? ds_y : fn_y;
 
 endmodule

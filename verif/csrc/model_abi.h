@@ -117,6 +117,12 @@ typedef struct TesseraVecOps {
   // n * outputs words. One trace sample per pair.
   int (*eval_batch)(TesseraModel* m, const uint32_t* a, const uint32_t* b, size_t n,
                     uint32_t* out);
+  // Streams the pairs (a[i], b[i]) for i < n through the sequenced unit selected by `op`
+  // (the top's unit_op_i) and writes out[2 * i] = the result, out[2 * i + 1] = the cycles from
+  // the request's handshake to the result's. With `backpressure` the result's ready is low on
+  // about one cycle in three (a fixed pseudo-random pattern).
+  int (*run_unit)(TesseraModel* m, uint32_t op, const uint32_t* a, const uint32_t* b, size_t n,
+                  int backpressure, uint32_t* out);
 } TesseraVecOps;
 
 #ifdef __cplusplus

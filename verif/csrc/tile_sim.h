@@ -591,10 +591,61 @@ class ProbeSimImpl final : ModelBase<M> {
   void trace_close() { this->close_trace(); }
 };
 
-// The primitives top of the vector unit (vec_prims): combinational, one eval per operand pair.
+// The primitives top of the vector unit (vec_prims): combinational primitives, one eval per
+// operand pair, and the sequenced units behind one stream.
 template <class M>
 class VecSimImpl final : ModelBase<M> {
  public:
+  VecSimImpl() {
+    Enter e(this->ctx_.get());
+    M& m = *this->m_;
+    m.unit_valid_i = 0;
+    m.unit_ready_i = 1;
+    m.rst_ni = 0;
+    m.eval();
+    this->edge();
+    m.rst_ni = 1;
+    m.eval();
+    this->check("reset");
+  }
+  void run_unit(uint32_t op, const uint32_t* a, const uint32_t* b, size_t n, bool backpressure,
+                uint32_t* out) {
+    Enter e(this->ctx_.get());
+    M& m = *this->m_;
+    std::vector<uint64_t> taken(n);
+    size_t sent = 0, got = 0;
+    uint64_t idle = 0;
+    uint32_t lfsr = 0xace1u;
+    m.unit_op_i = op;
+    while (got < n && !this->failed()) {
+      m.unit_valid_i = sent < n;
+      if (sent < n) {
+        m.a_i = a[sent];
+        m.b_i = b[sent];
+      }
+      lfsr ^= lfsr << 13;
+      lfsr ^= lfsr >> 17;
+      lfsr ^= lfsr << 5;
+      m.unit_ready_i = !backpressure || (lfsr % 3u) != 0;
+      m.eval();
+      const bool accept = m.unit_valid_i && m.unit_ready_o;
+      const bool deliver = m.unit_valid_o && m.unit_ready_i;
+      if (deliver) {
+        if (got >= sent) throw std::runtime_error("run_unit: a result without a request");
+        out[2 * got] = m.unit_y_o;
+        out[2 * got + 1] = static_cast<uint32_t>(this->cycle_ - taken[got]);
+        ++got;
+      }
+      if (accept) taken[sent++] = this->cycle_;
+      idle = (accept || deliver) ? 0 : idle + 1;
+      if (idle > 1000) throw std::runtime_error("run_unit: no progress for 1000 cycles");
+      this->edge();
+    }
+    m.unit_valid_i = 0;
+    m.unit_ready_i = 1;
+    m.eval();
+    this->check("run_unit");
+  }
   void eval_batch(const uint32_t* a, const uint32_t* b, size_t n, uint32_t* out) {
     Enter e(this->ctx_.get());
     M& m = *this->m_;
@@ -779,6 +830,10 @@ const TesseraVecOps* vec_ops() {
     t.eval_batch = [](TesseraModel* m, const uint32_t* a, const uint32_t* b, size_t n,
                       uint32_t* out) noexcept {
       return guard([&] { self<Impl>(m)->eval_batch(a, b, n, out); });
+    };
+    t.run_unit = [](TesseraModel* m, uint32_t op, const uint32_t* a, const uint32_t* b,
+                    size_t n, int backpressure, uint32_t* out) noexcept {
+      return guard([&] { self<Impl>(m)->run_unit(op, a, b, n, backpressure != 0, out); });
     };
     return t;
   }();

@@ -111,6 +111,8 @@ pub(crate) struct VecOps {
     common: CommonOps,
     outputs: u32,
     eval_batch: unsafe extern "C" fn(*mut Model, *const u32, *const u32, usize, *mut u32) -> i32,
+    run_unit:
+        unsafe extern "C" fn(*mut Model, u32, *const u32, *const u32, usize, i32, *mut u32) -> i32,
 }
 
 fn dl_error(what: &str) -> String {
@@ -544,6 +546,35 @@ impl VecModel {
         }
         self.ops.common.status(unsafe {
             (self.ops.eval_batch)(self.p(), a.as_ptr(), b.as_ptr(), a.len(), out.as_mut_ptr())
+        })
+    }
+    /// `out` holds 2 words (result, latency) per pair of `a` and `b` (same lengths; checked).
+    pub(crate) fn run_unit(
+        &mut self,
+        op: u32,
+        a: &[u32],
+        b: &[u32],
+        backpressure: bool,
+        out: &mut [u32],
+    ) -> Result<(), String> {
+        if a.len() != b.len() || out.len() != a.len() * 2 {
+            return Err(format!(
+                "run_unit: {} and {} operands, {} output words",
+                a.len(),
+                b.len(),
+                out.len()
+            ));
+        }
+        self.ops.common.status(unsafe {
+            (self.ops.run_unit)(
+                self.p(),
+                op,
+                a.as_ptr(),
+                b.as_ptr(),
+                a.len(),
+                i32::from(backpressure),
+                out.as_mut_ptr(),
+            )
         })
     }
     pub(crate) fn trace_open(&mut self, path: &str, start: u64, end: u64) -> Result<(), String> {

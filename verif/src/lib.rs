@@ -14,4 +14,6 @@ pub mod model;
 pub mod reference;
 pub mod tb;
 
-pub use model::{Error, Probe, Result, Tile, TileConfig, VecOut, VecPrims, TILE_MODELS};
+pub use model::{
+    Error, Probe, Result, Tile, TileConfig, VecOut, VecPrims, VecUnitOp, VecUnitOut, TILE_MODELS,
+};

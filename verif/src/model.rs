@@ -857,7 +857,32 @@ pub struct VecOut {
     pub f2i: u32,
 }
 
-/// The vector unit's arithmetic primitives (`rtl/vec/`), combinational, behind one test top.
+/// A sequenced unit of the vector unit's test top and its operation (`unit_op_i`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VecUnitOp {
+    /// `e^a` (`vec_fn`).
+    Exp = 0,
+    /// `1/a` by the seed and Newton steps (`vec_fn`).
+    Recip = 1,
+    /// `a · recip(1 + e^-a)` (`vec_fn`).
+    Silu = 2,
+    /// `a / b`, correctly rounded (`vec_fp_divsqrt`).
+    Div = 4,
+    /// `sqrt(a)`, correctly rounded (`vec_fp_divsqrt`).
+    Sqrt = 5,
+    /// `1 / sqrt(a)`: sqrt, then a division (`vec_fp_divsqrt`).
+    Rsqrt = 6,
+}
+
+/// One result of a sequenced unit: its bits and the cycles from request to result handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VecUnitOut {
+    pub y: u32,
+    pub cycles: u32,
+}
+
+/// The vector unit's arithmetic (`rtl/vec/`) behind one test top: the combinational primitives
+/// and the sequenced function units.
 pub struct VecPrims {
     sim: VecModel,
     out: Vec<u32>,
@@ -895,6 +920,34 @@ impl VecPrims {
                 cmp: o[5],
                 ldexp: o[6],
                 f2i: o[7],
+            })
+            .collect())
+    }
+    /// Streams every pair `(a[i], b[i])` through the unit of `op` (`b` is read by `Div` only)
+    /// and returns the results in order; with `backpressure` the result's ready is low on about
+    /// one cycle in three. Panics if the lengths differ.
+    pub fn run_unit(
+        &mut self,
+        op: VecUnitOp,
+        a: &[u32],
+        b: &[u32],
+        backpressure: bool,
+    ) -> Result<Vec<VecUnitOut>> {
+        assert_eq!(
+            a.len(),
+            b.len(),
+            "VecPrims::run_unit: operand counts differ"
+        );
+        self.out.resize(a.len() * 2, 0);
+        self.sim
+            .run_unit(op as u32, a, b, backpressure, &mut self.out)
+            .map_err(sv)?;
+        Ok(self
+            .out
+            .chunks_exact(2)
+            .map(|o| VecUnitOut {
+                y: o[0],
+                cycles: o[1],
             })
             .collect())
     }

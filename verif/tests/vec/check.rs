@@ -5,8 +5,7 @@ use std::cmp::Ordering;
 
 use tessera_verif::{VecOut, VecPrims};
 
-// The chip-mode reference (see oracle.rs: becomes `use tessera_golden::chip::{ldexp, Fz};`).
-use crate::oracle::{ldexp, Fz};
+use tessera_golden::chip::{ldexp, Fz};
 
 /// The one NaN the unit produces (the golden model never makes a NaN; any NaN result of the
 /// RTL is this quiet NaN, whatever the payload of an input NaN).

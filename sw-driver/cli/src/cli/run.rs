@@ -23,7 +23,7 @@ use tessera_golden::synth::Preset;
 use tessera_sim::{open_device, SimTransport};
 
 use super::bringup::{parse_transport, Link};
-use super::{inject_fault, link_summary};
+use super::{inject_fault, link_summary, Quant};
 use crate::out::{errln, outln};
 
 /// Synthetic model used when no checkpoint is given.
@@ -102,6 +102,18 @@ pub struct Args {
     /// Print one JSON object instead of the report.
     #[arg(long)]
     pub json: bool,
+    /// Numerics of the forward pass: `w8a8` (v1) or `chip` (v2: the integer products on the
+    /// chip, the rest in the golden model's chip mode on the host until the vector unit exists).
+    #[arg(long, value_enum, default_value_t = Quant::W8a8)]
+    pub quant: Quant,
+}
+
+/// The precision `--quant` names; the chip computes int8 products, so never FP32.
+fn precision(a: &Args) -> Result<Precision> {
+    match a.quant {
+        Quant::None => bail!("--quant none: the chip multiplies int8 (use w8a8 or chip)"),
+        q => Ok(q.into()),
+    }
 }
 
 /// Outcome of the job, for the exit status.
@@ -110,7 +122,7 @@ pub enum Outcome {
     Mismatch,
 }
 
-/// The model to run, cut to `layers` decoder layers, in W8A8.
+/// The model to run, cut to `layers` decoder layers, in W8A8 or the chip mode (`--quant`).
 fn model(a: &Args) -> Result<(Llama, String)> {
     let dir = match (&a.checkpoint, a.synthetic) {
         (Some(d), _) => d.clone(),
@@ -119,7 +131,7 @@ fn model(a: &Args) -> Result<(Llama, String)> {
                 layers: a.layers,
                 ..SmallShape::tiny()
             };
-            let m = small_llama(&shape, a.seed, Precision::W8A8)?;
+            let m = small_llama(&shape, a.seed, precision(a)?)?;
             return Ok((m, format!("small synthetic Llama ({} layers)", a.layers)));
         }
         (None, Synthetic::Llama8b) => {
@@ -142,8 +154,8 @@ fn model(a: &Args) -> Result<(Llama, String)> {
     }
     // The first N layers, then the final norm and lm_head.
     ckpt.config.num_hidden_layers = a.layers;
-    let m = Llama::load(&ckpt, Precision::W8A8)
-        .with_context(|| format!("loading {}", dir.display()))?;
+    let m =
+        Llama::load(&ckpt, precision(a)?).with_context(|| format!("loading {}", dir.display()))?;
     Ok((m, dir.display().to_string()))
 }
 
@@ -301,7 +313,7 @@ fn finish<T: Transport>(
             load.seconds
         );
     }
-    // The chip's pass, token by token, beside the golden W8A8 pass.
+    // The chip's pass, token by token, beside the golden pass (W8A8 or chip mode).
     let pb = bar(
         a.tokens as u64,
         "{msg:24} [{bar:30}] {pos}/{len} tokens, {elapsed}",
@@ -452,6 +464,9 @@ fn leave_artifacts(
     if a.inject_fault {
         cmd.push_str(" --inject-fault");
     }
+    if a.quant == Quant::Chip {
+        cmd.push_str(" --quant chip");
+    }
     let v = json!({
         "command": cmd,
         "config": chip_label(a),
@@ -570,7 +585,7 @@ fn print_report(
     );
     outln!();
     outln!(
-        "products: {} checked, {} mismatched; logits {} the golden W8A8 pass",
+        "products: {} checked, {} mismatched; logits {} the golden pass",
         s.products(),
         s.mismatches(),
         if logits_equal {
@@ -663,6 +678,7 @@ fn print_json(
     let mpc = chip.tiles() * chip.lanes * chip.kwidth;
     let v = json!({
         "bit_exact": bit_exact,
+        "quant": if a.quant == Quant::Chip { "chip" } else { "w8a8" },
         "config": chip.name,
         "layers": a.layers,
         "tokens": a.tokens,
