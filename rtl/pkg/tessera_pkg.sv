@@ -75,14 +75,14 @@ package tessera_pkg;
   // Token-engine opcodes (sw-driver/abi/src/token.rs).
   typedef enum logic [7:0] {
     TokNop      = 8'h00,  // no operation
-    TokEmbed    = 8'h01,  // int8 embedding row TOKEN, times its scale, to VMEM
+    TokEmbed    = 8'h01,  // bfloat16 embedding row TOKEN, widened to binary32, to VMEM
     TokRmsNorm  = 8'h02,  // RMSNorm of a VMEM vector with a DMEM gamma
     TokQuant    = 8'h03,  // VMEM vector to int8 ABUF chunks; its scale to SX
     TokMatvec   = 8'h04,  // matrix-vector product over every tile (MATVEC's fields)
     TokDequant  = 8'h05,  // RBUF int32 results times SX and DMEM row scales to VMEM
     TokRope     = 8'h06,  // rotary embedding of VMEM heads at POS (DMEM cos/sin table)
     TokKvAppend = 8'h07,  // int8 keys and values of POS into a DMEM KV-cache region
-    TokAttend   = 8'h08,  // grouped-query attention over cache positions 0..=POS
+    TokAttend   = 8'h08,  // grouped-query attention over positions 0..=POS, two int8 p.V passes
     TokSiluMul  = 8'h09,  // silu(gate) * up, element-wise
     TokAdd      = 8'h0a,  // element-wise sum (residual add)
     TokArgmax   = 8'h0b,  // index of the largest VMEM value to NEXT

@@ -72,14 +72,14 @@ impl TokOp {
     pub fn doc(self) -> &'static str {
         match self {
             TokOp::Nop => "no operation",
-            TokOp::Embed => "int8 embedding row TOKEN, times its scale, to VMEM",
+            TokOp::Embed => "bfloat16 embedding row TOKEN, widened to binary32, to VMEM",
             TokOp::RmsNorm => "RMSNorm of a VMEM vector with a DMEM gamma",
             TokOp::Quant => "VMEM vector to int8 ABUF chunks; its scale to SX",
             TokOp::Matvec => "matrix-vector product over every tile (MATVEC's fields)",
             TokOp::Dequant => "RBUF int32 results times SX and DMEM row scales to VMEM",
             TokOp::Rope => "rotary embedding of VMEM heads at POS (DMEM cos/sin table)",
             TokOp::KvAppend => "int8 keys and values of POS into a DMEM KV-cache region",
-            TokOp::Attend => "grouped-query attention over cache positions 0..=POS",
+            TokOp::Attend => "grouped-query attention over positions 0..=POS, two int8 p.V passes",
             TokOp::SiluMul => "silu(gate) * up, element-wise",
             TokOp::Add => "element-wise sum (residual add)",
             TokOp::Argmax => "index of the largest VMEM value to NEXT",
@@ -98,12 +98,13 @@ impl TokOp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Instr {
     Nop,
-    /// `vmem[dst + i] = f32(table[TOKEN·n + i]) · scales[TOKEN]` for `i < n`; the table is
-    /// int8 `[rows][n]`, the scales binary32 `[rows]`. `TOKEN ≥ rows`: [`ErrorCode::Token`].
+    /// `vmem[dst + i] = Fz(f32(table[TOKEN·n + i]))` for `i < n`: the table is bfloat16
+    /// `[rows][n]` (little-endian, 2-byte aligned), each value widened exactly to binary32
+    /// (its bits shifted up by 16), then flushed to zero if subnormal. `TOKEN ≥ rows`:
+    /// [`ErrorCode::Token`].
     Embed {
         dst: u32,
         table: u32,
-        scales: u32,
         n: u32,
         rows: u32,
     },
@@ -160,7 +161,11 @@ pub enum Instr {
         context: u32,
     },
     /// Attention of the `heads` query heads at `q` over cache positions `0 ..= POS`, head `h`
-    /// reading KV head `h / (heads / kv_heads)`; the result to `dst` (`heads·head_dim`).
+    /// reading KV head `h / (heads / kv_heads)`; the result to `dst` (`heads·head_dim`). The
+    /// softmax weights times the value scales are quantized to 14 bits
+    /// (`chip::quantize_softmax`), and `p·V` runs as two int8 passes over the values, the high
+    /// and the low 7 bits of `p` (`split_p14`), combined exactly (`combine_p14`) before the
+    /// final scale.
     Attend {
         dst: u32,
         q: u32,
@@ -224,10 +229,9 @@ impl Instr {
             Instr::Embed {
                 dst,
                 table,
-                scales,
                 n,
                 rows,
-            } => vec![dst, table, scales, n, rows],
+            } => vec![dst, table, n, rows],
             Instr::RmsNorm {
                 dst,
                 src,
@@ -308,9 +312,8 @@ impl Instr {
             TokOp::Embed => Instr::Embed {
                 dst: f(1),
                 table: f(2),
-                scales: f(3),
-                n: f(4),
-                rows: f(5),
+                n: f(3),
+                rows: f(4),
             },
             TokOp::RmsNorm => Instr::RmsNorm {
                 dst: f(1),
@@ -395,7 +398,7 @@ impl Instr {
                 Ok(())
             }
         };
-        // A DMEM range; `align` 4 for binary32 arrays.
+        // A DMEM range; `align` 4 for binary32 arrays, 2 for bfloat16.
         let dm = |addr: u32, bytes: u64, align: u32| -> Result<(), ErrorCode> {
             if addr % align != 0 || u64::from(addr) + bytes > lim.dmem_bytes {
                 Err(ErrorCode::DmemRange)
@@ -410,14 +413,12 @@ impl Instr {
             Instr::Embed {
                 dst,
                 table,
-                scales,
                 n,
                 rows,
             } => {
                 shape(n == 0 || rows == 0)?;
                 vm(dst, u(n))?;
-                dm(table, u(n) * u(rows), 1)?;
-                dm(scales, 4 * u(rows), 4)
+                dm(table, 2 * u(n) * u(rows), 2)
             }
             Instr::RmsNorm {
                 dst, src, gamma, n, ..
@@ -564,12 +565,14 @@ pub fn kv_region_parts(context: u32, kv_heads: u32, head_dim: u32) -> (u64, u64,
 /// The token engine's memories and context of a chip configuration.
 ///
 /// `rtl/top/configs.toml` has no keys for them yet (they would become `-G` parameters of an
-/// RTL that does not have them), so their defaults live here, by configuration name:
+/// RTL that does not have them), so their defaults live here, by configuration name (the DMEM
+/// of `sim` and `t1-8b` holds Llama 3.1 8B's bfloat16 embedding table, 1.05 GB, and its KV
+/// caches):
 ///
 /// | config | context | VMEM words | DMEM bytes | program instructions |
 /// | --- | --- | --- | --- | --- |
-/// | `sim` | 2,048 | 262,144 (1 MiB) | 2^30 (1 GiB) | 4,096 (128 KiB) |
-/// | `t1-8b` | 4,096 | 262,144 | 2^30 | 4,096 |
+/// | `sim` | 2,048 | 262,144 (1 MiB) | 2^31 (2 GiB) | 4,096 (128 KiB) |
+/// | `t1-8b` | 4,096 | 262,144 | 2^31 | 4,096 |
 /// | every other | 256 | 16,384 (64 KiB) | 2^24 (16 MiB) | 1,024 (32 KiB) |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineLimits {
@@ -589,13 +592,13 @@ impl EngineLimits {
             "sim" => EngineLimits {
                 context: 2048,
                 vmem_words: 1 << 18,
-                dmem_bytes: 1 << 30,
+                dmem_bytes: 1 << 31,
                 prog_instrs: 4096,
             },
             "t1-8b" => EngineLimits {
                 context: 4096,
                 vmem_words: 1 << 18,
-                dmem_bytes: 1 << 30,
+                dmem_bytes: 1 << 31,
                 prog_instrs: 4096,
             },
             _ => EngineLimits {
@@ -623,9 +626,8 @@ mod tests {
             Instr::Embed {
                 dst: 1,
                 table: 2,
-                scales: 3,
-                n: 4,
-                rows: 5,
+                n: 3,
+                rows: 4,
             },
             Instr::RmsNorm {
                 dst: 1,
@@ -945,6 +947,18 @@ mod tests {
                 Err(ErrorCode::DmemRange),
             ),
         ];
+        let embed = |table: u32, rows: u32| Instr::Embed {
+            dst: 0,
+            table,
+            n: 8,
+            rows,
+        };
+        let cases = cases.into_iter().chain([
+            (embed(dm - 2 * 8 * 4, 4), Ok(())),
+            (embed(dm - 2 * 8 * 4 + 2, 4), Err(ErrorCode::DmemRange)),
+            (embed(1, 4), Err(ErrorCode::DmemRange)),
+            (embed(0, 0), Err(ErrorCode::Shape)),
+        ]);
         for (i, want) in cases {
             assert_eq!(i.check(&tiny, &lim), want, "{i:?}");
         }

@@ -177,16 +177,24 @@ impl Engine {
             Instr::Embed {
                 dst,
                 table,
-                scales,
                 n,
                 rows,
             } => {
                 if token >= rows {
                     return Err(ErrorCode::Token);
                 }
-                let s = self.dmem_f32(u(scales) + 4 * u(token));
-                let row = self.dmem_range(u(table) + u(token) * u(n), u(n)).to_vec();
-                self.put(dst, row.iter().map(|&b| Fz::new(f32::from(b as i8)) * s));
+                // bfloat16 widened to binary32 (exact: the bits shifted up by 16), then flushed.
+                let row = self
+                    .dmem_range(u(table) + 2 * u(token) * u(n), 2 * u(n))
+                    .to_vec();
+                self.put(
+                    dst,
+                    row.chunks_exact(2).map(|b| {
+                        Fz::new(f32::from_bits(
+                            u32::from(u16::from_le_bytes([b[0], b[1]])) << 16,
+                        ))
+                    }),
+                );
             }
             Instr::RmsNorm {
                 dst,
@@ -433,16 +441,27 @@ impl Engine {
                 .enumerate()
                 .map(|(j, &x)| x * vs[j * nkv + g])
                 .collect();
-            let (pq, su) = chip::quantize_activation(&wv);
+            // 14-bit weights, the V scale folded in; p·V as two int8 passes over V (the high
+            // and the low 7 bits of p), combined exactly before the final scale.
+            let (pq, su) = chip::quantize_softmax(&wv);
             let scale = su / sum;
-            let mut acc = vec![0i32; hd];
-            for (j, &p) in pq.iter().enumerate() {
-                let at = (j * nkv + g) * hd;
-                for (a, &x) in acc.iter_mut().zip(&vals[at..at + hd]) {
-                    *a = a.wrapping_add(i32::from(p) * i32::from(x));
+            let pass = |digit: fn((i8, i8)) -> i8| {
+                let mut acc = vec![0i32; hd];
+                for (j, &p) in pq.iter().enumerate() {
+                    let d = i32::from(digit(chip::split_p14(p)));
+                    let at = (j * nkv + g) * hd;
+                    for (a, &x) in acc.iter_mut().zip(&vals[at..at + hd]) {
+                        *a = a.wrapping_add(d * i32::from(x));
+                    }
                 }
-            }
-            out.extend(acc.iter().map(|&a| Fz::from_i32(a) * scale));
+                acc
+            };
+            let (hi, lo) = (pass(|(h, _)| h), pass(|(_, l)| l));
+            out.extend(
+                hi.iter()
+                    .zip(&lo)
+                    .map(|(&h, &l)| chip::combine_p14(h, l) * scale),
+            );
         }
         out
     }

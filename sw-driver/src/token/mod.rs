@@ -7,8 +7,7 @@
 //!   and emits the program, layers unrolled. It reports the sizes and fails, naming the memory
 //!   and by how much, when the model does not fit.
 //! - [`Plan::image`] fills the memories from a model loaded in `Precision::Chip`: the tiles'
-//!   weight images, and the DMEM constants (int8 embedding table and its row scales, norm
-//!   gammas, every matrix's row scales, the RoPE cos/sin table of every position below the
+//!   weight images, and the DMEM constants (bfloat16 embedding table, norm gammas, every matrix's row scales, the RoPE cos/sin table of every position below the
 //!   context, computed by `tessera_golden::chip`); the KV-cache regions start zeroed.
 //! - [`interp`]: the reference interpreter, the engine's executable specification.
 
@@ -64,8 +63,8 @@ pub struct LayerRegions {
 /// The DMEM map (byte addresses).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DmemLayout {
+    /// The bfloat16 embedding table `[vocab][hidden]`.
     pub embed: u32,
-    pub embed_scales: u32,
     pub layers: Vec<LayerRegions>,
     pub final_norm: u32,
     pub lm_head_scales: u32,
@@ -211,8 +210,7 @@ pub fn plan(cfg: &ChipConfig, m: &Config, context: usize) -> Result<Plan> {
         u32_addr(a, what)
     };
     let f = |n: usize| 4 * n as u64;
-    let embed = take((vocab * h) as u64, "embedding table")?;
-    let embed_scales = take(f(vocab), "embedding scales")?;
+    let embed = take(2 * (vocab * h) as u64, "embedding table")?;
     let mut lr = Vec::with_capacity(layers);
     let rows = [nh * hd, nkv * hd, nkv * hd, h, inter, inter, h];
     for _ in 0..layers {
@@ -240,7 +238,6 @@ pub fn plan(cfg: &ChipConfig, m: &Config, context: usize) -> Result<Plan> {
     let end = u64::from(take(0, "end of the data memory")?);
     let dmem = DmemLayout {
         embed,
-        embed_scales,
         layers: lr,
         final_norm,
         lm_head_scales,
@@ -370,7 +367,6 @@ fn emit(
     let mut p = vec![Instr::Embed {
         dst: v.x,
         table: d.embed,
-        scales: d.embed_scales,
         n: h as u32,
         rows: vocab as u32,
     }];
@@ -514,18 +510,33 @@ impl Plan {
                 "the token engine runs numerics v2: load the model with Precision::Chip".into(),
             ));
         }
-        let eq = model
-            .embed_q
+        let emb = model
+            .embed_chip
             .as_ref()
-            .ok_or_else(|| Error::Config("the model has no int8 embedding table".into()))?;
+            .ok_or_else(|| Error::Config("the model has no bfloat16 embedding table".into()))?;
+        let d = &self.dmem;
+        let want = match self.program.first() {
+            Some(&Instr::Embed { n, rows, .. }) => (rows as usize, n as usize),
+            _ => {
+                return Err(Error::Config(
+                    "the program does not start with EMBED".into(),
+                ))
+            }
+        };
+        if emb.dim() != want {
+            return Err(Error::Config(format!(
+                "the embedding table is {:?}, the plan's {want:?} (vocab, hidden)",
+                emb.dim()
+            )));
+        }
         let mats = model_matrices(model)?;
         let tiles = self.mapping.tile_images(&mats)?;
         let mut dmem = vec![0u8; self.dmem.kv_base as usize];
-        let d = &self.dmem;
-        for (i, b) in eq.q.iter().enumerate() {
-            dmem[d.embed as usize + i] = *b as u8;
+        let mut at = d.embed as usize;
+        for v in emb.iter() {
+            dmem[at..at + 2].copy_from_slice(&v.to_bits().to_le_bytes());
+            at += 2;
         }
-        put_f32s(&mut dmem, d.embed_scales, eq.scales.iter().copied());
         let scales = |q: &QuantMatrix| q.scales.clone();
         let quant = |l: &tessera_golden::model::Linear| match &l.weight {
             tessera_golden::model::Weight::Quant(q) => Ok(scales(q)),

@@ -322,6 +322,10 @@ fn token_engine_sizes_of_sim_and_t1_8b() {
     let p = plan(&t1, &l8b(32).unwrap(), 4096).unwrap();
     show("Llama 3.1 8B on t1-8b at 4096", &p);
     assert_eq!(p.dmem.kv_layer_bytes, 4096 * 8 * (2 * 128 + 8));
+    // The bfloat16 embedding table comes first, 2 bytes per value.
+    assert_eq!(p.dmem.embed, 0);
+    assert_eq!(p.dmem.layers[0].input_norm, 2 * 128_256 * 4096);
+    assert_eq!(p.sizes.const_bytes, 1_059_853_312);
     assert_eq!(p.sizes.kv_bytes, 32 * 8_650_752);
     assert_eq!(p.sizes.instrs, 1 + 32 * 27 + 7);
     let p = plan(&sim, &l8b(1).unwrap(), 2048).unwrap();
@@ -337,6 +341,7 @@ fn token_engine_sizes_of_sim_and_t1_8b() {
     let p = plan(&sim, &smol, 2048).unwrap();
     show("SmolLM2-135M on sim at 2048", &p);
     assert_eq!(p.sizes.kv_bytes, 30 * 2048 * 3 * (2 * 64 + 8));
+    assert_eq!(p.sizes.const_bytes, 58_106_624);
 }
 
 /// Random shapes within `grid4x4`'s limits, random prompts; replay with `TESSERA_SEED`.
