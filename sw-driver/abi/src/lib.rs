@@ -17,6 +17,8 @@ pub mod error;
 pub mod rtl;
 
 pub use config::{weight_byte, ChipConfig};
-pub use descriptor::{bytes_to_words, Descriptor, ErrorCode, Opcode};
+pub use descriptor::{
+    bytes_to_words, decode_program, encode_program, Descriptor, ErrorCode, Opcode,
+};
 pub use error::{Error, Result};
 pub use rtl::FileList;
