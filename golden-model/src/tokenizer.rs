@@ -9,8 +9,16 @@
 //!
 //! [`TextStream`] turns a growing list of ids into text that is safe to print: a multi-byte
 //! UTF-8 character split across tokens is held back until it is complete.
+//!
+//! A `tokenizer.json` is untrusted input, and the `tokenizers` crate panics on some malformed
+//! ones (an `expect` when a decoder's JSON is broken, others on fields its builders would have
+//! refused). The file is first checked to be JSON here, and every call into the crate runs
+//! under [`guarded`], which turns a panic into [`Error::Tokenizer`] without printing it.
 
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -31,6 +39,37 @@ impl Message {
             content: content.into(),
         }
     }
+}
+
+thread_local! {
+    /// Set while this thread runs a [`guarded`] call: its panics are reported as errors.
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, a call into the `tokenizers` crate; a panic inside it becomes `Err` with the
+/// panic's message. A panic hook installed once (in front of the one in place) stays silent
+/// for guarded calls and hands every other panic to the previous hook.
+fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = GUARDED.with(|g| g.replace(true));
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    r.map_err(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        format!("the tokenizers library failed on it ({what})")
+    })
 }
 
 /// A tokenizer with the special tokens and chat template of its checkpoint.
@@ -77,11 +116,19 @@ impl Tokenizer {
             });
         }
         let bytes = crate::limits::read_bytes(&path, crate::limits::TOKENIZER_BYTES)?;
-        let inner = tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| Error::Tokenizer {
+        // JSON first: the crate panics on a syntax error inside some of its fields.
+        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(|source| Error::Json {
             path: path.clone(),
-            message: e.to_string(),
+            source,
         })?;
-        let vocab_size = inner.get_vocab_size(true);
+        let tok_err = |message: String| Error::Tokenizer {
+            path: path.clone(),
+            message,
+        };
+        let inner = guarded(|| tokenizers::Tokenizer::from_bytes(bytes))
+            .map_err(tok_err)?
+            .map_err(|e| tok_err(e.to_string()))?;
+        let vocab_size = guarded(|| inner.get_vocab_size(true)).map_err(tok_err)?;
         let mut tok = Tokenizer {
             inner,
             path,
@@ -139,9 +186,8 @@ impl Tokenizer {
 
     /// Encodes text. `add_special_tokens` applies the tokenizer's post-processor (e.g. BOS).
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode(text, add_special_tokens)
+        let enc = guarded(|| self.inner.encode(text, add_special_tokens))
+            .map_err(|e| self.err(e))?
             .map_err(|e| self.err(e))?;
         Ok(enc.get_ids().to_vec())
     }
@@ -152,8 +198,8 @@ impl Tokenizer {
         if let Some(&id) = ids.iter().find(|&&id| id as usize >= vocab) {
             return Err(Error::TokenOutOfRange { id, vocab });
         }
-        self.inner
-            .decode(ids, skip_special_tokens)
+        guarded(|| self.inner.decode(ids, skip_special_tokens))
+            .map_err(|e| self.err(e))?
             .map_err(|e| self.err(e))
     }
 
@@ -164,7 +210,7 @@ impl Tokenizer {
 
     /// Id of a token given by its string, if the vocabulary has it.
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
+        guarded(|| self.inner.token_to_id(token)).ok().flatten()
     }
 
     pub fn bos_token(&self) -> Option<&str> {
@@ -327,6 +373,54 @@ impl<'a> TextStream<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A folder holding `tokenizer.json` with `text`.
+    fn tokenizer_dir(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tessera-tok-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("tokenizer.json"), text).unwrap();
+        dir
+    }
+
+    const WORD_LEVEL: &str = r#"{"version":"1.0","added_tokens":[],"normalizer":NORM,
+        "pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":DEC,
+        "model":{"type":"WordLevel","vocab":{"[UNK]":0,"hello":1},"unk_token":"[UNK]"}}"#;
+
+    #[test]
+    fn tokenizer_broken_json_inside_a_decoder_is_an_error() {
+        // Found by fuzzing: the tokenizers crate panicked ("Helper") on a syntax error inside
+        // the decoder's object.
+        let text = WORD_LEVEL
+            .replace("NORM", "null")
+            .replace("DEC", r#"{"type":"ByteLevel",x}"#);
+        let dir = tokenizer_dir("decoder-syntax", &text);
+        let err = Tokenizer::from_dir(&dir).unwrap_err();
+        assert!(matches!(err, Error::Json { .. }), "{err}");
+        assert!(err.to_string().contains("tokenizer.json"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn tokenizer_panics_inside_the_tokenizers_crate_are_errors() {
+        // Valid JSON the crate panics on ("Precompiled": an invalid charsmap).
+        let text = WORD_LEVEL
+            .replace(
+                "NORM",
+                r#"{"type":"Precompiled","precompiled_charsmap":"AAAA"}"#,
+            )
+            .replace("DEC", "null");
+        let dir = tokenizer_dir("precompiled", &text);
+        let err = Tokenizer::from_dir(&dir).unwrap_err();
+        assert!(
+            err.to_string().contains("tokenizer.json: tokenizer:"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Guarded calls stay quiet and are errors; the thread is still usable afterwards.
+        let caught = guarded(|| -> u32 { panic!("boom") }).unwrap_err();
+        assert!(caught.contains("boom"), "{caught}");
+        assert_eq!(guarded(|| 7), Ok(7));
+    }
 
     const SMOL_TEMPLATE: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 
