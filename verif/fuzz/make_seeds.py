@@ -196,6 +196,21 @@ def frames():
     bad[-1] ^= 1
     put("uart_frame", "bad-crc", bytes(bad))
 
+    # uart_link: the board's answer to each request, as records (length byte, bytes).
+    def script(*answers):
+        return b"".join(bytes([len(a)]) + a for a in answers)
+
+    ok_hello = resp(0, 0, 0, hello)
+    put("uart_link", "session", script(
+        ok_hello, resp(1, 1, 0, struct.pack("<I", 0x7E55E7A0)), resp(2, 2, 0, b""),
+        resp(3, 3, 0, b""), resp(4, 4, 0, bytes(16)), resp(5, 5, 0, b"\x01")))
+    damaged = bytearray(ok_hello)
+    damaged[-2] ^= 0x40
+    put("uart_link", "retry", script(bytes(damaged), b"\x00\xff" + ok_hello,
+                                      resp(1, 1, 2, b""), resp(1, 1, 0, b"\x01\x02\x03\x04")))
+    put("uart_link", "stale", script(ok_hello, resp(0, 0, 0, hello) + resp(1, 1, 0, bytes(4))))
+    put("uart_link", "silent", b"")
+
 
 def transports():
     for i, s in enumerate([
