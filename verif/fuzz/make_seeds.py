@@ -212,6 +212,12 @@ def frames():
     put("uart_link", "silent", b"")
 
 
+def chip_configs():
+    put("chip_config", "configs.toml", (ROOT / "rtl/top/configs.toml").read_bytes())
+    put("chip_config", "one.toml", "[t]\nGridRows = 1\nGridCols = 2\nLanes = 4\nKWidth = 8\n"
+        "WeightWords = 16\nActWords = 4\nAbufWords = 8\nRbufWords = 8\nStreamWidth = 32\n")
+
+
 def transports():
     for i, s in enumerate([
         "/dev/ttyUSB0", "/dev/ttyUSB0,baud=3000000", "/dev/pts/3,baud=115200,tries=2,margin-ms=50",
@@ -227,4 +233,5 @@ if __name__ == "__main__":
     tokenizers()
     descriptors()
     frames()
+    chip_configs()
     transports()
