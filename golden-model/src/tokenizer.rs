@@ -262,7 +262,35 @@ impl Tokenizer {
     }
 }
 
-/// Renders a Hugging Face chat template the way transformers does.
+/// Steps (minijinja fuel) a chat template may take: real templates take a few hundred per
+/// message; this bounds a hostile template's loops to under a second.
+pub const TEMPLATE_FUEL: u64 = 5_000_000;
+/// Bytes a rendered conversation may have (a prompt beyond any context window).
+pub const TEMPLATE_OUTPUT_BYTES: usize = 64 << 20;
+
+/// The rendered text, refusing to grow past [`TEMPLATE_OUTPUT_BYTES`].
+struct BoundedText {
+    out: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for BoundedText {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.out.len() + b.len() > TEMPLATE_OUTPUT_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("rendered text too long"));
+        }
+        self.out.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders a Hugging Face chat template the way transformers does, within
+/// [`TEMPLATE_FUEL`] steps and [`TEMPLATE_OUTPUT_BYTES`] of output.
 pub fn render_chat_template(
     template: &str,
     messages: &[Message],
@@ -273,6 +301,7 @@ pub fn render_chat_template(
     let mut env = minijinja::Environment::new();
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env.add_function(
         "raise_exception",
@@ -288,20 +317,38 @@ pub fn render_chat_template(
     let tmpl = env
         .get_template("chat")
         .map_err(|e| Error::Template(e.to_string()))?;
-    tmpl.render(minijinja::context! {
+    let mut text = BoundedText {
+        out: Vec::new(),
+        over: false,
+    };
+    let ctx = minijinja::context! {
         messages => messages,
         add_generation_prompt => add_generation_prompt,
         bos_token => bos_token,
         eos_token => eos_token,
-    })
-    .map_err(|e| {
+    };
+    match tmpl.render_captured_to(ctx, &mut text) {
+        Ok(_) => {}
+        Err(_) if text.over => {
+            return Err(Error::Template(format!(
+                "the rendered conversation exceeds {TEMPLATE_OUTPUT_BYTES} bytes"
+            )))
+        }
+        Err(e) if e.kind() == minijinja::ErrorKind::OutOfFuel => {
+            return Err(Error::Template(format!(
+                "the template ran more than {TEMPLATE_FUEL} steps"
+            )))
+        }
         // Show the template's own message for raise_exception, not minijinja's wrapping.
-        Error::Template(
-            e.detail()
-                .map(str::to_owned)
-                .unwrap_or_else(|| e.to_string()),
-        )
-    })
+        Err(e) => {
+            return Err(Error::Template(
+                e.detail()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| e.to_string()),
+            ))
+        }
+    }
+    String::from_utf8(text.out).map_err(|e| Error::Template(e.to_string()))
 }
 
 /// Incremental detokenizer: feed ids one at a time, get back only complete text.
@@ -385,6 +432,18 @@ mod tests {
     const WORD_LEVEL: &str = r#"{"version":"1.0","added_tokens":[],"normalizer":NORM,
         "pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":DEC,
         "model":{"type":"WordLevel","vocab":{"[UNK]":0,"hello":1},"unk_token":"[UNK]"}}"#;
+
+    #[test]
+    fn tokenizer_chat_template_loops_and_output_are_bounded() {
+        // Found by fuzzing: nested loops that ran for hours, and text that grew past 2 GB.
+        let m = [Message::new("user", "hi")];
+        let hang = "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}";
+        let e = render_chat_template(hang, &m, true, "", "").unwrap_err();
+        assert!(e.to_string().contains("steps"), "{e}");
+        let big = r#"{% for a in range(90) %}{{ "abcdefgh" * 12000000 }}{% endfor %}"#;
+        let e = render_chat_template(big, &m, true, "", "").unwrap_err();
+        assert!(e.to_string().contains("bytes"), "{e}");
+    }
 
     #[test]
     fn tokenizer_broken_json_inside_a_decoder_is_an_error() {
