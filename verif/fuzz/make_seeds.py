@@ -212,6 +212,24 @@ def frames():
     put("uart_link", "silent", b"")
 
 
+def chat_templates():
+    smol = ROOT / "build/smollm2-hf/tokenizer_config.json"
+    if smol.exists():
+        put("chat_template", "smollm2.jinja", json.loads(smol.read_text())["chat_template"])
+    put("chat_template", "im-start.jinja",
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    put("chat_template", "llama3.jinja",
+        "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role']"
+        " + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' }}{%- endfor %}"
+        "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
+        "{%- endif %}")
+    put("chat_template", "raise.jinja",
+        "{% if messages[0]['role'] != 'user' %}{{ raise_exception('roles must alternate') }}"
+        "{% endif %}{{ messages | length }} {{ 'x' * 3 }} {{ range(3) | list }}"
+        "{{ messages[1]['content'].strip().upper() }}")
+
+
 def chip_configs():
     put("chip_config", "configs.toml", (ROOT / "rtl/top/configs.toml").read_bytes())
     put("chip_config", "one.toml", "[t]\nGridRows = 1\nGridCols = 2\nLanes = 4\nKWidth = 8\n"
@@ -234,4 +252,5 @@ if __name__ == "__main__":
     descriptors()
     frames()
     chip_configs()
+    chat_templates()
     transports()
