@@ -9,8 +9,16 @@
 //!
 //! [`TextStream`] turns a growing list of ids into text that is safe to print: a multi-byte
 //! UTF-8 character split across tokens is held back until it is complete.
+//!
+//! A `tokenizer.json` is untrusted input, and the `tokenizers` crate panics on some malformed
+//! ones (an `expect` when a decoder's JSON is broken, others on fields its builders would have
+//! refused). The file is first checked to be JSON here, and every call into the crate runs
+//! under [`guarded`], which turns a panic into [`Error::Tokenizer`] without printing it.
 
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -31,6 +39,37 @@ impl Message {
             content: content.into(),
         }
     }
+}
+
+thread_local! {
+    /// Set while this thread runs a [`guarded`] call: its panics are reported as errors.
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, a call into the `tokenizers` crate; a panic inside it becomes `Err` with the
+/// panic's message. A panic hook installed once (in front of the one in place) stays silent
+/// for guarded calls and hands every other panic to the previous hook.
+fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = GUARDED.with(|g| g.replace(true));
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    r.map_err(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        format!("the tokenizers library failed on it ({what})")
+    })
 }
 
 /// A tokenizer with the special tokens and chat template of its checkpoint.
@@ -77,11 +116,19 @@ impl Tokenizer {
             });
         }
         let bytes = crate::limits::read_bytes(&path, crate::limits::TOKENIZER_BYTES)?;
-        let inner = tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| Error::Tokenizer {
+        // JSON first: the crate panics on a syntax error inside some of its fields.
+        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(|source| Error::Json {
             path: path.clone(),
-            message: e.to_string(),
+            source,
         })?;
-        let vocab_size = inner.get_vocab_size(true);
+        let tok_err = |message: String| Error::Tokenizer {
+            path: path.clone(),
+            message,
+        };
+        let inner = guarded(|| tokenizers::Tokenizer::from_bytes(bytes))
+            .map_err(tok_err)?
+            .map_err(|e| tok_err(e.to_string()))?;
+        let vocab_size = guarded(|| inner.get_vocab_size(true)).map_err(tok_err)?;
         let mut tok = Tokenizer {
             inner,
             path,
@@ -139,9 +186,8 @@ impl Tokenizer {
 
     /// Encodes text. `add_special_tokens` applies the tokenizer's post-processor (e.g. BOS).
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode(text, add_special_tokens)
+        let enc = guarded(|| self.inner.encode(text, add_special_tokens))
+            .map_err(|e| self.err(e))?
             .map_err(|e| self.err(e))?;
         Ok(enc.get_ids().to_vec())
     }
@@ -152,8 +198,8 @@ impl Tokenizer {
         if let Some(&id) = ids.iter().find(|&&id| id as usize >= vocab) {
             return Err(Error::TokenOutOfRange { id, vocab });
         }
-        self.inner
-            .decode(ids, skip_special_tokens)
+        guarded(|| self.inner.decode(ids, skip_special_tokens))
+            .map_err(|e| self.err(e))?
             .map_err(|e| self.err(e))
     }
 
@@ -164,7 +210,7 @@ impl Tokenizer {
 
     /// Id of a token given by its string, if the vocabulary has it.
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
+        guarded(|| self.inner.token_to_id(token)).ok().flatten()
     }
 
     pub fn bos_token(&self) -> Option<&str> {
@@ -216,7 +262,35 @@ impl Tokenizer {
     }
 }
 
-/// Renders a Hugging Face chat template the way transformers does.
+/// Steps (minijinja fuel) a chat template may take: real templates take a few hundred per
+/// message; this bounds a hostile template's loops to under a second.
+pub const TEMPLATE_FUEL: u64 = 5_000_000;
+/// Bytes a rendered conversation may have (a prompt beyond any context window).
+pub const TEMPLATE_OUTPUT_BYTES: usize = 64 << 20;
+
+/// The rendered text, refusing to grow past [`TEMPLATE_OUTPUT_BYTES`].
+struct BoundedText {
+    out: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for BoundedText {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.out.len() + b.len() > TEMPLATE_OUTPUT_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("rendered text too long"));
+        }
+        self.out.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders a Hugging Face chat template the way transformers does, within
+/// [`TEMPLATE_FUEL`] steps and [`TEMPLATE_OUTPUT_BYTES`] of output.
 pub fn render_chat_template(
     template: &str,
     messages: &[Message],
@@ -227,6 +301,7 @@ pub fn render_chat_template(
     let mut env = minijinja::Environment::new();
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env.add_function(
         "raise_exception",
@@ -242,20 +317,38 @@ pub fn render_chat_template(
     let tmpl = env
         .get_template("chat")
         .map_err(|e| Error::Template(e.to_string()))?;
-    tmpl.render(minijinja::context! {
+    let mut text = BoundedText {
+        out: Vec::new(),
+        over: false,
+    };
+    let ctx = minijinja::context! {
         messages => messages,
         add_generation_prompt => add_generation_prompt,
         bos_token => bos_token,
         eos_token => eos_token,
-    })
-    .map_err(|e| {
+    };
+    match tmpl.render_captured_to(ctx, &mut text) {
+        Ok(_) => {}
+        Err(_) if text.over => {
+            return Err(Error::Template(format!(
+                "the rendered conversation exceeds {TEMPLATE_OUTPUT_BYTES} bytes"
+            )))
+        }
+        Err(e) if e.kind() == minijinja::ErrorKind::OutOfFuel => {
+            return Err(Error::Template(format!(
+                "the template ran more than {TEMPLATE_FUEL} steps"
+            )))
+        }
         // Show the template's own message for raise_exception, not minijinja's wrapping.
-        Error::Template(
-            e.detail()
-                .map(str::to_owned)
-                .unwrap_or_else(|| e.to_string()),
-        )
-    })
+        Err(e) => {
+            return Err(Error::Template(
+                e.detail()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| e.to_string()),
+            ))
+        }
+    }
+    String::from_utf8(text.out).map_err(|e| Error::Template(e.to_string()))
 }
 
 /// Incremental detokenizer: feed ids one at a time, get back only complete text.
@@ -327,6 +420,67 @@ impl<'a> TextStream<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A folder holding `tokenizer.json` with `text`.
+    fn tokenizer_dir(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tessera-tok-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("tokenizer.json"), text).unwrap();
+        dir
+    }
+
+    const WORD_LEVEL: &str = r#"{"version":"1.0","added_tokens":[],"normalizer":NORM,
+        "pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":DEC,
+        "model":{"type":"WordLevel","vocab":{"[UNK]":0,"hello":1},"unk_token":"[UNK]"}}"#;
+
+    #[test]
+    fn tokenizer_chat_template_loops_and_output_are_bounded() {
+        // Found by fuzzing: nested loops that ran for hours, and text that grew past 2 GB.
+        let m = [Message::new("user", "hi")];
+        let hang = "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}";
+        let e = render_chat_template(hang, &m, true, "", "").unwrap_err();
+        assert!(e.to_string().contains("steps"), "{e}");
+        let big = r#"{% for a in range(90) %}{{ "abcdefgh" * 12000000 }}{% endfor %}"#;
+        let e = render_chat_template(big, &m, true, "", "").unwrap_err();
+        assert!(e.to_string().contains("bytes"), "{e}");
+    }
+
+    #[test]
+    fn tokenizer_broken_json_inside_a_decoder_is_an_error() {
+        // Found by fuzzing: the tokenizers crate panicked ("Helper") on a syntax error inside
+        // the decoder's object.
+        let text = WORD_LEVEL
+            .replace("NORM", "null")
+            .replace("DEC", r#"{"type":"ByteLevel",x}"#);
+        let dir = tokenizer_dir("decoder-syntax", &text);
+        let err = Tokenizer::from_dir(&dir).unwrap_err();
+        assert!(matches!(err, Error::Json { .. }), "{err}");
+        assert!(err.to_string().contains("tokenizer.json"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn tokenizer_panics_inside_the_tokenizers_crate_are_errors() {
+        // Valid JSON the crate panics on ("Precompiled": an invalid charsmap).
+        let text = WORD_LEVEL
+            .replace(
+                "NORM",
+                r#"{"type":"Precompiled","precompiled_charsmap":"AAAA"}"#,
+            )
+            .replace("DEC", "null");
+        let dir = tokenizer_dir("precompiled", &text);
+        let err = Tokenizer::from_dir(&dir).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("tokenizer.json: tokenizer: the tokenizers library failed"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Guarded calls stay quiet and are errors; the thread is still usable afterwards.
+        let caught = guarded(|| -> u32 { panic!("boom") }).unwrap_err();
+        assert!(caught.contains("boom"), "{caught}");
+        assert_eq!(guarded(|| 7), Ok(7));
+    }
 
     const SMOL_TEMPLATE: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 

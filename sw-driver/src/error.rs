@@ -115,6 +115,9 @@ pub enum Error {
     /// A weight image file is malformed.
     #[error("{}: {message}", path.display())]
     Image { path: PathBuf, message: String },
+    /// Words that do not decode into descriptors (`tessera_abi::decode_program`).
+    #[error(transparent)]
+    Program(tessera_abi::Error),
 }
 
 impl From<tessera_abi::Error> for Error {
@@ -122,6 +125,7 @@ impl From<tessera_abi::Error> for Error {
         match e {
             tessera_abi::Error::Config(m) => Error::Config(m),
             tessera_abi::Error::Unsupported(m) => Error::UnsupportedConfig(m),
+            e @ tessera_abi::Error::Descriptor { .. } => Error::Program(e),
         }
     }
 }

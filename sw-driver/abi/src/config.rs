@@ -34,6 +34,11 @@ pub struct ChipConfig {
     pub stream_width: usize,
 }
 
+/// Largest `Lanes` and `KWidth` (`StreamWidth`: 32 times this).
+const MAX_WIDTH: usize = 1 << 12;
+/// Largest `WeightWords`, `ActWords`, `AbufWords` and `RbufWords`.
+const MAX_WORDS: usize = 1 << 23;
+
 /// The keys of a chip configuration section, in the order of [`ChipConfig::params`].
 const KEYS: [&str; 9] = [
     "GridRows",
@@ -167,6 +172,21 @@ impl ChipConfig {
         if self.lanes == 0 || self.kwidth == 0 || self.weight_words == 0 || self.act_words == 0 {
             return bad("zero Lanes, KWidth, WeightWords or ActWords".into());
         }
+        // Bounds far above any real chip that keep every derived size (bytes of the weight
+        // memory, MACs per cycle, beats of a read-back) from overflowing.
+        for (key, v, max) in [
+            ("Lanes", self.lanes, MAX_WIDTH),
+            ("KWidth", self.kwidth, MAX_WIDTH),
+            ("StreamWidth", self.stream_width, MAX_WIDTH * 32),
+            ("WeightWords", self.weight_words, MAX_WORDS),
+            ("ActWords", self.act_words, MAX_WORDS),
+            ("AbufWords", self.abuf_words, MAX_WORDS),
+            ("RbufWords", self.rbuf_words, MAX_WORDS),
+        ] {
+            if v > max {
+                return bad(format!("{key} {v}: must be at most {max}"));
+            }
+        }
         if self.abuf_words < 2 || self.rbuf_words < 2 {
             return bad("AbufWords and RbufWords must be at least 2".into());
         }
@@ -264,6 +284,20 @@ mod tests {
                 "stream width",
             ),
             (good.replace("[c]", "[c"), "configs.toml"),
+            // Found by fuzzing: sizes whose products overflowed in the checks.
+            (
+                good.replace("KWidth = 8", "KWidth = 4611686018427387904"),
+                "KWidth",
+            ),
+            (good.replace("Lanes = 4", "Lanes = 8192"), "Lanes"),
+            (
+                good.replace("WeightWords = 8", "WeightWords = 9223372036854775807"),
+                "WeightWords",
+            ),
+            (
+                good.replace("StreamWidth = 64", "StreamWidth = 1099511627776"),
+                "StreamWidth",
+            ),
         ];
         for (text, needle) in cases {
             let e = ChipConfig::from_toml(&text, "c").unwrap_err().to_string();

@@ -2,10 +2,16 @@
 //! encoding into stream packets. The opcode and error-code numbers live here only: the enums
 //! `opcode_e` and `err_code_e` of `rtl/pkg/tessera_pkg.sv` are generated from them
 //! ([`sv_enums`], `scripts/gen-abi`), and a test fails when the package is stale.
+//!
+//! A program is descriptors one after the other ([`encode_program`]); [`Descriptor::decode`]
+//! and [`decode_program`] read packets and programs back the way the command processor frames
+//! them, refusing what it would refuse with the error code it would raise, and never allocating
+//! more than the input holds.
 
 use std::fmt;
 
 use crate::config::ChipConfig;
+use crate::error::{Error, Result};
 
 /// Packs bytes into little-endian 32-bit words (zero-padded), the order of the stream's beats.
 pub fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
@@ -266,9 +272,8 @@ impl Descriptor {
     /// Header words on the command stream: eight words padded to whole beats
     /// (`max(1, 256 / StreamWidth)` beats).
     pub fn header_words(&self, cfg: &ChipConfig) -> Vec<u32> {
-        let bw = cfg.beat_words();
         let mut w = self.header.to_vec();
-        w.resize(8usize.div_ceil(bw) * bw, 0);
+        w.resize(Self::header_len(cfg), 0);
         w
     }
 
@@ -287,6 +292,132 @@ impl Descriptor {
             0
         }
     }
+}
+
+impl Descriptor {
+    /// Header words on the command stream for `cfg` (eight words padded to whole beats).
+    pub fn header_len(cfg: &ChipConfig) -> usize {
+        let bw = cfg.beat_words().max(1);
+        8usize.div_ceil(bw) * bw
+    }
+
+    /// Payload words the command processor takes after a header: `(last − first + 1) × words`
+    /// weight words for WEIGHT_LOAD, `chunks` chunks for VBUF_LOAD, none otherwise. Refuses an
+    /// unknown opcode (`ErrOpcode`) and a WEIGHT_LOAD tile range that is empty or past the last
+    /// tile (`ErrTileRange`), as the chip does before it reads a payload.
+    pub fn payload_len(header: &[u32; 8], cfg: &ChipConfig) -> Result<usize> {
+        let refuse = |code, detail: String| {
+            Err(Error::Descriptor {
+                index: 0,
+                code,
+                detail,
+            })
+        };
+        let op = (header[0] & 0xff) as u8;
+        let bytes: u64 = match Opcode::ALL.iter().find(|o| **o as u8 == op) {
+            None => return refuse(ErrorCode::Opcode, format!("opcode {op:#04x}")),
+            Some(Opcode::WeightLoad) => {
+                let (first, last) = (u64::from(header[1]), u64::from(header[2]));
+                if first > last || last >= cfg.tiles() as u64 {
+                    return refuse(
+                        ErrorCode::TileRange,
+                        format!("tiles {first} ..= {last} of {}", cfg.tiles()),
+                    );
+                }
+                // At most 2^32 tiles × 2^32 words × a word of at most 2^20 bytes: no wrap in
+                // u128, and anything past usize is longer than any packet.
+                let b =
+                    u128::from(last - first + 1) * u128::from(header[4]) * cfg.word_bytes() as u128;
+                u64::try_from(b).unwrap_or(u64::MAX)
+            }
+            Some(Opcode::VbufLoad) => u64::from(header[2]).saturating_mul(cfg.kwidth as u64),
+            Some(_) => 0,
+        };
+        Ok(usize::try_from(bytes.div_ceil(4)).unwrap_or(usize::MAX))
+    }
+
+    /// Decodes one packet (a header padded to whole beats, then the payload, as [`packet`]
+    /// writes it and `tlast` delimits it). The header's eight words are kept as they are, so
+    /// `decode(&d.packet(cfg), cfg) == Ok(d)` for every descriptor whose payload has the
+    /// length its header announces; beat padding past the eight words is ignored, as the chip
+    /// ignores it. Errors: `ErrOpcode`, `ErrTileRange`, `ErrStreamShort` (the packet ends
+    /// before its header or payload does), `ErrStreamLong` (words past the payload).
+    ///
+    /// [`packet`]: Descriptor::packet
+    pub fn decode(packet: &[u32], cfg: &ChipConfig) -> Result<Descriptor> {
+        let (d, used) = Self::decode_prefix(packet, cfg)?;
+        if used != packet.len() {
+            return Err(Error::Descriptor {
+                index: 0,
+                code: ErrorCode::StreamLong,
+                detail: format!(
+                    "{} words past the end of the packet ({used} words)",
+                    packet.len() - used
+                ),
+            });
+        }
+        Ok(d)
+    }
+
+    /// Decodes the descriptor that starts `words`; returns it and the words it used.
+    fn decode_prefix(words: &[u32], cfg: &ChipConfig) -> Result<(Descriptor, usize)> {
+        let short = |detail: String| Error::Descriptor {
+            index: 0,
+            code: ErrorCode::StreamShort,
+            detail,
+        };
+        let hl = Self::header_len(cfg);
+        let header: [u32; 8] = match words.get(..8) {
+            Some(h) if words.len() >= hl => h.try_into().expect("eight words"),
+            _ => {
+                return Err(short(format!(
+                    "{} words: a header is {hl} words",
+                    words.len()
+                )))
+            }
+        };
+        let n = Self::payload_len(&header, cfg)?;
+        let payload = words
+            .get(hl..)
+            .and_then(|rest| rest.get(..n))
+            .ok_or_else(|| {
+                short(format!(
+                    "{} payload words: the header announces {n}",
+                    words.len() - hl
+                ))
+            })?;
+        let d = Descriptor {
+            header,
+            payload: payload.to_vec(),
+        };
+        Ok((d, hl + n))
+    }
+}
+
+/// A program: the packets of `descriptors` one after the other.
+pub fn encode_program(descriptors: &[Descriptor], cfg: &ChipConfig) -> Vec<u32> {
+    descriptors.iter().flat_map(|d| d.packet(cfg)).collect()
+}
+
+/// Reads a program back into descriptors, each packet's length taken from its header as the
+/// command processor takes it. An error names the descriptor (`index`) and the code the chip
+/// would raise; a program that ends inside a packet is `ErrStreamShort`.
+pub fn decode_program(words: &[u32], cfg: &ChipConfig) -> Result<Vec<Descriptor>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < words.len() {
+        let (d, used) = Descriptor::decode_prefix(&words[at..], cfg).map_err(|e| match e {
+            Error::Descriptor { code, detail, .. } => Error::Descriptor {
+                index: out.len(),
+                code,
+                detail: format!("at word {at}: {detail}"),
+            },
+            other => other,
+        })?;
+        out.push(d);
+        at += used;
+    }
+    Ok(out)
 }
 
 /// First and last line of the generated part of `rtl/pkg/tessera_pkg.sv`.
@@ -383,5 +514,81 @@ mod tests {
         assert_eq!(Descriptor::fence().packet(&sim).len(), 8);
         assert_eq!(Descriptor::vbuf_read(0, 4).output_beats(&sim), 4);
         assert_eq!(Descriptor::vbuf_read(0, 4).output_beats(&tiny), 8);
+    }
+
+    fn code_of(e: Error) -> (usize, ErrorCode) {
+        match e {
+            Error::Descriptor { index, code, .. } => (index, code),
+            other => panic!("not a descriptor error: {other}"),
+        }
+    }
+
+    #[test]
+    fn abi_packets_decode_what_they_encode() {
+        for name in ChipConfig::names() {
+            let cfg = ChipConfig::named(&name).unwrap();
+            let wb = cfg.word_bytes();
+            let last = cfg.tiles() as u32 - 1;
+            let program = vec![
+                Descriptor::nop(),
+                Descriptor::weight_load(0, last, 5, 2, &vec![7u8; cfg.tiles() * 2 * wb]),
+                Descriptor::vbuf_load(&cfg, 1, 3, &[1, -2, 3]),
+                Descriptor::matvec(5, 1, 2, 0, 1, 0),
+                Descriptor::vbuf_read(0, 4),
+                Descriptor::fence(),
+                Descriptor::perf_snapshot(),
+            ];
+            for d in &program {
+                assert_eq!(
+                    Descriptor::decode(&d.packet(&cfg), &cfg).as_ref(),
+                    Ok(d),
+                    "{name}"
+                );
+            }
+            let words = encode_program(&program, &cfg);
+            assert_eq!(decode_program(&words, &cfg), Ok(program), "{name}");
+        }
+    }
+
+    #[test]
+    fn abi_packets_refused_with_the_chips_codes() {
+        let cfg = ChipConfig::named("tiny").unwrap();
+        let load = Descriptor::vbuf_load(&cfg, 0, 2, &[1]).packet(&cfg);
+        let short = Descriptor::decode(&load[..load.len() - 1], &cfg).unwrap_err();
+        assert_eq!(code_of(short), (0, ErrorCode::StreamShort));
+        let mut long = load.clone();
+        long.push(0);
+        assert_eq!(
+            code_of(Descriptor::decode(&long, &cfg).unwrap_err()),
+            (0, ErrorCode::StreamLong)
+        );
+        assert_eq!(
+            code_of(Descriptor::decode(&[0x77, 0, 0, 0, 0, 0, 0, 0], &cfg).unwrap_err()),
+            (0, ErrorCode::Opcode)
+        );
+        // Empty and past-the-end tile ranges, and a payload length beyond any packet.
+        for (first, last, words) in [(1, 0, 1), (0, 4, 1), (0, 3, u32::MAX)] {
+            let p = Descriptor::weight_load(first, last, 0, words, &[]).packet(&cfg);
+            let want = if words == u32::MAX {
+                ErrorCode::StreamShort
+            } else {
+                ErrorCode::TileRange
+            };
+            assert_eq!(
+                code_of(Descriptor::decode(&p, &cfg).unwrap_err()),
+                (0, want)
+            );
+        }
+        assert_eq!(
+            code_of(Descriptor::decode(&[1, 2, 3], &cfg).unwrap_err()),
+            (0, ErrorCode::StreamShort)
+        );
+        let mut words = encode_program(&[Descriptor::fence(), Descriptor::nop()], &cfg);
+        words.extend_from_slice(&load[..9]);
+        assert_eq!(
+            code_of(decode_program(&words, &cfg).unwrap_err()),
+            (2, ErrorCode::StreamShort)
+        );
+        assert_eq!(decode_program(&[], &cfg), Ok(vec![]));
     }
 }

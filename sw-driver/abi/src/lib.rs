@@ -19,6 +19,8 @@ pub mod rtl;
 pub mod token;
 
 pub use config::{weight_byte, ChipConfig};
-pub use descriptor::{bytes_to_words, Descriptor, ErrorCode, Opcode};
+pub use descriptor::{
+    bytes_to_words, decode_program, encode_program, Descriptor, ErrorCode, Opcode,
+};
 pub use error::{Error, Result};
 pub use rtl::FileList;

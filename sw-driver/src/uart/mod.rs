@@ -43,5 +43,6 @@ pub use frame::{
 };
 pub use link::{ByteLink, SerialLink, BAUD_RATES};
 pub use transport::{
-    LinkStats, UartOptions, UartTransport, DEFAULT_BAUD, DEFAULT_MARGIN, DEFAULT_TRIES,
+    LinkStats, UartOptions, UartTransport, DEFAULT_BAUD, DEFAULT_MARGIN, DEFAULT_TRIES, MAX_BAUD,
+    MAX_BOARD_HZ, MAX_MARGIN_MS, MAX_TRIES,
 };
