@@ -603,6 +603,47 @@ impl Attention {
         })
     }
 
+    /// The front of both attention passes: the RoPE tables checked against `x` `[T, hidden]`,
+    /// the q|k|v group ([`linear_group`], or [`linear_group_chip`] when `chip`), and RoPE on
+    /// every head of q and k (`apply_rope`, or `apply_rope_chip`). Returns `(q, k, v)`.
+    fn qkv_rotated(
+        &self,
+        x: ArrayView2<f32>,
+        rope: &RopeTables,
+        engine: &mut dyn MatVecEngine,
+        chip: bool,
+    ) -> Result<(Array2<f32>, Array2<f32>, Array2<f32>)> {
+        let t = x.nrows();
+        let hd = self.head_dim;
+        if rope.cos.nrows() != t || rope.cos.ncols() * 2 != hd {
+            return Err(Error::ShapeMismatch(format!(
+                "rope tables {:?} for {t} tokens of head_dim {hd}",
+                rope.cos.dim()
+            )));
+        }
+        let group = [&self.q_proj, &self.k_proj, &self.v_proj];
+        let mut qkv = linear_group_with(&group, x, engine, chip)?.into_iter();
+        let (mut q, mut k, v) = match (qkv.next(), qkv.next(), qkv.next()) {
+            (Some(q), Some(k), Some(v)) => (q, k, v),
+            _ => return Err(Error::Engine("q/k/v results missing".into())),
+        };
+        let rotate = if chip { apply_rope_chip } else { apply_rope };
+        for ti in 0..t {
+            let cos = rope.cos.row(ti).to_vec();
+            let sin = rope.sin.row(ti).to_vec();
+            for (name, m) in [("q", &mut q), ("k", &mut k)] {
+                let mut r = m.row_mut(ti);
+                let xs = r
+                    .as_slice_mut()
+                    .ok_or_else(|| Error::ShapeMismatch(format!("{name} not contiguous")))?;
+                for head in xs.chunks_exact_mut(hd) {
+                    rotate(head, &cos, &sin);
+                }
+            }
+        }
+        Ok((q, k, v))
+    }
+
     /// `x` is the normed hidden state `[T, hidden]` at positions `cache.len .. + T`; appends
     /// this step's keys and values to `cache`.
     pub fn forward(
@@ -615,36 +656,7 @@ impl Attention {
         let t = x.nrows();
         let (nh, nkv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
         let kv_dim = nkv * hd;
-        if rope.cos.nrows() != t || rope.cos.ncols() * 2 != hd {
-            return Err(Error::ShapeMismatch(format!(
-                "rope tables {:?} for {t} tokens of head_dim {hd}",
-                rope.cos.dim()
-            )));
-        }
-        let mut qkv =
-            linear_group(&[&self.q_proj, &self.k_proj, &self.v_proj], x, engine)?.into_iter();
-        let (mut q, mut k, v) = match (qkv.next(), qkv.next(), qkv.next()) {
-            (Some(q), Some(k), Some(v)) => (q, k, v),
-            _ => return Err(Error::Engine("q/k/v results missing".into())),
-        };
-        for ti in 0..t {
-            let cos = rope.cos.row(ti).to_vec();
-            let sin = rope.sin.row(ti).to_vec();
-            let mut qr = q.row_mut(ti);
-            let qs = qr
-                .as_slice_mut()
-                .ok_or_else(|| Error::ShapeMismatch("q not contiguous".into()))?;
-            for head in qs.chunks_exact_mut(hd) {
-                apply_rope(head, &cos, &sin);
-            }
-            let mut kr = k.row_mut(ti);
-            let ks = kr
-                .as_slice_mut()
-                .ok_or_else(|| Error::ShapeMismatch("k not contiguous".into()))?;
-            for head in ks.chunks_exact_mut(hd) {
-                apply_rope(head, &cos, &sin);
-            }
-        }
+        let (q, k, v) = self.qkv_rotated(x, rope, engine, false)?;
         let past = cache.k.len() / kv_dim;
         cache.k.extend(k.iter());
         cache.v.extend(v.iter());
@@ -721,36 +733,9 @@ impl Attention {
         let t = x.nrows();
         let (nh, nkv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
         let kv_dim = nkv * hd;
-        if rope.cos.nrows() != t || rope.cos.ncols() * 2 != hd {
-            return Err(Error::ShapeMismatch(format!(
-                "rope tables {:?} for {t} tokens of head_dim {hd}",
-                rope.cos.dim()
-            )));
-        }
-        let mut qkv =
-            linear_group_chip(&[&self.q_proj, &self.k_proj, &self.v_proj], x, engine)?.into_iter();
-        let (mut q, mut k, v) = match (qkv.next(), qkv.next(), qkv.next()) {
-            (Some(q), Some(k), Some(v)) => (q, k, v),
-            _ => return Err(Error::Engine("q/k/v results missing".into())),
-        };
+        let (q, k, v) = self.qkv_rotated(x, rope, engine, true)?;
         let past = cache.kq.len() / kv_dim;
         for ti in 0..t {
-            let cos = rope.cos.row(ti).to_vec();
-            let sin = rope.sin.row(ti).to_vec();
-            let mut qr = q.row_mut(ti);
-            let qs = qr
-                .as_slice_mut()
-                .ok_or_else(|| Error::ShapeMismatch("q not contiguous".into()))?;
-            for head in qs.chunks_exact_mut(hd) {
-                apply_rope_chip(head, &cos, &sin);
-            }
-            let mut kr = k.row_mut(ti);
-            let ks = kr
-                .as_slice_mut()
-                .ok_or_else(|| Error::ShapeMismatch("k not contiguous".into()))?;
-            for head in ks.chunks_exact_mut(hd) {
-                apply_rope_chip(head, &cos, &sin);
-            }
             for (src, vals, scales) in [
                 (k.row(ti), &mut cache.kq, &mut cache.ks),
                 (v.row(ti), &mut cache.vq, &mut cache.vs),
