@@ -2,6 +2,7 @@
 rtl/pkg/tessera_pkg.sv
 rtl/regs/gen/tessera_regs_pkg.sv
 rtl/prim/prim_ram_1r1w.sv
+rtl/prim/prim_ram_banked.sv
 rtl/prim/prim_global_buf.sv
 rtl/tile/tile_sva.sv
 rtl/tile/tile.sv
@@ -25,6 +26,7 @@ rtl/vec/vec_fp_ldexp.sv
 rtl/vec/vec_f2i.sv
 rtl/vec/vec_fp_divsqrt.sv
 rtl/vec/vec_fn.sv
+rtl/tok/tok_engine.sv
 rtl/host/host_csr.sv
 rtl/top/tessera_top.sv
 rtl/fpga/uart_rx.sv

@@ -11,6 +11,12 @@
 // drain. WEIGHT_LOAD, VBUF_READ, FENCE and PERF_SNAPSHOT first wait until nothing is outstanding.
 // On an error the processor records the code, raises the error interrupt and stops: it then
 // drops every beat and CMD_FIFO word it receives, so the host never blocks, until a soft reset.
+//
+// The token engine (rtl/tok/tok_engine.sv) is driven from here: ENG_LOAD's payload beats go to
+// its program memory or DMEM, and a TOKEN, once every earlier product has completed, starts it
+// and is in hand until the engine ends or fails. Meanwhile the engine's MATVEC instructions come
+// back here as headers, checked and issued like MATVEC descriptors (their errors stop the
+// processor with the instruction's index in ERROR.desc), and the engine owns the output stream.
 
 `include "prim_assert.svh"
 
@@ -26,6 +32,8 @@ module ctrl_cmdproc
   parameter int unsigned RbufWords   = 256,   // result buffer depth in words of Lanes int32
   parameter int unsigned StreamWidth = 64,
   parameter int unsigned FlitData    = 160,
+  parameter int unsigned ProgInstrs  = 1024,  // token engine program memory, instructions
+  parameter int unsigned DmemWords   = 1048576,  // token engine DMEM, 32-bit words
   localparam int unsigned ChunkBits = KWidth * 8,
   localparam int unsigned WordBits  = Lanes * KWidth * 8,
   localparam int unsigned RWordBits = Lanes * AccWidth,
@@ -84,7 +92,24 @@ module ctrl_cmdproc
   output logic                   snapshot_o,       // pulse: PERF_SNAPSHOT
   output logic                   stall_input_o,    // waiting for a beat or word mid-descriptor
   output logic                   stall_output_o,   // output beat held by backpressure
-  output logic                   stall_cmd_o       // idle, no descriptor available
+  output logic                   stall_cmd_o,      // idle, no descriptor available
+  // Token engine
+  output logic                   eng_ld_valid_o,   // an ENG_LOAD payload beat (s_axis_tdata_i)
+  output logic                   eng_ld_space_o,   // 0: program memory, 1: DMEM
+  output logic [31:0]            eng_ld_addr_o,    // its first word address
+  output logic                   tok_start_o,      // pulse: run the program
+  output logic [31:0]            tok_id_o,
+  output logic [31:0]            tok_pos_o,
+  output logic                   tok_logits_o,
+  output logic                   tok_active_o,     // a TOKEN is in hand
+  input  logic                   tok_done_i,
+  input  logic                   tok_err_i,
+  input  logic [7:0]             tok_code_i,
+  input  logic [23:0]            tok_pc_i,         // index of the engine's instruction
+  input  logic                   tok_mv_valid_i,   // a MATVEC instruction, words 1..6
+  input  logic [6*32-1:0]        tok_mv_fields_i,
+  output logic                   tok_mv_ack_o,     // pulse: its chunks are all sent
+  output logic                   results_idle_o    // no result buffer write still due
 );
 
   ////////////////
@@ -104,6 +129,7 @@ module ctrl_cmdproc
   localparam int unsigned WwW        = $clog2(WeightWords + 1);    // 0 .. WeightWords
   localparam int unsigned AwW        = $clog2(ActWords + 1);       // 0 .. ActWords
   localparam int unsigned WendW      = WwW + AwW + 1;              // base + groups x chunks
+  localparam int unsigned BeatWords  = StreamWidth / 32;
 
   `ASSERT_STATIC(gen_tiles_A, NumTiles >= 1 && (NumTiles & (NumTiles - 1)) == 0 &&
                  NumTiles <= (1 << TileIdxWidth),
@@ -140,6 +166,8 @@ module ctrl_cmdproc
 
   // Payload loads (weights or activation chunks).
   logic                  ldw_d, ldw_q;         // 1: weight words, 0: activation chunks
+  logic                  lde_d, lde_q;         // 1: token engine words (by beats)
+  logic                  lsp_d, lsp_q;         // their space: 0 program memory, 1 DMEM
   logic [BeatCntW-1:0]   lbeat_d, lbeat_q;     // beat within the word or chunk
   logic [WordBits-1:0]   lbuf_d, lbuf_q;       // gathered beats
   logic [31:0]           laddr_d, laddr_q;     // word or chunk address of the next write
@@ -162,6 +190,8 @@ module ctrl_cmdproc
   logic [23:0]           didx_d, didx_q;       // index of the descriptor in hand
   logic [15:0]           dcnt_d, dcnt_q;       // descriptors completed
   logic                  intr_done_d, intr_done_q, intr_err_d, intr_err_q, snap_d, snap_q;
+  logic                  tok_d, tok_q;         // a TOKEN is in hand
+  logic                  tmv_d, tmv_q;         // the MATVEC in hand is the engine's
 
   /////////////////////
   // Header decoding //
@@ -180,6 +210,7 @@ module ctrl_cmdproc
   logic        dec_payload;  // a payload follows on the stream
   logic [LgPkWidth-1:0] dec_lg_pk;
   logic [63:0] mv_aend, mv_rend, mv_beats, ld_end, rd_end;
+  logic [63:0] el_space;      // ENG_LOAD: words of the space
   logic        mv_wover;      // base + groups x chunks exceeds the weight memory
   logic [WendW-1:0] mv_wend;  // base + groups x chunks, when base and groups fit WeightWords
 
@@ -198,6 +229,7 @@ module ctrl_cmdproc
     mv_rend  = 64'(w6) + mv_beats;
     ld_end   = 64'(w3) + 64'(w4);  // WEIGHT_LOAD: base + count
     rd_end   = 64'(w1) + 64'(w2);  // VBUF_LOAD / VBUF_READ: address + count
+    el_space = w1[0] ? 64'(DmemWords) : 64'(ProgInstrs) * 64'(DescWords);
 
     dec_payload = 1'b0;
     dec_err     = ErrNone;
@@ -237,6 +269,19 @@ module ctrl_cmdproc
           dec_err = ErrShape;
         end else if (rd_end > 64'(RbufWords)) begin
           dec_err = ErrRbufRange;
+        end
+      end
+      OpEngLoad: begin
+        dec_payload = 1'b1;
+        if (w1 > 32'd1 || w3 == 32'd0 || w2 % BeatWords != 0 || w3 % BeatWords != 0) begin
+          dec_err = ErrShape;
+        end else if (64'(w2) + 64'(w3) > el_space) begin
+          dec_err = w1[0] ? ErrDmemRange : ErrProgRange;
+        end
+      end
+      OpToken: begin
+        if (w3[31:1] != 31'd0) begin
+          dec_err = ErrShape;
         end
       end
       default: dec_err = ErrOpcode;
@@ -309,8 +354,9 @@ module ctrl_cmdproc
   logic [WordBits-1:0] ld_word;  // the completed word or chunk (with this beat)
 
   assign in_hs       = s_axis_tvalid_i && s_axis_tready_o;
-  assign ld_unit_end = ldw_q ? (lbeat_q == BeatCntW'(BeatsWord - 1))
-                             : (lbeat_q == BeatCntW'(BeatsChunk - 1));
+  assign ld_unit_end = lde_q ? 1'b1
+                      : ldw_q ? (lbeat_q == BeatCntW'(BeatsWord - 1))
+                              : (lbeat_q == BeatCntW'(BeatsChunk - 1));
   assign ld_tile_end = ld_unit_end && (lcnt_q == 32'd1);
   assign ld_end_beat = ld_tile_end && (ltile_q == llast_q);
 
@@ -326,11 +372,15 @@ module ctrl_cmdproc
   end
   assign ld_word = lbuf_d;
 
-  assign wt_valid_o   = (state_q == CmdLoad) && in_hs && ldw_q && ld_unit_end;
+  assign wt_valid_o   = (state_q == CmdLoad) && in_hs && !lde_q && ldw_q && ld_unit_end;
   assign wt_data_o    = {ltile_q, laddr_q, ld_word};
-  assign abuf_we_o    = (state_q == CmdLoad) && in_hs && !ldw_q && ld_unit_end;
+  assign abuf_we_o    = (state_q == CmdLoad) && in_hs && !lde_q && !ldw_q && ld_unit_end;
   assign abuf_waddr_o = laddr_q[AbufAw-1:0];
   assign abuf_wdata_o = ld_word[ChunkBits-1:0];
+
+  assign eng_ld_valid_o = (state_q == CmdLoad) && in_hs && lde_q;
+  assign eng_ld_space_o = lsp_q;
+  assign eng_ld_addr_o  = laddr_q;
 
   ////////////////////
   // Read-back path //
@@ -403,6 +453,10 @@ module ctrl_cmdproc
     rdv_d    = rd_issue;
     rdkp_d   = rd_issue ? mvkp_q : rdkp_q;
     ldw_d    = ldw_q;
+    lde_d    = lde_q;
+    lsp_d    = lsp_q;
+    tok_d    = tok_q;
+    tmv_d    = tmv_q;
     lbeat_d  = lbeat_q;
     laddr_d  = laddr_q;
     lbase_d  = lbase_q;
@@ -488,6 +542,7 @@ module ctrl_cmdproc
             OpWeightLoad: begin
               state_d = CmdWait;
               ldw_d   = 1'b1;
+              lde_d   = 1'b0;
               lbeat_d = '0;
               laddr_d = w3;
               lbase_d = w3;
@@ -499,6 +554,7 @@ module ctrl_cmdproc
             OpVbufLoad: begin
               state_d = CmdLoad;
               ldw_d   = 1'b0;
+              lde_d   = 1'b0;
               lbeat_d = '0;
               laddr_d = w1;
               lbase_d = w1;
@@ -514,7 +570,20 @@ module ctrl_cmdproc
               raddr_d = w1;
               rcnt_d  = w2;
             end
-            OpFence, OpPerfSnapshot: state_d = CmdWait;
+            OpEngLoad: begin  // units of one beat, BeatWords words each
+              state_d = CmdLoad;
+              ldw_d   = 1'b0;
+              lde_d   = 1'b1;
+              lsp_d   = w1[0];
+              lbeat_d = '0;
+              laddr_d = w2;
+              lbase_d = w2;
+              lcnt_d  = w3 / BeatWords;
+              lnum_d  = w3 / BeatWords;
+              ltile_d = '0;
+              llast_d = '0;
+            end
+            OpFence, OpPerfSnapshot, OpToken: state_d = CmdWait;
             default: begin  // OpNop
               state_d = CmdIdle;
               didx_d  = didx_q + 24'd1;
@@ -529,6 +598,10 @@ module ctrl_cmdproc
           unique case (op_q)
             OpWeightLoad: state_d = CmdLoad;
             OpVbufRead:   state_d = CmdRead;
+            OpToken: begin  // tok_start_o starts the engine
+              state_d = CmdTok;
+              tok_d   = 1'b1;
+            end
             OpFence: begin
               state_d     = CmdIdle;
               intr_done_d = 1'b1;
@@ -563,9 +636,14 @@ module ctrl_cmdproc
           end
         end
         if (mvsent_q == mvtot_q && !rdv_q && !cf_out_valid) begin
-          state_d = CmdIdle;
-          didx_d  = didx_q + 24'd1;
-          dcnt_d  = dcnt_q + 16'd1;
+          if (tmv_q) begin  // tok_mv_ack_o tells the engine
+            state_d = CmdTok;
+            tmv_d   = 1'b0;
+          end else begin
+            state_d = CmdIdle;
+            didx_d  = didx_q + 24'd1;
+            dcnt_d  = dcnt_q + 16'd1;
+          end
         end
       end
 
@@ -573,7 +651,7 @@ module ctrl_cmdproc
         if (in_hs) begin
           lbeat_d = ld_unit_end ? '0 : lbeat_q + BeatCntW'(1);
           if (ld_unit_end) begin
-            laddr_d = laddr_q + 32'd1;
+            laddr_d = laddr_q + (lde_q ? 32'(BeatWords) : 32'd1);
             lcnt_d  = lcnt_q - 32'd1;
             if (ld_tile_end) begin
               ltile_d = ltile_q + TileIdxWidth'(1);
@@ -617,6 +695,24 @@ module ctrl_cmdproc
         end
       end
 
+      CmdTok: begin
+        if (tok_err_i) begin
+          state_d = CmdError;
+          ecode_d = tok_code_i;
+        end else if (tok_done_i) begin
+          state_d = CmdIdle;
+          tok_d   = 1'b0;
+          didx_d  = didx_q + 24'd1;
+          dcnt_d  = dcnt_q + 16'd1;
+        end else if (tok_mv_valid_i) begin
+          // The engine's MATVEC: decoded and issued as a descriptor from CMD_FIFO would be.
+          state_d = CmdDecode;
+          hdr_d   = {32'd0, tok_mv_fields_i, 24'd0, OpMatvec};
+          hsrc_d  = 1'b1;
+          tmv_d   = 1'b1;
+        end
+      end
+
       CmdError: ;
 
       default: state_d = CmdError;
@@ -633,7 +729,7 @@ module ctrl_cmdproc
       end
     end
     if (state_q != CmdError && state_d == CmdError) begin
-      edesc_d    = didx_q;
+      edesc_d    = tok_q ? tok_pc_i : didx_q;
       intr_err_d = 1'b1;
     end
   end
@@ -656,6 +752,10 @@ module ctrl_cmdproc
       rdv_q       <= 1'b0;
       rdkp_q      <= '0;
       ldw_q       <= 1'b0;
+      lde_q       <= 1'b0;
+      lsp_q       <= 1'b0;
+      tok_q       <= 1'b0;
+      tmv_q       <= 1'b0;
       lbeat_q     <= '0;
       lbuf_q      <= '0;
       laddr_q     <= '0;
@@ -693,6 +793,10 @@ module ctrl_cmdproc
       rdv_q       <= rdv_d;
       rdkp_q      <= rdkp_d;
       ldw_q       <= ldw_d;
+      lde_q       <= lde_d;
+      lsp_q       <= lsp_d;
+      tok_q       <= tok_d;
+      tmv_q       <= tmv_d;
       lbeat_q     <= lbeat_d;
       lbuf_q      <= lbuf_d;
       laddr_q     <= laddr_d;
@@ -729,6 +833,14 @@ module ctrl_cmdproc
   assign intr_error_o   = intr_err_q;
   assign snapshot_o     = snap_q;
   assign stall_output_o = m_axis_tvalid_o && !m_axis_tready_i;
+  assign tok_start_o    = (state_q == CmdWait) && (op_q == OpToken) && (outst_q == '0);
+  assign tok_mv_ack_o   = (state_q == CmdMvChunks) && tmv_q && (mvsent_q == mvtot_q) &&
+                          !rdv_q && !cf_out_valid;
+  assign tok_id_o       = w1;
+  assign tok_pos_o      = w2;
+  assign tok_logits_o   = w3[0];
+  assign tok_active_o   = tok_q;
+  assign results_idle_o = (outst_q == '0);
   assign stall_cmd_o    = (state_q == CmdIdle) && !s_axis_tvalid_i && !(run_q && cmdq_valid_i);
   assign stall_input_o  = ((state_q == CmdHdr) && (hsrc_q ? !cmdq_valid_i : !s_axis_tvalid_i)) ||
                           ((state_q == CmdLoad) && !s_axis_tvalid_i);

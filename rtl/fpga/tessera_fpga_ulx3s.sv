@@ -19,6 +19,11 @@ module tessera_fpga_ulx3s #(
   parameter int unsigned AbufWords   = 256,
   parameter int unsigned RbufWords   = 256,
   parameter int unsigned StreamWidth = 64,
+  parameter int unsigned VmemWords   = 4096,
+  parameter int unsigned DmemWords   = 1048576,
+  parameter int unsigned ProgInstrs  = 1024,
+  parameter int unsigned Context     = 256,
+  parameter int unsigned HeadDimMax  = 128,
   // Board and link
   parameter int unsigned ClksPerBit  = 25,        // 1 Mbaud at 25 MHz
   parameter int unsigned ClkHz       = 25000000,  // clk_25mhz
@@ -95,7 +100,12 @@ module tessera_fpga_ulx3s #(
     .ActWords    (ActWords),
     .AbufWords   (AbufWords),
     .RbufWords   (RbufWords),
-    .StreamWidth (StreamWidth)
+    .StreamWidth (StreamWidth),
+    .VmemWords   (VmemWords),
+    .DmemWords   (DmemWords),
+    .ProgInstrs  (ProgInstrs),
+    .Context     (Context),
+    .HeadDimMax  (HeadDimMax)
   ) u_chip (
     .clk_i            (clk),
     .rst_ni           (rst_n),

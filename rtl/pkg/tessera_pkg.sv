@@ -48,7 +48,9 @@ package tessera_pkg;
     OpVbufLoad     = 8'h03,  // int8 chunks to the activation buffer; payload follows
     OpVbufRead     = 8'h04,  // result buffer words to the output stream
     OpFence        = 8'h05,  // wait for every earlier descriptor, then raise INTR_STATUS.done
-    OpPerfSnapshot = 8'h06   // wait for every earlier descriptor, then copy the counters
+    OpPerfSnapshot = 8'h06,  // wait for every earlier descriptor, then copy the counters
+    OpEngLoad      = 8'h07,  // words to the token engine's program memory or DMEM; payload follows
+    OpToken        = 8'h08   // run the token engine's program for one token
   } opcode_e;
 
   // Error codes reported in ERROR.code.
@@ -116,7 +118,109 @@ package tessera_pkg;
     CmdMvChunks = 4'd5,  // sending the activation chunks down the multicast tree
     CmdLoad     = 4'd6,  // taking a weight or activation payload from the stream
     CmdRead     = 4'd7,  // sending result buffer words to the output stream
-    CmdError    = 4'd8   // stopped on an error until a soft reset
+    CmdError    = 4'd8,  // stopped on an error until a soft reset
+    CmdTok      = 4'd9   // a TOKEN in hand: the token engine runs its program
   } cmd_state_e;
+
+  // Token engine sequencer state (rtl/tok/tok_engine.sv; one group of states per instruction).
+  typedef enum logic [6:0] {
+    TokIdle,
+    TokFetch,
+    TokFetchW,
+    TokDecode,
+    TokDiv,
+    TokMul1,
+    TokMul2,
+    TokMul3,
+    TokCheck,
+    TokFault,
+    TokNext,
+    TokEmbAddr,
+    TokEmbRd,
+    TokEmbWr,
+    TokRnARd,
+    TokRnA,
+    TokRnBRd,
+    TokRnB,
+    TokRnSs,
+    TokRnNf,
+    TokRnDiv,
+    TokRnEps,
+    TokRnRsq,
+    TokRnCRd,
+    TokRnC1,
+    TokRnC2,
+    TokMaxRd,
+    TokMax,
+    TokQs1,
+    TokQs2,
+    TokQsEnd,
+    TokQeRd,
+    TokQeMul,
+    TokQeCvt,
+    TokQePut,
+    TokMv,
+    TokDqWait,
+    TokDqRd,
+    TokDq1,
+    TokDq2,
+    TokDq3,
+    TokRoAddr,
+    TokRoRdA,
+    TokRoRdB,
+    TokRo1,
+    TokRo2,
+    TokRo3,
+    TokRo4,
+    TokRo5,
+    TokRo6,
+    TokRo7,
+    TokKv0,
+    TokKv1,
+    TokKv2,
+    TokKvHead,
+    TokKvScale,
+    TokAt0,
+    TokAt1,
+    TokAt2,
+    TokAtHead,
+    TokAtC,
+    TokAtS0,
+    TokAtSRd,
+    TokAtSAcc,
+    TokAtSKs,
+    TokAtS1,
+    TokAtS2,
+    TokAtS3,
+    TokAtM,
+    TokAtERd,
+    TokAtE1,
+    TokAtE2,
+    TokAtE3,
+    TokAtE4,
+    TokAtSum,
+    TokAtSc,
+    TokAtPRd,
+    TokAtPMul,
+    TokAtPCvt,
+    TokAtV0,
+    TokAtVRd,
+    TokAtVAcc,
+    TokAtV1,
+    TokAtV2,
+    TokSiRd,
+    TokSi1,
+    TokSi2,
+    TokSi3,
+    TokAdRd,
+    TokAd1,
+    TokAd2,
+    TokAmRd,
+    TokAm1,
+    TokLgRd,
+    TokLg1,
+    TokLgSend,
+    TokEndSend
+  } tok_state_e;
 
 endpackage

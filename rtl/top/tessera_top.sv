@@ -17,7 +17,12 @@ module tessera_top
   parameter int unsigned ActWords    = 64,    // tile activation buffer depth in chunks
   parameter int unsigned AbufWords   = 256,   // vector buffer: activation chunks
   parameter int unsigned RbufWords   = 256,   // vector buffer: result words of Lanes int32
-  parameter int unsigned StreamWidth = 64     // AXI4-Stream tdata bits
+  parameter int unsigned StreamWidth = 64,    // AXI4-Stream tdata bits
+  parameter int unsigned VmemWords   = 4096,     // token engine vector memory, binary32 words
+  parameter int unsigned DmemWords   = 1048576,  // token engine data memory, 32-bit words
+  parameter int unsigned ProgInstrs  = 1024,     // token engine program memory, instructions
+  parameter int unsigned Context     = 256,      // largest KV-cache context of an instruction
+  parameter int unsigned HeadDimMax  = 128       // largest head_dim of ATTEND
 ) (
   input  logic                   clk_i,
   input  logic                   rst_ni,
@@ -190,6 +195,19 @@ module tessera_top
   logic [RWordBits-1:0] rbuf_rdata;
   logic                 tile_err;
   logic                 stall_input, stall_output, stall_cmd;
+  logic                 cmd_m_valid, cmd_m_last;
+  logic [StreamWidth-1:0] cmd_m_data;
+  logic                 cmd_abuf_we;
+  logic [AbufAw-1:0]    cmd_abuf_waddr;
+  logic [ChunkBits-1:0] cmd_abuf_wdata;
+  logic                 cmd_rbuf_re;
+  logic [RbufAw-1:0]    cmd_rbuf_raddr;
+  logic                 eng_ld_valid, eng_ld_space, tok_start, tok_logits, tok_active;
+  logic [31:0]          eng_ld_addr, tok_id, tok_pos;
+  logic [23:0]          tok_pc;
+  logic                 tok_done, tok_err, tok_mv_valid, tok_mv_ack, results_idle;
+  logic [7:0]           tok_code;
+  logic [6*32-1:0]      tok_mv_fields;
 
   ctrl_cmdproc #(
     .NumTiles    (NumTiles),
@@ -200,7 +218,9 @@ module tessera_top
     .AbufWords   (AbufWords),
     .RbufWords   (RbufWords),
     .StreamWidth (StreamWidth),
-    .FlitData    (FlitData)
+    .FlitData    (FlitData),
+    .ProgInstrs  (ProgInstrs),
+    .DmemWords   (DmemWords)
   ) u_cmdproc (
     .clk_i           (clk_i),
     .rst_ni          (core_rst_n),
@@ -208,10 +228,10 @@ module tessera_top
     .s_axis_tready_o (s_axis_tready_o),
     .s_axis_tdata_i  (s_axis_tdata_i),
     .s_axis_tlast_i  (s_axis_tlast_i),
-    .m_axis_tvalid_o (m_axis_tvalid_o),
+    .m_axis_tvalid_o (cmd_m_valid),
     .m_axis_tready_i (m_axis_tready_i),
-    .m_axis_tdata_o  (m_axis_tdata_o),
-    .m_axis_tlast_o  (m_axis_tlast_o),
+    .m_axis_tdata_o  (cmd_m_data),
+    .m_axis_tlast_o  (cmd_m_last),
     .cmdq_valid_i    (cmdq_valid),
     .cmdq_ready_o    (cmdq_ready),
     .cmdq_data_i     (cmdq_data),
@@ -222,14 +242,14 @@ module tessera_top
     .mc_data_o       (mc_data),
     .wt_valid_o      (wt_valid),
     .wt_data_o       (wt_data),
-    .abuf_we_o       (abuf_we),
-    .abuf_waddr_o    (abuf_waddr),
-    .abuf_wdata_o    (abuf_wdata),
+    .abuf_we_o       (cmd_abuf_we),
+    .abuf_waddr_o    (cmd_abuf_waddr),
+    .abuf_wdata_o    (cmd_abuf_wdata),
     .abuf_re_o       (abuf_re),
     .abuf_raddr_o    (abuf_raddr),
     .abuf_rdata_i    (abuf_rdata),
-    .rbuf_re_o       (rbuf_re),
-    .rbuf_raddr_o    (rbuf_raddr),
+    .rbuf_re_o       (cmd_rbuf_re),
+    .rbuf_raddr_o    (cmd_rbuf_raddr),
     .rbuf_rdata_i    (rbuf_rdata),
     .rbuf_written_i  (rbuf_we),
     .tile_err_i      (tile_err),
@@ -243,8 +263,91 @@ module tessera_top
     .snapshot_o      (snapshot_cmd),
     .stall_input_o   (stall_input),
     .stall_output_o  (stall_output),
-    .stall_cmd_o     (stall_cmd)
+    .stall_cmd_o     (stall_cmd),
+    .eng_ld_valid_o  (eng_ld_valid),
+    .eng_ld_space_o  (eng_ld_space),
+    .eng_ld_addr_o   (eng_ld_addr),
+    .tok_start_o     (tok_start),
+    .tok_id_o        (tok_id),
+    .tok_pos_o       (tok_pos),
+    .tok_logits_o    (tok_logits),
+    .tok_active_o    (tok_active),
+    .tok_done_i      (tok_done),
+    .tok_err_i       (tok_err),
+    .tok_code_i      (tok_code),
+    .tok_pc_i        (tok_pc),
+    .tok_mv_valid_i  (tok_mv_valid),
+    .tok_mv_fields_i (tok_mv_fields),
+    .tok_mv_ack_o    (tok_mv_ack),
+    .results_idle_o  (results_idle)
   );
+
+  //////////////////
+  // Token engine //
+  //////////////////
+
+  logic                   eng_abuf_we, eng_rbuf_re, eng_m_valid, eng_m_last;
+  logic [AbufAw-1:0]      eng_abuf_waddr;
+  logic [ChunkBits-1:0]   eng_abuf_wdata;
+  logic [RbufAw-1:0]      eng_rbuf_raddr;
+  logic [StreamWidth-1:0] eng_m_data;
+
+  tok_engine #(
+    .Lanes       (Lanes),
+    .KWidth      (KWidth),
+    .AbufWords   (AbufWords),
+    .RbufWords   (RbufWords),
+    .StreamWidth (StreamWidth),
+    .VmemWords   (VmemWords),
+    .DmemWords   (DmemWords),
+    .ProgInstrs  (ProgInstrs),
+    .Context     (Context),
+    .HeadDimMax  (HeadDimMax)
+  ) u_tok (
+    .clk_i        (clk_i),
+    .rst_ni       (core_rst_n),
+    .stop_i       (error),
+    .ld_valid_i   (eng_ld_valid),
+    .ld_space_i   (eng_ld_space),
+    .ld_addr_i    (eng_ld_addr),
+    .ld_data_i    (s_axis_tdata_i),
+    .start_i      (tok_start),
+    .token_i      (tok_id),
+    .pos_i        (tok_pos),
+    .logits_i     (tok_logits),
+    .done_o       (tok_done),
+    .err_o        (tok_err),
+    .err_code_o   (tok_code),
+    .pc_o         (tok_pc),
+    .mv_valid_o   (tok_mv_valid),
+    .mv_fields_o  (tok_mv_fields),
+    .mv_ack_i     (tok_mv_ack),
+    .mv_idle_i    (results_idle),
+    .abuf_we_o    (eng_abuf_we),
+    .abuf_waddr_o (eng_abuf_waddr),
+    .abuf_wdata_o (eng_abuf_wdata),
+    .rbuf_re_o    (eng_rbuf_re),
+    .rbuf_raddr_o (eng_rbuf_raddr),
+    .rbuf_rdata_i (rbuf_rdata),
+    .m_valid_o    (eng_m_valid),
+    .m_ready_i    (m_axis_tready_i),
+    .m_data_o     (eng_m_data),
+    .m_last_o     (eng_m_last)
+  );
+
+  // The engine writes activation chunks and reads result words only while a TOKEN is in hand,
+  // when the command processor does neither; it owns the output stream then.
+  assign abuf_we         = cmd_abuf_we || eng_abuf_we;
+  assign abuf_waddr      = eng_abuf_we ? eng_abuf_waddr : cmd_abuf_waddr;
+  assign abuf_wdata      = eng_abuf_we ? eng_abuf_wdata : cmd_abuf_wdata;
+  assign rbuf_re         = cmd_rbuf_re || eng_rbuf_re;
+  assign rbuf_raddr      = eng_rbuf_re ? eng_rbuf_raddr : cmd_rbuf_raddr;
+  assign m_axis_tvalid_o = tok_active ? eng_m_valid : cmd_m_valid;
+  assign m_axis_tdata_o  = tok_active ? eng_m_data : cmd_m_data;
+  assign m_axis_tlast_o  = tok_active ? eng_m_last : cmd_m_last;
+
+  `ASSERT_NEVER(AbufTwoWriters_A, cmd_abuf_we && eng_abuf_we, clk_i, core_rst_n)
+  `ASSERT_NEVER(RbufTwoReaders_A, cmd_rbuf_re && eng_rbuf_re, clk_i, core_rst_n)
 
   ///////////////////
   // Vector buffer //
