@@ -736,6 +736,26 @@ module tok_engine
     .max_o   (cmpw_max)
   );
 
+  // Values the next-state logic derives within one state.
+  logic [32:0]          div_t;    // TokDiv: the partial remainder with the next dividend bit
+  logic [9:0]           sq_shift; // TokRnB: 2 (Emax - E) + 8
+  logic [ChunkBits-1:0] chunk;    // TokQePut: the chunk with the new element
+  logic [31:0]          kv_addr;  // TokQePut: the cache byte of the new element
+  logic [31:0]          q31;      // TokAtE3: rint(e * 2^31) clamped to [0, 2^31]
+  assign div_t    = {r_q.rem[31:0], f3[5'd31 - r_q.dstep[4:0]]};
+  assign sq_shift = {1'b0, r_q.emax - vm_rdata[30:23], 1'b0} + 10'd8;
+  assign kv_addr  = r_q.a2 + r_q.i;
+  always_comb begin
+    chunk = r_q.cbuf;
+    chunk[8*r_q.i[LgKWidth-1:0] +: 8] = r_q.qb;
+  end
+  always_comb begin
+    if (r_q.fc[30:23] == 8'hff && r_q.fc[22:0] != 23'd0) q31 = 32'd0;  // NaN
+    else if (r_q.fc[31]) q31 = 32'd0;
+    else if (r_q.fc[30:0] >= FOne[30:0]) q31 = 32'h8000_0000;
+    else q31 = f2iw_y;
+  end
+
   always_comb begin
     r_d = r_q;
 
@@ -790,13 +810,11 @@ module tok_engine
       end
       // heads / kv_heads, restoring, one quotient bit per cycle.
       TokDiv: begin
-        logic [32:0] t;
-        t = {r_q.rem[31:0], f3[5'd31 - r_q.dstep[4:0]]};
-        if (t >= 33'(f4)) begin
-          r_d.rem = t - 33'(f4);
+        if (div_t >= 33'(f4)) begin
+          r_d.rem = div_t - 33'(f4);
           r_d.quo = {r_q.quo[30:0], 1'b1};
         end else begin
-          r_d.rem = t;
+          r_d.rem = div_t;
           r_d.quo = {r_q.quo[30:0], 1'b0};
         end
         r_d.dstep = r_q.dstep + 6'd1;
@@ -924,9 +942,7 @@ module tok_engine
         r_d.state = TokRnB;
       end
       TokRnB: begin
-        logic [9:0] sh;
-        sh = {1'b0, r_q.emax - vm_rdata[30:23], 1'b0} + 10'd8;
-        if (vm_rdata[30:23] != 8'd0 && sh < 10'd64) r_d.acc = r_q.acc + (imul_p >> sh);
+        if (vm_rdata[30:23] != 8'd0 && sq_shift < 10'd64) r_d.acc = r_q.acc + (imul_p >> sq_shift);
         r_d.i = r_q.i + 32'd1;
         r_d.state = (r_q.i + 32'd1 == f4) ? TokRnSs : TokRnBRd;
       end
@@ -1035,9 +1051,6 @@ module tok_engine
         r_d.i = r_q.i + 32'd1;
         unique case (op)
           TokQuant: begin
-            logic [ChunkBits-1:0] chunk;
-            chunk = r_q.cbuf;
-            chunk[8*r_q.i[LgKWidth-1:0] +: 8] = r_q.qb;
             r_d.cbuf = chunk;
             if (r_q.i[LgKWidth-1:0] == LgKWidth'(KWidth - 1)) begin
               abuf_we_o = 1'b1;
@@ -1052,11 +1065,9 @@ module tok_engine
             end
           end
           TokKvAppend: begin  // the byte to the cache
-            logic [31:0] a;
-            a = r_q.a2 + r_q.i;
             dm_we = 1'b1;
-            dm_waddr = DmAw'(a >> 2);
-            dm_wbe = 4'b0001 << a[1:0];
+            dm_waddr = DmAw'(kv_addr >> 2);
+            dm_wbe = 4'b0001 << kv_addr[1:0];
             dm_wdata = {4{r_q.qb}};
             r_d.state = (r_q.i + 32'd1 == hd) ? TokKvScale : TokQeRd;
           end
@@ -1303,11 +1314,6 @@ module tok_engine
         end
       end
       TokAtE3: begin  // the Q1.31 sum: rint(e * 2^31) clamped to [0, 2^31]
-        logic [31:0] q31;
-        if (r_q.fc[30:23] == 8'hff && r_q.fc[22:0] != 23'd0) q31 = 32'd0;      // NaN
-        else if (r_q.fc[31]) q31 = 32'd0;
-        else if (r_q.fc[30:0] >= FOne[30:0]) q31 = 32'h8000_0000;
-        else q31 = f2iw_y;
         r_d.acc = r_q.acc + 64'(q31);
         r_d.state = TokAtE4;
       end
