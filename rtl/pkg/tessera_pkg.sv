@@ -48,7 +48,9 @@ package tessera_pkg;
     OpVbufLoad     = 8'h03,  // int8 chunks to the activation buffer; payload follows
     OpVbufRead     = 8'h04,  // result buffer words to the output stream
     OpFence        = 8'h05,  // wait for every earlier descriptor, then raise INTR_STATUS.done
-    OpPerfSnapshot = 8'h06   // wait for every earlier descriptor, then copy the counters
+    OpPerfSnapshot = 8'h06,  // wait for every earlier descriptor, then copy the counters
+    OpEngLoad      = 8'h07,  // words to the engine's program memory or DMEM; payload follows
+    OpToken        = 8'h08   // run the token-engine program for one token (id, position, flags)
   } opcode_e;
 
   // Error codes reported in ERROR.code.
