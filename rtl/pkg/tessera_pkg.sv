@@ -49,8 +49,8 @@ package tessera_pkg;
     OpVbufRead     = 8'h04,  // result buffer words to the output stream
     OpFence        = 8'h05,  // wait for every earlier descriptor, then raise INTR_STATUS.done
     OpPerfSnapshot = 8'h06,  // wait for every earlier descriptor, then copy the counters
-    OpEngLoad      = 8'h07,  // words to the token engine's program memory or DMEM; payload follows
-    OpToken        = 8'h08   // run the token engine's program for one token
+    OpEngLoad      = 8'h07,  // words to the engine's program memory or DMEM; payload follows
+    OpToken        = 8'h08   // run the token-engine program for one token (id, position, flags)
   } opcode_e;
 
   // Error codes reported in ERROR.code.

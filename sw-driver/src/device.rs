@@ -143,7 +143,19 @@ pub fn discover(t: &mut dyn Transport) -> Result<(Version, ChipConfig)> {
         abuf_words: regs.cfg_abuf_words().try_read()?.chunks() as usize,
         rbuf_words: regs.cfg_rbuf_words().try_read()?.words() as usize,
         stream_width: regs.cfg_stream().try_read()?.bits() as usize,
+        vmem_words: 0,
+        dmem_words: 0,
+        prog_instrs: 0,
+        context: 0,
+        head_dim_max: 0,
     };
+    // The registers do not report the token engine's sizes: take them from the named
+    // configuration whose nine reported parameters match, else from `tiny`'s.
+    let engine = match cfg.named_match() {
+        Some(named) => named,
+        None => ChipConfig::named("tiny")?,
+    };
+    let cfg = cfg.with_engine_of(&engine);
     cfg.check()?;
     Ok((version, cfg))
 }

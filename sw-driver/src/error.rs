@@ -88,6 +88,9 @@ pub enum Error {
     /// The chip's build configuration breaks a rule the driver relies on.
     #[error("unsupported chip configuration: {0}")]
     UnsupportedConfig(String),
+    /// The chip's output stream broke the framing the programming interface specifies.
+    #[error("output framing: {0}")]
+    Framing(String),
     /// The chip stopped with an error code.
     #[error("device error {code} at descriptor {descriptor}")]
     Device { code: ErrorCode, descriptor: u32 },

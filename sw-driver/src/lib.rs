@@ -17,6 +17,8 @@
 //!   product by product against the golden integer kernel.
 //! - [`token`]: the token-engine compiler (program and memory layout of a model, once per
 //!   model) and its reference interpreter ([`token::interp`]).
+//! - [`token_runtime`]: [`token_runtime::TokenRuntime`], a compiled model on a chip: loads
+//!   the tiles, the program and the DMEM image, runs one token per TOKEN descriptor.
 //! - [`bringup`]: the board bring-up sequence, step by step, on any transport.
 //! - [`models`]: small and synthetic Llama models for runs and tests.
 //! - [`testing`]: test doubles of the UART transport (a chip and a board in memory, a fault
@@ -33,6 +35,7 @@ pub mod projection;
 pub mod runtime;
 pub mod testing;
 pub mod token;
+pub mod token_runtime;
 pub mod transport;
 pub mod uart;
 pub mod uio;

@@ -10,6 +10,8 @@
 //!
 //! - [`MiniChip`]: registers of a chip configuration in a map, writes logged, stream input
 //!   recorded, stream output served from a queue, an interrupt flag.
+//! - [`EngineChip`]: the token engine's descriptors and registers over the reference
+//!   interpreter, for the token runtime's tests.
 //! - [`Board`]: the board's UART bridge as `docs/fpga.md` specifies it (hunting for the start
 //!   byte, CRC, `BAD_CRC` with the sequence number as received, a partial frame abandoned after a
 //!   gap, the kept response of a repeated sequence number, every command) in front of any
@@ -29,8 +31,12 @@ use std::time::{Duration, Instant};
 
 use tessera_regs::TesseraRegs;
 
+use tessera_abi::descriptor::{logits_beats, token_end_beat, EngSpace, TOKEN_LOGITS};
+use tessera_abi::token::{Instr, INSTR_WORDS};
+
 use crate::config::ChipConfig;
 use crate::error::{Error, Result};
+use crate::program::{Descriptor, ErrorCode, Opcode};
 use crate::transport::{Received, Transport};
 use crate::uart::{
     decode_request, encode_response, request_len, ByteLink, Command, FrameError, Hello, Status,
@@ -157,6 +163,262 @@ impl Transport for MiniChip {
 
     fn wait_irq(&mut self, _timeout: u64) -> Result<bool> {
         Ok(self.irq)
+    }
+
+    fn idle(&mut self, _cycles: u64) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Output beats: (words, tlast).
+pub type Beats = Vec<(Vec<u32>, bool)>;
+
+/// The token engine as a chip in memory: the reference interpreter behind the registers and
+/// streams the programming interface specifies, for the driver's tests of
+/// [`crate::token_runtime::TokenRuntime`] before and beside the RTL.
+///
+/// Registers: those of a [`MiniChip`], plus `STATUS` (never busy; the error flag and the count
+/// of completed descriptors), `ERROR`, `CTRL.soft_reset` (clears the error, the output and a
+/// partial packet; every memory keeps its contents), `INTR_STATUS` and `INTR_ENABLE`.
+/// Descriptors: NOP, FENCE, PERF_SNAPSHOT, WEIGHT_LOAD (with its range checks), ENG_LOAD and
+/// TOKEN (their checks, [`Descriptor::check_engine`]); any other is `ErrOpcode`, so
+/// this double is the token engine only. TOKEN runs [`Engine::step`]: its logits go out as
+/// beats per LOGITS instruction of the program memory, then the final beat; a fault sends
+/// nothing (the interpreter does not say which logits went out before it) and stops the chip
+/// with the code and the pc in `ERROR`. A stopped chip drops every input, as the RTL does.
+///
+/// [`Engine::step`]: crate::token::interp::Engine::step
+pub struct EngineChip {
+    regs: MiniChip,
+    pub engine: crate::token::interp::Engine,
+    /// Output beats not yet received: (words, tlast).
+    pub output: VecDeque<(Vec<u32>, bool)>,
+    /// Applied to each TOKEN's output beats before they are queued (tests of the driver's
+    /// framing checks and timeouts).
+    pub on_output: Option<fn(&mut Beats)>,
+    /// Descriptors completed since the last soft reset.
+    pub done: u16,
+    /// `(code, descriptor)` of the error that stopped the chip.
+    pub error: Option<(u8, u32)>,
+    /// Descriptors started since the last soft reset (the index `ERROR.descriptor` names).
+    index: u32,
+    packet: Vec<u32>,
+    intr_done: bool,
+    intr_error: bool,
+    intr_enable: u32,
+}
+
+impl EngineChip {
+    /// A chip of configuration `cfg` (the version this driver speaks) with zeroed memories.
+    pub fn new(cfg: &ChipConfig) -> EngineChip {
+        use tessera_regs::peakrdl_rust::reg::Register;
+        let version = tessera_regs::tessera_regs::version::Version::default().to_raw();
+        let limits = tessera_abi::token::EngineLimits::for_config(cfg);
+        let engine = crate::token::interp::Engine::new(
+            cfg,
+            limits,
+            vec![0; cfg.prog_words() as usize],
+            vec![vec![0; cfg.weight_words * cfg.word_bytes()]; cfg.tiles()],
+            Vec::new(),
+        );
+        EngineChip {
+            regs: MiniChip::new(cfg, version),
+            engine,
+            output: VecDeque::new(),
+            on_output: None,
+            done: 0,
+            error: None,
+            index: 0,
+            packet: Vec::new(),
+            intr_done: false,
+            intr_error: false,
+            intr_enable: 0,
+        }
+    }
+
+    fn stop(&mut self, code: ErrorCode, descriptor: u32) {
+        self.error = Some((code.code(), descriptor));
+        self.intr_error = true;
+    }
+
+    /// Runs one whole packet.
+    fn execute(&mut self, packet: &[u32]) {
+        let cfg = self.engine.cfg.clone();
+        let index = self.index;
+        self.index += 1;
+        let d = match Descriptor::decode(packet, &cfg) {
+            Ok(d) => d,
+            Err(tessera_abi::Error::Descriptor { code, .. }) => return self.stop(code, index),
+            Err(_) => return self.stop(ErrorCode::Opcode, index),
+        };
+        if let Err(code) = d.check_engine(&cfg) {
+            return self.stop(code, index);
+        }
+        let h = d.header;
+        match Opcode::ALL.iter().find(|o| **o as u8 == d.opcode()) {
+            Some(Opcode::Nop | Opcode::PerfSnapshot) => {}
+            Some(Opcode::Fence) => self.intr_done = true,
+            Some(Opcode::WeightLoad) => {
+                let (base, words) = (h[3] as usize, h[4] as usize);
+                if words == 0 {
+                    return self.stop(ErrorCode::Shape, index);
+                }
+                if base as u64 + words as u64 > cfg.weight_words as u64 {
+                    return self.stop(ErrorCode::WeightRange, index);
+                }
+                let wb = cfg.word_bytes();
+                let bytes: Vec<u8> = d.payload.iter().flat_map(|w| w.to_le_bytes()).collect();
+                for (k, t) in (h[1] as usize..=h[2] as usize).enumerate() {
+                    let src = &bytes[k * words * wb..(k + 1) * words * wb];
+                    self.engine.tiles[t][base * wb..(base + words) * wb].copy_from_slice(src);
+                }
+            }
+            Some(Opcode::EngLoad) => {
+                let at = h[2] as usize;
+                if h[1] == EngSpace::Program as u32 {
+                    self.engine.program[at..at + d.payload.len()].copy_from_slice(&d.payload);
+                } else {
+                    let bytes: Vec<u8> = d.payload.iter().flat_map(|w| w.to_le_bytes()).collect();
+                    let end = 4 * at + bytes.len();
+                    if self.engine.dmem.len() < end {
+                        self.engine.dmem.resize(end, 0);
+                    }
+                    self.engine.dmem[4 * at..end].copy_from_slice(&bytes);
+                }
+            }
+            Some(Opcode::Token) => {
+                let want = h[3] & TOKEN_LOGITS != 0;
+                match self.engine.step(h[1], h[2], want) {
+                    Ok(out) => {
+                        let beats = self.token_beats(&out);
+                        self.output.extend(beats);
+                    }
+                    Err(f) => return self.stop(f.code, f.pc as u32),
+                }
+            }
+            _ => return self.stop(ErrorCode::Opcode, index),
+        }
+        self.done = self.done.wrapping_add(1);
+    }
+
+    /// The beats of a token that reached END: each LOGITS instruction's words of `out` (the
+    /// LOGITS of the program memory before its first END), then the final beat.
+    fn token_beats(&self, out: &crate::token::interp::TokenOut) -> Beats {
+        let cfg = &self.engine.cfg;
+        let bw = cfg.beat_words().max(1);
+        let mut beats = Vec::new();
+        if let Some(logits) = &out.logits {
+            let mut words = logits.iter().map(|x| x.to_bits());
+            for w in self.engine.program.chunks_exact(INSTR_WORDS) {
+                let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
+                match Instr::decode(&w) {
+                    Ok(Instr::Logits { n, .. }) => {
+                        let mut v: Vec<u32> = words.by_ref().take(n as usize).collect();
+                        v.resize(logits_beats(cfg, n) * bw, 0);
+                        beats.extend(v.chunks(bw).map(|b| (b.to_vec(), false)));
+                    }
+                    Ok(Instr::End) => break,
+                    _ => {}
+                }
+            }
+        }
+        beats.push((token_end_beat(cfg, out.next, out.instrs as u32), true));
+        if let Some(f) = self.on_output {
+            f(&mut beats);
+        }
+        beats
+    }
+}
+
+impl Transport for EngineChip {
+    fn stream_width(&self) -> usize {
+        self.engine.cfg.stream_width
+    }
+
+    fn reg_read(&mut self, addr: u32) -> Result<u32> {
+        use tessera_regs::tessera_regs::{error, intr_status, status};
+        if addr == reg!(status) {
+            let s = u32::from(self.error.is_some()) << status::Status::ERROR_OFFSET
+                | u32::from(self.done) << status::Status::DONE_COUNT_OFFSET;
+            return Ok(s);
+        }
+        if addr == reg!(error) {
+            let (code, d) = self.error.unwrap_or((0, 0));
+            return Ok(u32::from(code) << error::Error::CODE_OFFSET
+                | (d & error::Error::DESCRIPTOR_MASK) << error::Error::DESCRIPTOR_OFFSET);
+        }
+        if addr == reg!(intr_status) {
+            return Ok(
+                u32::from(self.intr_done) << intr_status::IntrStatus::DONE_OFFSET
+                    | u32::from(self.intr_error) << intr_status::IntrStatus::ERROR_OFFSET,
+            );
+        }
+        if addr == reg!(intr_enable) {
+            return Ok(self.intr_enable);
+        }
+        self.regs.reg_read(addr)
+    }
+
+    fn reg_write(&mut self, addr: u32, value: u32) -> Result<()> {
+        use tessera_regs::tessera_regs::{ctrl, intr_status};
+        if addr == reg!(ctrl) {
+            if value >> ctrl::Ctrl::SOFT_RESET_OFFSET & 1 != 0 {
+                self.error = None;
+                self.output.clear();
+                self.packet.clear();
+                self.done = 0;
+                self.index = 0;
+            }
+            return Ok(());
+        }
+        if addr == reg!(intr_status) {
+            if value >> intr_status::IntrStatus::DONE_OFFSET & 1 != 0 {
+                self.intr_done = false;
+            }
+            if value >> intr_status::IntrStatus::ERROR_OFFSET & 1 != 0 {
+                self.intr_error = false;
+            }
+            return Ok(());
+        }
+        if addr == reg!(intr_enable) {
+            self.intr_enable = value;
+            return Ok(());
+        }
+        self.regs.reg_write(addr, value)
+    }
+
+    fn stream_send(&mut self, words: &[u32], tlast: bool, _timeout: u64) -> Result<()> {
+        if self.error.is_some() {
+            return Ok(());
+        }
+        self.packet.extend_from_slice(words);
+        if tlast {
+            let p = std::mem::take(&mut self.packet);
+            self.execute(&p);
+        }
+        Ok(())
+    }
+
+    fn stream_recv(&mut self, beats: usize, timeout: u64) -> Result<Received> {
+        if self.output.len() < beats {
+            return Err(Error::Timeout {
+                what: format!("{} of {beats} output beats", self.output.len()),
+                cycles: timeout,
+            });
+        }
+        let mut r = Received::default();
+        for (w, l) in self.output.drain(..beats) {
+            r.words.extend(w);
+            r.last.push(l);
+        }
+        Ok(r)
+    }
+
+    fn wait_irq(&mut self, _timeout: u64) -> Result<bool> {
+        use tessera_regs::tessera_regs::intr_enable::IntrEnable;
+        let on = |offset: usize| self.intr_enable >> offset & 1 != 0;
+        Ok(self.intr_done && on(IntrEnable::DONE_OFFSET)
+            || self.intr_error && on(IntrEnable::ERROR_OFFSET))
     }
 
     fn idle(&mut self, _cycles: u64) -> Result<()> {

@@ -233,7 +233,8 @@ def chat_templates():
 def chip_configs():
     put("chip_config", "configs.toml", (ROOT / "rtl/top/configs.toml").read_bytes())
     put("chip_config", "one.toml", "[t]\nGridRows = 1\nGridCols = 2\nLanes = 4\nKWidth = 8\n"
-        "WeightWords = 16\nActWords = 4\nAbufWords = 8\nRbufWords = 8\nStreamWidth = 32\n")
+        "WeightWords = 16\nActWords = 4\nAbufWords = 8\nRbufWords = 8\nStreamWidth = 32\n"
+        "VmemWords = 64\nDmemWords = 256\nProgInstrs = 16\nContext = 8\nHeadDimMax = 8\n")
 
 
 def transports():

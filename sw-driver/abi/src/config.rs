@@ -32,15 +32,36 @@ pub struct ChipConfig {
     pub abuf_words: usize,
     pub rbuf_words: usize,
     pub stream_width: usize,
+    /// Token engine: words of the vector memory (binary32).
+    pub vmem_words: usize,
+    /// Token engine: 32-bit words of the data memory (constants and KV caches).
+    pub dmem_words: usize,
+    /// Token engine: instructions of the program memory.
+    pub prog_instrs: usize,
+    /// Token engine: the largest context a ROPE, KV_APPEND or ATTEND may name.
+    pub context: usize,
+    /// Token engine: the largest head_dim of an ATTEND.
+    pub head_dim_max: usize,
 }
 
 /// Largest `Lanes` and `KWidth` (`StreamWidth`: 32 times this).
 const MAX_WIDTH: usize = 1 << 12;
 /// Largest `WeightWords`, `ActWords`, `AbufWords` and `RbufWords`.
 const MAX_WORDS: usize = 1 << 23;
+/// Largest `VmemWords` (VMEM addresses are 32-bit word addresses; far above any real chip).
+const MAX_VMEM_WORDS: usize = 1 << 28;
+/// Largest `DmemWords`: DMEM addresses are 32-bit byte addresses, so 4 GiB at most.
+const MAX_DMEM_WORDS: usize = 1 << 30;
+/// Largest `ProgInstrs` (its words, 8 per instruction, stay below 2^32).
+const MAX_PROG_INSTRS: usize = 1 << 24;
+/// Largest `Context` and `HeadDimMax`.
+const MAX_CONTEXT: usize = 1 << 24;
+const MAX_HEAD_DIM: usize = 1 << 16;
 
-/// The keys of a chip configuration section, in the order of [`ChipConfig::params`].
-const KEYS: [&str; 9] = [
+/// The keys of a chip configuration section, in the order of [`ChipConfig::params`]: the nine
+/// of the descriptor machine ([`CHIP_KEYS`] of them, which a chip reports in its `CFG_*`
+/// registers), then the five of the token engine.
+const KEYS: [&str; 14] = [
     "GridRows",
     "GridCols",
     "Lanes",
@@ -50,7 +71,15 @@ const KEYS: [&str; 9] = [
     "AbufWords",
     "RbufWords",
     "StreamWidth",
+    "VmemWords",
+    "DmemWords",
+    "ProgInstrs",
+    "Context",
+    "HeadDimMax",
 ];
+
+/// How many of [`KEYS`] a chip reports in its `CFG_*` registers (the first ones).
+pub const CHIP_KEYS: usize = 9;
 
 /// The sections of a configurations text, in file order, each as a TOML table.
 fn tables(text: &str, what: &str) -> Result<toml::Table> {
@@ -138,9 +167,34 @@ impl ChipConfig {
             abuf_words: get("AbufWords")?,
             rbuf_words: get("RbufWords")?,
             stream_width: get("StreamWidth")?,
+            vmem_words: get("VmemWords")?,
+            dmem_words: get("DmemWords")?,
+            prog_instrs: get("ProgInstrs")?,
+            context: get("Context")?,
+            head_dim_max: get("HeadDimMax")?,
         };
         c.check()?;
         Ok(c)
+    }
+
+    /// The named configuration whose [`CHIP_KEYS`] parameters (those a chip reports in its
+    /// `CFG_*` registers) equal `self`'s, in file order; `None` when none does.
+    pub fn named_match(&self) -> Option<ChipConfig> {
+        let mine = self.params();
+        Self::names()
+            .iter()
+            .filter_map(|n| Self::named(n).ok())
+            .find(|c| c.params()[..CHIP_KEYS] == mine[..CHIP_KEYS])
+    }
+
+    /// `self` with the token engine's parameters of `other`.
+    pub fn with_engine_of(mut self, other: &ChipConfig) -> ChipConfig {
+        self.vmem_words = other.vmem_words;
+        self.dmem_words = other.dmem_words;
+        self.prog_instrs = other.prog_instrs;
+        self.context = other.context;
+        self.head_dim_max = other.head_dim_max;
+        self
     }
 
     /// The Verilator `-G` parameters of this configuration.
@@ -155,6 +209,11 @@ impl ChipConfig {
             self.abuf_words,
             self.rbuf_words,
             self.stream_width,
+            self.vmem_words,
+            self.dmem_words,
+            self.prog_instrs,
+            self.context,
+            self.head_dim_max,
         ];
         KEYS.iter()
             .zip(values)
@@ -182,9 +241,25 @@ impl ChipConfig {
             ("ActWords", self.act_words, MAX_WORDS),
             ("AbufWords", self.abuf_words, MAX_WORDS),
             ("RbufWords", self.rbuf_words, MAX_WORDS),
+            ("VmemWords", self.vmem_words, MAX_VMEM_WORDS),
+            ("DmemWords", self.dmem_words, MAX_DMEM_WORDS),
+            ("ProgInstrs", self.prog_instrs, MAX_PROG_INSTRS),
+            ("Context", self.context, MAX_CONTEXT),
+            ("HeadDimMax", self.head_dim_max, MAX_HEAD_DIM),
         ] {
             if v > max {
                 return bad(format!("{key} {v}: must be at most {max}"));
+            }
+        }
+        for (key, v, min) in [
+            ("VmemWords", self.vmem_words, 1),
+            ("DmemWords", self.dmem_words, 1),
+            ("ProgInstrs", self.prog_instrs, 1),
+            ("Context", self.context, 1),
+            ("HeadDimMax", self.head_dim_max, 2),
+        ] {
+            if v < min {
+                return bad(format!("{key} {v}: must be at least {min}"));
             }
         }
         if self.abuf_words < 2 || self.rbuf_words < 2 {
@@ -237,6 +312,16 @@ impl ChipConfig {
     pub fn weight_bytes(&self) -> u64 {
         self.tiles() as u64 * self.weight_words as u64 * self.word_bytes() as u64
     }
+
+    /// Bytes of the token engine's data memory (`4 · DmemWords`).
+    pub fn dmem_bytes(&self) -> u64 {
+        4 * self.dmem_words as u64
+    }
+
+    /// 32-bit words of the token engine's program memory (`8 · ProgInstrs`).
+    pub fn prog_words(&self) -> u64 {
+        8 * self.prog_instrs as u64
+    }
 }
 
 #[cfg(test)]
@@ -252,6 +337,43 @@ mod tests {
         let sim = ChipConfig::named("sim").unwrap();
         assert_eq!(sim.macs_per_cycle(), 4096);
         assert!(ChipConfig::named("nonesuch").is_err());
+        // The token engine's sizes.
+        assert_eq!(tiny.dmem_bytes(), 4 << 20);
+        assert_eq!(tiny.prog_words(), 8 * 1024);
+        assert_eq!((tiny.context, tiny.head_dim_max), (256, 128));
+        assert_eq!(sim.dmem_bytes(), 128 << 20);
+        assert_eq!((sim.vmem_words, sim.context), (262_144, 2048));
+        let t1 = ChipConfig::named("t1-8b").unwrap();
+        assert_eq!(t1.dmem_bytes(), 2 << 30);
+        assert_eq!(t1.context, 4096);
+    }
+
+    #[test]
+    fn abi_chip_read_from_registers_takes_the_engine_of_its_match() {
+        // What a chip reports: the nine CFG_* parameters, no engine sizes.
+        let ulx3s = ChipConfig::named("ulx3s").unwrap();
+        let blank = ChipConfig {
+            name: "chip".into(),
+            vmem_words: 0,
+            dmem_words: 0,
+            prog_instrs: 0,
+            context: 0,
+            head_dim_max: 0,
+            ..ulx3s.clone()
+        };
+        let m = blank.named_match().unwrap();
+        assert_eq!(m.name, "ulx3s");
+        let found = blank.clone().with_engine_of(&m);
+        assert_eq!(found.params(), ulx3s.params());
+        assert_eq!(found.name, "chip");
+        // grid4x4 shares tiny's tiles but not its grid.
+        let g4 = ChipConfig::named("grid4x4").unwrap();
+        assert_eq!(g4.named_match().unwrap().name, "grid4x4");
+        let other = ChipConfig {
+            weight_words: 123,
+            ..g4
+        };
+        assert_eq!(other.named_match(), None);
     }
 
     #[test]
@@ -272,7 +394,9 @@ mod tests {
     #[test]
     fn abi_malformed_configs_are_refused_with_the_field() {
         let good = "[c]\nGridRows = 2\nGridCols = 2\nLanes = 4\nKWidth = 8\nWeightWords = 8\n\
-                    ActWords = 8\nAbufWords = 8\nRbufWords = 8\nStreamWidth = 64\n";
+                    ActWords = 8\nAbufWords = 8\nRbufWords = 8\nStreamWidth = 64\n\
+                    VmemWords = 64\nDmemWords = 256\nProgInstrs = 16\nContext = 8\n\
+                    HeadDimMax = 8\n";
         assert!(ChipConfig::from_toml(good, "c").is_ok());
         let cases = [
             (good.replace("Lanes = 4", "Lanes = -4"), "Lanes"),
@@ -297,6 +421,25 @@ mod tests {
             (
                 good.replace("StreamWidth = 64", "StreamWidth = 1099511627776"),
                 "StreamWidth",
+            ),
+            // The token engine's sizes: missing, zero, past their bounds.
+            (good.replace("Context = 8\n", ""), "Context"),
+            (good.replace("VmemWords = 64", "VmemWords = 0"), "VmemWords"),
+            (
+                good.replace("ProgInstrs = 16", "ProgInstrs = 0"),
+                "ProgInstrs",
+            ),
+            (
+                good.replace("HeadDimMax = 8", "HeadDimMax = 1"),
+                "HeadDimMax",
+            ),
+            (
+                good.replace("DmemWords = 256", "DmemWords = 1073741825"),
+                "DmemWords",
+            ),
+            (
+                good.replace("Context = 8", "Context = 9223372036854775807"),
+                "Context",
             ),
         ];
         for (text, needle) in cases {

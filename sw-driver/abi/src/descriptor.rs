@@ -36,10 +36,12 @@ pub enum Opcode {
     VbufRead = 0x04,
     Fence = 0x05,
     PerfSnapshot = 0x06,
+    EngLoad = 0x07,
+    Token = 0x08,
 }
 
 impl Opcode {
-    pub const ALL: [Opcode; 7] = [
+    pub const ALL: [Opcode; 9] = [
         Opcode::Nop,
         Opcode::Matvec,
         Opcode::WeightLoad,
@@ -47,6 +49,8 @@ impl Opcode {
         Opcode::VbufRead,
         Opcode::Fence,
         Opcode::PerfSnapshot,
+        Opcode::EngLoad,
+        Opcode::Token,
     ];
 
     /// What the opcode does, as the SV package says it.
@@ -59,6 +63,8 @@ impl Opcode {
             Opcode::VbufRead => "result buffer words to the output stream",
             Opcode::Fence => "wait for every earlier descriptor, then raise INTR_STATUS.done",
             Opcode::PerfSnapshot => "wait for every earlier descriptor, then copy the counters",
+            Opcode::EngLoad => "words to the engine's program memory or DMEM; payload follows",
+            Opcode::Token => "run the token-engine program for one token (id, position, flags)",
         }
     }
 
@@ -72,6 +78,8 @@ impl Opcode {
             Opcode::VbufRead => "VbufRead",
             Opcode::Fence => "Fence",
             Opcode::PerfSnapshot => "PerfSnapshot",
+            Opcode::EngLoad => "EngLoad",
+            Opcode::Token => "Token",
         }
     }
 }
@@ -198,6 +206,47 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// The memory an ENG_LOAD writes (`w1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum EngSpace {
+    /// The token engine's program memory: `8 · ProgInstrs` words, instruction `i` in words
+    /// `8i … 8i + 7`.
+    Program = 0,
+    /// The token engine's data memory: `DmemWords` words, byte `b` in word `b / 4`
+    /// (little-endian).
+    Dmem = 1,
+}
+
+impl EngSpace {
+    /// Words the space holds on `cfg`.
+    pub fn words(self, cfg: &ChipConfig) -> u64 {
+        match self {
+            EngSpace::Program => cfg.prog_words(),
+            EngSpace::Dmem => cfg.dmem_words as u64,
+        }
+    }
+}
+
+/// TOKEN flag (`w3` bit 0): send the words of every LOGITS instruction on the output stream.
+pub const TOKEN_LOGITS: u32 = 1;
+
+/// Output beats of one LOGITS instruction of `n` words under a TOKEN that asked for logits:
+/// `StreamWidth / 32` words per beat, the last beat zero-padded.
+pub fn logits_beats(cfg: &ChipConfig, n: u32) -> usize {
+    (n as usize).div_ceil(cfg.beat_words().max(1))
+}
+
+/// The last beat of a TOKEN's output: word 0 `NEXT`, word 1 the instructions executed (END
+/// included), every other word 0; it carries `tlast`.
+pub fn token_end_beat(cfg: &ChipConfig, next: u32, instrs: u32) -> Vec<u32> {
+    let mut beat = vec![0u32; cfg.beat_words().max(2)];
+    beat[0] = next;
+    beat[1] = instrs;
+    beat.truncate(cfg.beat_words().max(1));
+    beat
+}
+
 /// One descriptor: a header of eight words (`w0[7:0]` the opcode) and a payload of whole beats.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Descriptor {
@@ -269,6 +318,59 @@ impl Descriptor {
         Self::new(Opcode::PerfSnapshot, &[])
     }
 
+    /// ENG_LOAD of `words` into `space` from word `addr` on. The chip takes whole beats only:
+    /// `addr` and `words.len()` must be multiples of `StreamWidth / 32` ([`Self::check_engine`]).
+    pub fn eng_load(space: EngSpace, addr: u32, words: &[u32]) -> Descriptor {
+        let n = u32::try_from(words.len()).unwrap_or(u32::MAX);
+        let mut d = Self::new(Opcode::EngLoad, &[space as u32, addr, n]);
+        d.payload = words.to_vec();
+        d
+    }
+
+    /// TOKEN: run the program for token `id` at position `pos`; `logits` sets
+    /// [`TOKEN_LOGITS`].
+    pub fn token(id: u32, pos: u32, logits: bool) -> Descriptor {
+        let flags = if logits { TOKEN_LOGITS } else { 0 };
+        Self::new(Opcode::Token, &[id, pos, flags])
+    }
+
+    /// The descriptor checks of ENG_LOAD and TOKEN, in the chip's order (`docs/architecture.md`,
+    /// checks and error codes); every other descriptor passes (its checks are the command
+    /// processor's table). ENG_LOAD: a space past 1, then zero words or an address or word
+    /// count that is not whole beats, are `ErrShape`; then `addr + words` past the space is
+    /// `ErrProgRange` (program memory) or `ErrDmemRange` (DMEM). TOKEN: a flag other than
+    /// [`TOKEN_LOGITS`] is `ErrShape`.
+    pub fn check_engine(&self, cfg: &ChipConfig) -> std::result::Result<(), ErrorCode> {
+        let h = &self.header;
+        match self.opcode() {
+            op if op == Opcode::EngLoad as u8 => {
+                let space = match h[1] {
+                    0 => EngSpace::Program,
+                    1 => EngSpace::Dmem,
+                    _ => return Err(ErrorCode::Shape),
+                };
+                let bw = cfg.beat_words().max(1) as u32;
+                if h[3] == 0 || h[2] % bw != 0 || h[3] % bw != 0 {
+                    return Err(ErrorCode::Shape);
+                }
+                if u64::from(h[2]) + u64::from(h[3]) > space.words(cfg) {
+                    return Err(match space {
+                        EngSpace::Program => ErrorCode::ProgRange,
+                        EngSpace::Dmem => ErrorCode::DmemRange,
+                    });
+                }
+                Ok(())
+            }
+            op if op == Opcode::Token as u8 => {
+                if h[3] & !TOKEN_LOGITS != 0 {
+                    return Err(ErrorCode::Shape);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Header words on the command stream: eight words padded to whole beats
     /// (`max(1, 256 / StreamWidth)` beats).
     pub fn header_words(&self, cfg: &ChipConfig) -> Vec<u32> {
@@ -284,7 +386,9 @@ impl Descriptor {
         w
     }
 
-    /// Output beats this descriptor produces (VBUF_READ only).
+    /// Output beats this descriptor produces (VBUF_READ only: a TOKEN's depend on the program
+    /// it runs, [`logits_beats`] per LOGITS instruction when it asks for logits, then one
+    /// [`token_end_beat`]).
     pub fn output_beats(&self, cfg: &ChipConfig) -> usize {
         if self.opcode() == Opcode::VbufRead as u8 {
             self.header[2] as usize * cfg.lanes * 32 / cfg.stream_width
@@ -302,7 +406,8 @@ impl Descriptor {
     }
 
     /// Payload words the command processor takes after a header: `(last − first + 1) × words`
-    /// weight words for WEIGHT_LOAD, `chunks` chunks for VBUF_LOAD, none otherwise. Refuses an
+    /// weight words for WEIGHT_LOAD, `chunks` chunks for VBUF_LOAD, `w3` words for ENG_LOAD,
+    /// none otherwise. Refuses an
     /// unknown opcode (`ErrOpcode`) and a WEIGHT_LOAD tile range that is empty or past the last
     /// tile (`ErrTileRange`), as the chip does before it reads a payload.
     pub fn payload_len(header: &[u32; 8], cfg: &ChipConfig) -> Result<usize> {
@@ -331,6 +436,7 @@ impl Descriptor {
                 u64::try_from(b).unwrap_or(u64::MAX)
             }
             Some(Opcode::VbufLoad) => u64::from(header[2]).saturating_mul(cfg.kwidth as u64),
+            Some(Opcode::EngLoad) => 4 * u64::from(header[3]),
             Some(_) => 0,
         };
         Ok(usize::try_from(bytes.div_ceil(4)).unwrap_or(usize::MAX))
@@ -516,6 +622,69 @@ mod tests {
         assert_eq!(Descriptor::vbuf_read(0, 4).output_beats(&tiny), 8);
     }
 
+    #[test]
+    fn abi_engine_descriptors_encode_their_fields() {
+        let tiny = ChipConfig::named("tiny").unwrap();
+        let d = Descriptor::eng_load(EngSpace::Dmem, 6, &[9, 8]);
+        assert_eq!(&d.header[..4], [0x07, 1, 6, 2]);
+        assert_eq!(d.packet(&tiny)[8..], [9, 8]);
+        assert_eq!(Descriptor::payload_len(&d.header, &tiny), Ok(2));
+        let t = Descriptor::token(5, 7, true);
+        assert_eq!(&t.header[..], [0x08, 5, 7, 1, 0, 0, 0, 0]);
+        assert_eq!(Descriptor::token(5, 7, false).header[3], 0);
+        assert_eq!(t.packet(&tiny).len(), 8);
+        assert_eq!(t.output_beats(&tiny), 0);
+        // Logits beats and the final beat (tiny: two words per beat; ulx3s: one).
+        assert_eq!(logits_beats(&tiny, 5), 3);
+        assert_eq!(logits_beats(&tiny, 4), 2);
+        assert_eq!(token_end_beat(&tiny, 42, 17), [42, 17]);
+        let sim = ChipConfig::named("sim").unwrap();
+        assert_eq!(token_end_beat(&sim, 42, 17), [42, 17, 0, 0, 0, 0, 0, 0]);
+        let ulx3s = ChipConfig::named("ulx3s").unwrap();
+        assert_eq!(token_end_beat(&ulx3s, 42, 17), [42]);
+    }
+
+    #[test]
+    fn abi_engine_descriptor_checks_in_order() {
+        let tiny = ChipConfig::named("tiny").unwrap();
+        let pw = tiny.prog_words() as u32;
+        let dw = tiny.dmem_words as u32;
+        let load = |space: u32, addr: u32, words: u32| {
+            let mut d = Descriptor::nop();
+            d.header[..4].copy_from_slice(&[Opcode::EngLoad as u32, space, addr, words]);
+            d.check_engine(&tiny)
+        };
+        let cases = [
+            (load(0, 0, 2), Ok(())),
+            (load(0, pw - 2, 2), Ok(())),
+            (load(1, dw - 4, 4), Ok(())),
+            // A bad space first, even with a bad size and range.
+            (load(2, 1, 0), Err(ErrorCode::Shape)),
+            (load(u32::MAX, 0, 2), Err(ErrorCode::Shape)),
+            // Zero words, or not whole beats (tiny: two words per beat), before the range.
+            (load(0, 0, 0), Err(ErrorCode::Shape)),
+            (load(0, 1, 2), Err(ErrorCode::Shape)),
+            (load(1, 0, 3), Err(ErrorCode::Shape)),
+            (load(1, u32::MAX, 2), Err(ErrorCode::Shape)),
+            // Past the space, in 64-bit arithmetic.
+            (load(0, pw, 2), Err(ErrorCode::ProgRange)),
+            (load(0, pw - 2, 4), Err(ErrorCode::ProgRange)),
+            (load(1, dw - 2, 4), Err(ErrorCode::DmemRange)),
+            (load(1, u32::MAX - 1, 2), Err(ErrorCode::DmemRange)),
+            (load(0, 2, u32::MAX - 1), Err(ErrorCode::ProgRange)),
+        ];
+        for (i, (got, want)) in cases.into_iter().enumerate() {
+            assert_eq!(got, want, "case {i}");
+        }
+        let mut t = Descriptor::token(1, 2, true);
+        assert_eq!(t.check_engine(&tiny), Ok(()));
+        t.header[3] = 2;
+        assert_eq!(t.check_engine(&tiny), Err(ErrorCode::Shape));
+        t.header[3] = 1 << 31 | 1;
+        assert_eq!(t.check_engine(&tiny), Err(ErrorCode::Shape));
+        assert_eq!(Descriptor::fence().check_engine(&tiny), Ok(()));
+    }
+
     fn code_of(e: Error) -> (usize, ErrorCode) {
         match e {
             Error::Descriptor { index, code, .. } => (index, code),
@@ -537,8 +706,13 @@ mod tests {
                 Descriptor::vbuf_read(0, 4),
                 Descriptor::fence(),
                 Descriptor::perf_snapshot(),
+                Descriptor::eng_load(EngSpace::Program, 8, &[0x0d, 0, 0, 0, 0, 0, 0, 0]),
+                Descriptor::eng_load(EngSpace::Dmem, 0, &[1, 2, 3, 4, 5, 6, 7, 8]),
+                Descriptor::token(3, 4, true),
+                Descriptor::token(63, 0, false),
             ];
             for d in &program {
+                assert_eq!(d.check_engine(&cfg), Ok(()), "{name}: {d:?}");
                 assert_eq!(
                     Descriptor::decode(&d.packet(&cfg), &cfg).as_ref(),
                     Ok(d),

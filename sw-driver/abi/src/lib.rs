@@ -20,7 +20,7 @@ pub mod token;
 
 pub use config::{weight_byte, ChipConfig};
 pub use descriptor::{
-    bytes_to_words, decode_program, encode_program, Descriptor, ErrorCode, Opcode,
+    bytes_to_words, decode_program, encode_program, Descriptor, EngSpace, ErrorCode, Opcode,
 };
 pub use error::{Error, Result};
 pub use rtl::FileList;

@@ -489,6 +489,7 @@ impl Instr {
                 context,
             } => {
                 shape(heads == 0 || head_dim == 0 || head_dim % 2 == 1 || context == 0)?;
+                shape(context as usize > lim.context)?;
                 vm(vec, u(heads) * u(head_dim))?;
                 dm(table, 4 * u(context) * u(head_dim), 4)
             }
@@ -501,6 +502,7 @@ impl Instr {
                 context,
             } => {
                 shape(kv_heads == 0 || head_dim == 0 || head_dim % 2 == 1 || context == 0)?;
+                shape(context as usize > lim.context)?;
                 vm(k, u(kv_heads) * u(head_dim))?;
                 vm(v, u(kv_heads) * u(head_dim))?;
                 dm(cache, kv_region_bytes(context, kv_heads, head_dim), 4)
@@ -522,6 +524,7 @@ impl Instr {
                         || head_dim % 2 == 1
                         || context == 0,
                 )?;
+                shape(context as usize > lim.context || head_dim as usize > lim.head_dim_max)?;
                 vm(dst, u(heads) * u(head_dim))?;
                 vm(q, u(heads) * u(head_dim))?;
                 dm(cache, kv_region_bytes(context, kv_heads, head_dim), 4)
@@ -562,25 +565,25 @@ pub fn kv_region_parts(context: u32, kv_heads: u32, head_dim: u32) -> (u64, u64,
     (0, vals, 2 * vals, 2 * vals + 4 * slots)
 }
 
-/// The token engine's memories and context of a chip configuration.
+/// The token engine's memories and limits of a chip configuration: the engine parameters of
+/// `rtl/top/configs.toml` (`VmemWords`, `DmemWords`, `ProgInstrs`, `Context`, `HeadDimMax`, the
+/// `-G` parameters of `tessera_top`):
 ///
-/// `rtl/top/configs.toml` has no keys for them yet (they would become `-G` parameters of an
-/// RTL that does not have them), so their defaults live here, by configuration name (the DMEM
-/// of `sim` and `t1-8b` holds Llama 3.1 8B's bfloat16 embedding table, 1.05 GB, and its KV
-/// caches):
-///
-/// | config | context | VMEM words | DMEM bytes | program instructions |
-/// | --- | --- | --- | --- | --- |
-/// | `sim` | 2,048 | 262,144 (1 MiB) | 2^31 (2 GiB) | 4,096 (128 KiB) |
-/// | `t1-8b` | 4,096 | 262,144 | 2^31 | 4,096 |
-/// | every other | 256 | 16,384 (64 KiB) | 2^24 (16 MiB) | 1,024 (32 KiB) |
+/// | config | context | head_dim | VMEM words | DMEM | program instructions |
+/// | --- | --- | --- | --- | --- | --- |
+/// | `sim` | 2,048 | 128 | 262,144 (1 MiB) | 128 MiB | 4,096 (128 KiB) |
+/// | `t1-8b` | 4,096 | 128 | 262,144 | 2 GiB | 4,096 |
+/// | `tiny`, `grid*` | 256 | 128 | 4,096 (16 KiB) | 4 MiB | 1,024 (32 KiB) |
+/// | `ulx3s` | 64 | 32 | 1,024 | 32 KiB | 128 |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineLimits {
     /// Positions a KV cache holds (the largest context a program may be compiled for).
     pub context: usize,
+    /// The largest head_dim of an ATTEND.
+    pub head_dim_max: usize,
     /// Words of the vector memory.
     pub vmem_words: usize,
-    /// Bytes of the data memory (constants and KV caches).
+    /// Bytes of the data memory (constants and KV caches): `4 · DmemWords`.
     pub dmem_bytes: u64,
     /// Instructions of the program memory.
     pub prog_instrs: usize,
@@ -588,25 +591,12 @@ pub struct EngineLimits {
 
 impl EngineLimits {
     pub fn for_config(cfg: &ChipConfig) -> EngineLimits {
-        match cfg.name.as_str() {
-            "sim" => EngineLimits {
-                context: 2048,
-                vmem_words: 1 << 18,
-                dmem_bytes: 1 << 31,
-                prog_instrs: 4096,
-            },
-            "t1-8b" => EngineLimits {
-                context: 4096,
-                vmem_words: 1 << 18,
-                dmem_bytes: 1 << 31,
-                prog_instrs: 4096,
-            },
-            _ => EngineLimits {
-                context: 256,
-                vmem_words: 1 << 14,
-                dmem_bytes: 1 << 24,
-                prog_instrs: 1024,
-            },
+        EngineLimits {
+            context: cfg.context,
+            head_dim_max: cfg.head_dim_max,
+            vmem_words: cfg.vmem_words,
+            dmem_bytes: cfg.dmem_bytes(),
+            prog_instrs: cfg.prog_instrs,
         }
     }
 }
@@ -958,6 +948,45 @@ mod tests {
             (embed(dm - 2 * 8 * 4 + 2, 4), Err(ErrorCode::DmemRange)),
             (embed(1, 4), Err(ErrorCode::DmemRange)),
             (embed(0, 0), Err(ErrorCode::Shape)),
+        ]);
+        // Contexts past the configuration's, head_dim past HeadDimMax: shape errors, found
+        // before any range (the VMEM operands here are past the memory too).
+        let ctx = lim.context as u32;
+        let hmax = lim.head_dim_max as u32;
+        let rope = |context| Instr::Rope {
+            vec: 0,
+            heads: 1,
+            head_dim: 2,
+            table: 0,
+            context,
+        };
+        let append = |context, k| Instr::KvAppend {
+            k,
+            v: 0,
+            kv_heads: 1,
+            head_dim: 2,
+            cache: 0,
+            context,
+        };
+        let attend = |head_dim, context, q| Instr::Attend {
+            dst: 0,
+            q,
+            heads: 1,
+            kv_heads: 1,
+            head_dim,
+            cache: 0,
+            context,
+        };
+        let cases = cases.chain([
+            (rope(ctx), Ok(())),
+            (rope(ctx + 1), Err(ErrorCode::Shape)),
+            (append(ctx, 0), Ok(())),
+            (append(ctx + 1, vm), Err(ErrorCode::Shape)),
+            (append(ctx, vm), Err(ErrorCode::VmemRange)),
+            (attend(hmax, ctx, 0), Ok(())),
+            (attend(hmax + 2, 4, 0), Err(ErrorCode::Shape)),
+            (attend(2, ctx + 1, vm), Err(ErrorCode::Shape)),
+            (attend(hmax, ctx, vm), Err(ErrorCode::VmemRange)),
         ]);
         for (i, want) in cases {
             assert_eq!(i.check(&tiny, &lim), want, "{i:?}");

@@ -41,7 +41,7 @@ impl std::error::Error for Fault {}
 pub struct TokenOut {
     /// `NEXT`.
     pub next: u32,
-    /// The words of the LOGITS instruction, when asked for.
+    /// The words of the LOGITS instructions (one after the other), when asked for.
     pub logits: Option<Vec<f32>>,
     /// Instructions executed.
     pub instrs: usize,
@@ -346,7 +346,10 @@ impl Engine {
             }
             Instr::Logits { src, n } => {
                 if want_logits {
-                    *logits = Some(self.vmem[src as usize..(src + n) as usize].to_vec());
+                    // Every LOGITS instruction's words go out, one after the other.
+                    logits
+                        .get_or_insert_with(Vec::new)
+                        .extend_from_slice(&self.vmem[src as usize..(src + n) as usize]);
                 }
             }
         }

@@ -167,6 +167,12 @@ pub fn plan(cfg: &ChipConfig, m: &Config, context: usize) -> Result<Plan> {
     }
     let (h, inter, hd) = (m.hidden_size, m.intermediate_size, m.head_dim());
     let (nh, nkv, vocab) = (m.num_attention_heads, m.num_kv_heads(), m.vocab_size);
+    if hd > limits.head_dim_max {
+        return Err(Error::DoesNotFit(format!(
+            "head_dim {hd}: configuration `{}` attends over heads of at most {}",
+            cfg.name, limits.head_dim_max
+        )));
+    }
     let layers = m.num_hidden_layers;
     let mapping = Mapping::new(cfg, &matrix_shapes(m), &MapOptions::default())?;
 

@@ -659,6 +659,11 @@ mod tests {
             abuf_words: 1024,
             rbuf_words: 4096,
             stream_width: 256,
+            vmem_words: 262_144,
+            dmem_words: 536_870_912,
+            prog_instrs: 4096,
+            context: 4096,
+            head_dim_max: 128,
         };
         for n in PROJECTED_TILES {
             let c = regrid(&t1, n);
