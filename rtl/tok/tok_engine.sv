@@ -47,7 +47,8 @@ module tok_engine
   localparam int unsigned PmWords   = ProgInstrs * DescWords,
   localparam int unsigned PmAw      = $clog2(PmWords),
   localparam int unsigned DmAw      = $clog2(DmemWords),
-  localparam int unsigned DmRw      = (DmemWords / BeatWords > 1) ? $clog2(DmemWords / BeatWords) : 1,
+  localparam int unsigned DmRw      = (DmemWords / BeatWords > 1) ?
+                                      $clog2(DmemWords / BeatWords) : 1,
   localparam int unsigned PmRw      = (PmWords / BeatWords > 1) ? $clog2(PmWords / BeatWords) : 1
 ) (
   input  logic                   clk_i,
