@@ -100,7 +100,7 @@ module ctrl_cmdproc
   output logic                   tok_start_o,      // pulse: run the program
   output logic [31:0]            tok_id_o,
   output logic [31:0]            tok_pos_o,
-  output logic                   tok_logits_o,
+  output logic [1:0]             tok_flags_o,      // TOKEN's flags: logits, trace
   output logic                   tok_active_o,     // a TOKEN is in hand
   input  logic                   tok_done_i,
   input  logic                   tok_err_i,
@@ -280,7 +280,7 @@ module ctrl_cmdproc
         end
       end
       OpToken: begin
-        if (w3[31:1] != 31'd0) begin
+        if (w3[31:2] != 30'd0) begin
           dec_err = ErrShape;
         end
       end
@@ -838,7 +838,7 @@ module ctrl_cmdproc
                           !rdv_q && !cf_out_valid;
   assign tok_id_o       = w1;
   assign tok_pos_o      = w2;
-  assign tok_logits_o   = w3[0];
+  assign tok_flags_o    = w3[1:0];
   assign tok_active_o   = tok_q;
   assign results_idle_o = (outst_q == '0);
   assign stall_cmd_o    = (state_q == CmdIdle) && !s_axis_tvalid_i && !(run_q && cmdq_valid_i);

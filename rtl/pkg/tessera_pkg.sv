@@ -220,7 +220,8 @@ package tessera_pkg;
     TokLgRd,
     TokLg1,
     TokLgSend,
-    TokEndSend
+    TokEndSend,
+    TokTrace
   } tok_state_e;
 
 endpackage

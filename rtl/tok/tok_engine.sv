@@ -20,8 +20,9 @@
 // chunks, DEQUANT reads result words once every product has completed.
 //
 // Output: with logits asked for, each LOGITS instruction sends its words on the output stream
-// (StreamWidth/32 per beat, the last beat zero-padded); END sends one beat {instructions
-// executed, NEXT} with tlast. A failing instruction raises err_o with its code and index and
+// (StreamWidth/32 per beat, the last beat zero-padded); with the trace flag, every instruction
+// but END is followed by a beat of the cycles it took; END sends one beat {instructions
+// executed, NEXT} with tlast (NEXT alone on a 32-bit stream). A failing instruction raises err_o with its code and index and
 // the engine stops; the command processor stops with it until a soft reset.
 
 `include "prim_assert.svh"
@@ -63,7 +64,7 @@ module tok_engine
   input  logic                   start_i,     // pulse: run the program
   input  logic [31:0]            token_i,
   input  logic [31:0]            pos_i,
-  input  logic                   logits_i,    // send the LOGITS words
+  input  logic [1:0]             flags_i,     // TOKEN's flags: 0 send the LOGITS words, 1 trace
   output logic                   done_o,      // pulse: END's beat was taken
   output logic                   err_o,       // pulse: an instruction failed
   output logic [7:0]             err_code_o,
@@ -136,6 +137,8 @@ module tok_engine
     logic [31:0]            token;
     logic [31:0]            pos;
     logic                   wl;      // logits asked for
+    logic                   tr;      // trace: a beat of cycles after every instruction
+    logic [31:0]            icyc;    // cycles of the instruction in hand
     logic [31:0]            next;    // NEXT
     logic [31:0]            sx;      // SX
     logic [7:0]             ecode;
@@ -708,16 +711,14 @@ module tok_engine
         m_valid_o = 1'b1;
         m_data_o  = r_q.obuf;
       end
-      TokEndSend: begin  // {instructions, NEXT}: one beat, or two of 32 bits
+      TokEndSend: begin  // {instructions, NEXT}; NEXT alone on a 32-bit stream
         m_valid_o = 1'b1;
-        if (BeatWords == 1) begin
-          m_last_o = r_q.ocnt[0];
-          m_data_o = StreamWidth'(instrs);
-          if (!r_q.ocnt[0]) m_data_o = StreamWidth'(r_q.next);
-        end else begin
-          m_last_o = 1'b1;
-          m_data_o = StreamWidth'({instrs, r_q.next});
-        end
+        m_last_o  = 1'b1;
+        m_data_o  = StreamWidth'({instrs, r_q.next});
+      end
+      TokTrace: begin  // the cycles of the instruction just done
+        m_valid_o = 1'b1;
+        m_data_o  = StreamWidth'(r_q.icyc);
       end
       default: ;
     endcase
@@ -759,6 +760,7 @@ module tok_engine
 
   always_comb begin
     r_d = r_q;
+    r_d.icyc = r_q.icyc + 32'd1;
 
     dm_we = 1'b0;  dm_waddr = '0;  dm_wbe = '0;  dm_wdata = '0;
     vm_we = 1'b0;  vm_waddr = '0;  vm_wdata = '0;
@@ -777,7 +779,9 @@ module tok_engine
           r_d.k     = '0;
           r_d.token = token_i;
           r_d.pos   = pos_i;
-          r_d.wl    = logits_i;
+          r_d.wl    = flags_i[0];
+          r_d.tr    = flags_i[1];
+          r_d.icyc  = '0;
           r_d.obuf  = '0;
           r_d.ocnt  = '0;
         end
@@ -889,9 +893,22 @@ module tok_engine
       end
 
       TokNext: begin
-        r_d.pc = r_q.pc + 32'd1;
-        r_d.k  = '0;
-        r_d.state = TokFetch;
+        if (r_q.tr) begin
+          r_d.state = TokTrace;
+        end else begin
+          r_d.pc = r_q.pc + 32'd1;
+          r_d.k  = '0;
+          r_d.icyc = '0;
+          r_d.state = TokFetch;
+        end
+      end
+      TokTrace: begin
+        if (m_ready_i) begin
+          r_d.pc = r_q.pc + 32'd1;
+          r_d.k  = '0;
+          r_d.icyc = '0;
+          r_d.state = TokFetch;
+        end
       end
 
       ///////////
@@ -1487,11 +1504,8 @@ module tok_engine
       /////////
       TokEndSend: begin
         if (m_ready_i) begin
-          r_d.ocnt = r_q.ocnt + 8'd1;
-          if (m_last_o) begin
-            done_o = 1'b1;
-            r_d.state = TokIdle;
-          end
+          done_o = 1'b1;
+          r_d.state = TokIdle;
         end
       end
 

@@ -202,7 +202,8 @@ module tessera_top
   logic [ChunkBits-1:0] cmd_abuf_wdata;
   logic                 cmd_rbuf_re;
   logic [RbufAw-1:0]    cmd_rbuf_raddr;
-  logic                 eng_ld_valid, eng_ld_space, tok_start, tok_logits, tok_active;
+  logic                 eng_ld_valid, eng_ld_space, tok_start, tok_active;
+  logic [1:0]           tok_flags;
   logic [31:0]          eng_ld_addr, tok_id, tok_pos;
   logic [23:0]          tok_pc;
   logic                 tok_done, tok_err, tok_mv_valid, tok_mv_ack, results_idle;
@@ -270,7 +271,7 @@ module tessera_top
     .tok_start_o     (tok_start),
     .tok_id_o        (tok_id),
     .tok_pos_o       (tok_pos),
-    .tok_logits_o    (tok_logits),
+    .tok_flags_o     (tok_flags),
     .tok_active_o    (tok_active),
     .tok_done_i      (tok_done),
     .tok_err_i       (tok_err),
@@ -314,7 +315,7 @@ module tessera_top
     .start_i      (tok_start),
     .token_i      (tok_id),
     .pos_i        (tok_pos),
-    .logits_i     (tok_logits),
+    .flags_i      (tok_flags),
     .done_o       (tok_done),
     .err_o        (tok_err),
     .err_code_o   (tok_code),

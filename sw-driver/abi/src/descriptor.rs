@@ -231,6 +231,11 @@ impl EngSpace {
 /// TOKEN flag (`w3` bit 0): send the words of every LOGITS instruction on the output stream.
 pub const TOKEN_LOGITS: u32 = 1;
 
+/// TOKEN flag (`w3` bit 1): trace. After every instruction but END the engine sends one beat
+/// whose word 0 is the cycles the instruction took (from the start of its fetch to its end; the
+/// trace beat itself not counted), every other word 0, after the instruction's own LOGITS beats.
+pub const TOKEN_TRACE: u32 = 2;
+
 /// Output beats of one LOGITS instruction of `n` words under a TOKEN that asked for logits:
 /// `StreamWidth / 32` words per beat, the last beat zero-padded.
 pub fn logits_beats(cfg: &ChipConfig, n: u32) -> usize {
@@ -238,7 +243,7 @@ pub fn logits_beats(cfg: &ChipConfig, n: u32) -> usize {
 }
 
 /// The last beat of a TOKEN's output: word 0 `NEXT`, word 1 the instructions executed (END
-/// included), every other word 0; it carries `tlast`.
+/// included), every other word 0; it carries `tlast`. A 32-bit stream's beat holds `NEXT` only.
 pub fn token_end_beat(cfg: &ChipConfig, next: u32, instrs: u32) -> Vec<u32> {
     let mut beat = vec![0u32; cfg.beat_words().max(2)];
     beat[0] = next;
@@ -339,7 +344,7 @@ impl Descriptor {
     /// processor's table). ENG_LOAD: a space past 1, then zero words or an address or word
     /// count that is not whole beats, are `ErrShape`; then `addr + words` past the space is
     /// `ErrProgRange` (program memory) or `ErrDmemRange` (DMEM). TOKEN: a flag other than
-    /// [`TOKEN_LOGITS`] is `ErrShape`.
+    /// [`TOKEN_LOGITS`] and [`TOKEN_TRACE`] is `ErrShape`.
     pub fn check_engine(&self, cfg: &ChipConfig) -> std::result::Result<(), ErrorCode> {
         let h = &self.header;
         match self.opcode() {
@@ -362,7 +367,7 @@ impl Descriptor {
                 Ok(())
             }
             op if op == Opcode::Token as u8 => {
-                if h[3] & !TOKEN_LOGITS != 0 {
+                if h[3] & !(TOKEN_LOGITS | TOKEN_TRACE) != 0 {
                     return Err(ErrorCode::Shape);
                 }
                 Ok(())
@@ -678,7 +683,9 @@ mod tests {
         }
         let mut t = Descriptor::token(1, 2, true);
         assert_eq!(t.check_engine(&tiny), Ok(()));
-        t.header[3] = 2;
+        t.header[3] = TOKEN_LOGITS | TOKEN_TRACE;
+        assert_eq!(t.check_engine(&tiny), Ok(()));
+        t.header[3] = 4;
         assert_eq!(t.check_engine(&tiny), Err(ErrorCode::Shape));
         t.header[3] = 1 << 31 | 1;
         assert_eq!(t.check_engine(&tiny), Err(ErrorCode::Shape));
