@@ -408,6 +408,15 @@ impl Instr {
         };
         let shape = |bad: bool| if bad { Err(ErrorCode::Shape) } else { Ok(()) };
         let u = u64::from;
+        // The engine writes an element as soon as it has read its operands, so a destination
+        // either is a source or does not overlap it.
+        let apart = |dst: u32, src: u32, n: u64| -> Result<(), ErrorCode> {
+            if dst != src && u(dst) < u(src) + n && u(src) < u(dst) + n {
+                Err(ErrorCode::VmemRange)
+            } else {
+                Ok(())
+            }
+        };
         match *self {
             Instr::Nop | Instr::End => Ok(()),
             Instr::Embed {
@@ -426,7 +435,8 @@ impl Instr {
                 shape(n == 0)?;
                 vm(dst, u(n))?;
                 vm(src, u(n))?;
-                dm(gamma, 4 * u(n), 4)
+                dm(gamma, 4 * u(n), 4)?;
+                apart(dst, src, u(n))
             }
             Instr::Quant {
                 src,
@@ -527,19 +537,22 @@ impl Instr {
                 shape(context as usize > lim.context || head_dim as usize > lim.head_dim_max)?;
                 vm(dst, u(heads) * u(head_dim))?;
                 vm(q, u(heads) * u(head_dim))?;
-                dm(cache, kv_region_bytes(context, kv_heads, head_dim), 4)
+                dm(cache, kv_region_bytes(context, kv_heads, head_dim), 4)?;
+                apart(dst, q, u(heads) * u(head_dim))
             }
-            Instr::SiluMul { dst, gate, up, n } => {
-                shape(n == 0)?;
-                vm(dst, u(n))?;
-                vm(gate, u(n))?;
-                vm(up, u(n))
+            Instr::SiluMul {
+                dst,
+                gate: a,
+                up: b,
+                n,
             }
-            Instr::Add { dst, a, b, n } => {
+            | Instr::Add { dst, a, b, n } => {
                 shape(n == 0)?;
                 vm(dst, u(n))?;
                 vm(a, u(n))?;
-                vm(b, u(n))
+                vm(b, u(n))?;
+                apart(dst, a, u(n))?;
+                apart(dst, b, u(n))
             }
             Instr::Argmax { src, n } | Instr::Logits { src, n } => {
                 shape(n == 0)?;
@@ -781,6 +794,68 @@ mod tests {
                     n: 0,
                 },
                 Err(ErrorCode::Shape),
+            ),
+            // A destination is a source or apart from it.
+            (
+                Instr::Add {
+                    dst: 8,
+                    a: 8,
+                    b: 16,
+                    n: 8,
+                },
+                Ok(()),
+            ),
+            (
+                Instr::Add {
+                    dst: 8,
+                    a: 0,
+                    b: 16,
+                    n: 9,
+                },
+                Err(ErrorCode::VmemRange),
+            ),
+            (
+                Instr::SiluMul {
+                    dst: 9,
+                    gate: 0,
+                    up: 16,
+                    n: 8,
+                },
+                Err(ErrorCode::VmemRange),
+            ),
+            (
+                Instr::RmsNorm {
+                    dst: 1,
+                    src: 0,
+                    gamma: 0,
+                    n: 4,
+                    eps: 0,
+                },
+                Err(ErrorCode::VmemRange),
+            ),
+            (
+                Instr::Attend {
+                    dst: 4,
+                    q: 0,
+                    heads: 2,
+                    kv_heads: 1,
+                    head_dim: 4,
+                    cache: 0,
+                    context: 4,
+                },
+                Err(ErrorCode::VmemRange),
+            ),
+            (
+                Instr::Attend {
+                    dst: 0,
+                    q: 0,
+                    heads: 2,
+                    kv_heads: 1,
+                    head_dim: 4,
+                    cache: 0,
+                    context: 4,
+                },
+                Ok(()),
             ),
             (
                 Instr::RmsNorm {
