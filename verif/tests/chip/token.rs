@@ -26,7 +26,7 @@ use tessera_driver::token::{plan, Plan};
 use tessera_driver::token_runtime::TokenRuntime;
 use tessera_driver::{Device, SimControl, Transport};
 use tessera_golden::model::Precision;
-use tessera_sim::SimTransport;
+use tessera_sim::{SimTransport, StreamTiming};
 
 use crate::env::*;
 
@@ -187,7 +187,7 @@ fn chip_token_random_models_match_the_interpreter() {
     let mut tokens = 0u64;
     let mut cycles = 0u64;
     // One chip for every model: each load replaces the tiles, the program and the constants.
-    for case in 0..3u64 {
+    for case in 0..6u64 {
         let (shape, context, p) = random_model(&mut rng, &cfg);
         let model = small_llama(&shape, seed ^ case, Precision::Chip).expect("model");
         let image = p.image(&model).expect("images");
@@ -196,9 +196,25 @@ fn chip_token_random_models_match_the_interpreter() {
         } else {
             LoadMode::Backdoor
         };
+        // Every other model under random input gaps and output backpressure.
+        let (gap, ready) = if case % 2 == 1 {
+            (rng.gen_range(0..600), rng.gen_range(300..=1000))
+        } else {
+            (0, 1000)
+        };
+        bench
+            .rt
+            .device()
+            .transport()
+            .set_stream_timing(StreamTiming {
+                in_gap_permille: gap,
+                out_ready_permille: ready,
+                seed: seed ^ case,
+            })
+            .expect("stream timing");
         eprintln!(
-            "case {case}: {shape:?}, context {context}, {} instructions, {mode:?} weights \
-             (seed {seed})",
+            "case {case}: {shape:?}, context {context}, {} instructions, {mode:?} weights, \
+             input gaps {gap}/1000, output ready {ready}/1000 (seed {seed})",
             p.program.len()
         );
         let mut engine = bench.load(&p, image, mode);
@@ -395,6 +411,11 @@ fn chip_token_soft_reset_in_the_middle_of_a_token() {
             .expect("send the TOKEN");
         bench.rt.device().transport().run(cut).expect("run");
         let dev = bench.rt.device();
+        let s = dev.status().expect("STATUS");
+        assert!(
+            s.busy && !s.error,
+            "position {pos}: the token is still running {cut} cycles in: {s:?}"
+        );
         dev.soft_reset().expect("soft reset");
         dev.drain_output().expect("drain");
         let s = dev.status().expect("STATUS");
