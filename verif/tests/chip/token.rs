@@ -43,10 +43,10 @@ struct Bench {
 }
 
 impl Bench {
-    /// Starts the `tiny` chip model (a waveform when `TESSERA_FST` is set).
-    fn open(test: &str, seed: u64) -> Bench {
+    /// Starts the chip model of configuration `name` (a waveform when `TESSERA_FST` is set).
+    fn open(name: &str, test: &str, seed: u64) -> Bench {
         let mut dev: Device<SimTransport> =
-            tessera_sim::open_device("tiny").unwrap_or_else(|e| panic!("chip model `tiny`: {e}"));
+            tessera_sim::open_device(name).unwrap_or_else(|e| panic!("chip model `{name}`: {e}"));
         dev.timeout_cycles = WAIT_CYCLES;
         if std::env::var_os("TESSERA_FST").is_some() {
             let dir = std::path::Path::new(tessera_abi::rtl::SOURCE_TREE)
@@ -182,7 +182,7 @@ fn chip_token_random_models_match_the_interpreter() {
     let test = "chip_token_random_models_match_the_interpreter";
     let seed = seed(test);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut bench = Bench::open(test, seed);
+    let mut bench = Bench::open("tiny", test, seed);
     let cfg = bench.cfg.clone();
     let mut tokens = 0u64;
     let mut cycles = 0u64;
@@ -250,6 +250,31 @@ fn chip_token_random_models_match_the_interpreter() {
     bench.finish();
 }
 
+/// The 32-bit stream of `ulx3s`: ENG_LOAD one word per beat, NEXT and the count in two final
+/// beats, logits one word per beat.
+#[test]
+fn chip_token_ulx3s_stream_of_one_word() {
+    if !have_verilator() {
+        return;
+    }
+    let test = "chip_token_ulx3s_stream_of_one_word";
+    let seed = seed(test);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut bench = Bench::open("ulx3s", test, seed);
+    assert_eq!(bench.cfg.beat_words(), 1);
+    let (p, mut engine, shape) = fixed_model(&mut bench, 6);
+    for pos in 0..6u32 {
+        let token = rng.gen_range(0..shape.vocab as u32);
+        let logits = pos % 2 == 0;
+        let out = bench.same(&mut engine, token, pos, logits, "ulx3s");
+        assert_eq!(out.map(|o| o.instrs), Ok(p.program.len()));
+        let io = bench.rt.last_host_bytes();
+        let beats = if logits { shape.vocab as u64 + 2 } else { 2 };
+        assert_eq!(io.from_chip, 4 * beats, "position {pos}: one word per beat");
+    }
+    bench.finish();
+}
+
 #[test]
 fn chip_token_faults_name_the_instruction() {
     if !have_verilator() {
@@ -257,7 +282,7 @@ fn chip_token_faults_name_the_instruction() {
     }
     let test = "chip_token_faults_name_the_instruction";
     let seed = seed(test);
-    let mut bench = Bench::open(test, seed);
+    let mut bench = Bench::open("tiny", test, seed);
     let cfg = bench.cfg.clone();
     let context = 4u32;
     let (p, mut engine, shape) = fixed_model(&mut bench, context as usize);
@@ -395,7 +420,7 @@ fn chip_token_soft_reset_in_the_middle_of_a_token() {
     let test = "chip_token_soft_reset_in_the_middle_of_a_token";
     let seed = seed(test);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut bench = Bench::open(test, seed);
+    let mut bench = Bench::open("tiny", test, seed);
     let (_, mut engine, shape) = fixed_model(&mut bench, 8);
     let c0 = bench.cycles();
     assert!(bench.same(&mut engine, 7, 0, true, "position 0").is_ok());
@@ -438,7 +463,7 @@ fn chip_token_descriptor_checks() {
     }
     let test = "chip_token_descriptor_checks";
     let seed = seed(test);
-    let mut bench = Bench::open(test, seed);
+    let mut bench = Bench::open("tiny", test, seed);
     let cfg = bench.cfg.clone();
     let (_, mut engine, _) = fixed_model(&mut bench, 8);
     assert!(bench.same(&mut engine, 3, 0, true, "before").is_ok());
