@@ -14,8 +14,9 @@
 //! - [`regs`]: every register of the map;
 //! - [`noc`]: the networks alone under random traffic and backpressure
 //!   (`verif/bench/chip_noc_bench.sv`);
-//! - [`token`]: the token engine against the reference interpreter on random small models,
-//!   its faults, a soft reset in the middle of a token, the ENG_LOAD and TOKEN checks;
+//! - [`token`]: the token engine against the reference interpreter on random small models (and
+//!   on `ulx3s`'s 32-bit stream), its faults, a soft reset in the middle of a token, the
+//!   ENG_LOAD and TOKEN checks;
 //! - [`latency`]: the cycle model of the projection against the RTL (calibration ignored);
 //! - [`bench`]: Llama 3.1 8B shapes on `sim` (ignored).
 
