@@ -16,6 +16,8 @@
 //!   (`verif/bench/chip_noc_bench.sv`);
 //! - [`token`]: the token engine against the reference interpreter on random small models,
 //!   its faults, a soft reset in the middle of a token, the ENG_LOAD and TOKEN checks;
+//! - [`streams`]: random command streams, legal and illegal mixed, over the stream port and
+//!   CMD_FIFO, against a reference model of the command processor (proptest, shrinking);
 //! - [`latency`]: the cycle model of the projection against the RTL (calibration ignored);
 //! - [`bench`]: Llama 3.1 8B shapes on `sim` (ignored).
 
@@ -28,4 +30,5 @@ mod latency;
 mod matvec;
 mod noc;
 mod regs;
+mod streams;
 mod token;
