@@ -17,6 +17,8 @@
 //! - [`token`]: the token engine against the reference interpreter on random small models (and
 //!   on `ulx3s`'s 32-bit stream), its faults, a soft reset in the middle of a token, the
 //!   ENG_LOAD and TOKEN checks;
+//! - [`streams`]: random command streams, legal and illegal mixed, over the stream port and
+//!   CMD_FIFO, against a reference model of the command processor (proptest, shrinking);
 //! - [`latency`]: the cycle model of the projection against the RTL (calibration ignored);
 //! - [`bench`]: Llama 3.1 8B shapes on `sim` (ignored).
 
@@ -29,4 +31,5 @@ mod latency;
 mod matvec;
 mod noc;
 mod regs;
+mod streams;
 mod token;
