@@ -19,6 +19,8 @@
 //!   ENG_LOAD and TOKEN checks;
 //! - [`streams`]: random command streams, legal and illegal mixed, over the stream port and
 //!   CMD_FIFO, against a reference model of the command processor (proptest, shrinking);
+//! - [`ecc`]: SECDED of the weight memories and the engine's DMEM under injected single and
+//!   double bit flips during tokens;
 //! - [`latency`]: the cycle model of the projection against the RTL (calibration ignored);
 //! - [`bench`]: Llama 3.1 8B shapes on `sim` (ignored).
 
@@ -26,6 +28,7 @@ mod env;
 
 mod axi;
 mod bench;
+mod ecc;
 mod errors;
 mod latency;
 mod matvec;
