@@ -20,20 +20,20 @@ module prim_secded_dec #(
 
   localparam int unsigned R = CheckBits - 1;
 
-  function automatic logic [DataWidth-1:0] mask(int unsigned j);
-    return DataWidth'(prim_secded_pkg::column_mask(DataWidth, j));
-  endfunction
+  localparam int unsigned MaxData = prim_secded_pkg::MaxData;
+  localparam logic [8*MaxData-1:0] Masks = prim_secded_pkg::column_masks(DataWidth);
+  localparam logic [8*MaxData-1:0] Pos   = prim_secded_pkg::data_positions();
 
   logic [R-1:0] syndrome;
   logic         parity;
 
   always_comb begin
     for (int unsigned j = 0; j < R; j++) begin
-      syndrome[j] = check_i[j] ^ (^(data_i & mask(j)));
+      syndrome[j] = check_i[j] ^ (^(data_i & Masks[MaxData*j +: DataWidth]));
     end
     parity = (^data_i) ^ (^check_i);
     for (int unsigned i = 0; i < DataWidth; i++) begin
-      data_o[i] = data_i[i] ^ (parity && 32'(syndrome) == prim_secded_pkg::data_pos(i));
+      data_o[i] = data_i[i] ^ (parity && 8'(syndrome) == Pos[8*i +: 8]);
     end
   end
 

@@ -17,13 +17,12 @@ module prim_secded_enc #(
 
   localparam int unsigned R = CheckBits - 1;
 
-  function automatic logic [DataWidth-1:0] mask(int unsigned j);
-    return DataWidth'(prim_secded_pkg::column_mask(DataWidth, j));
-  endfunction
+  localparam int unsigned MaxData = prim_secded_pkg::MaxData;
+  localparam logic [8*MaxData-1:0] Masks = prim_secded_pkg::column_masks(DataWidth);
 
   always_comb begin
     for (int unsigned j = 0; j < R; j++) begin
-      check_o[j] = ^(data_i & mask(j));
+      check_o[j] = ^(data_i & Masks[MaxData*j +: DataWidth]);
     end
     check_o[R] = (^data_i) ^ (^check_o[R-1:0]);
   end

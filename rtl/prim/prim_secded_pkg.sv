@@ -17,18 +17,15 @@ package prim_secded_pkg;
     return r + 1;
   endfunction
 
-  // Hamming position of data bit i: the (i+1)-th integer >= 3 that is not a power of two.
+  // Hamming position of data bit i: the (i+1)-th integer >= 3 that is not a power of two,
+  // counted past every power of two it reaches (positions 1 and 2 come before 3).
   function automatic int unsigned data_pos(int unsigned i);
-    int unsigned n, pos;
-    n = 0;
-    pos = 0;
-    for (int unsigned p = 3; p < 2 * MaxData + 16; p++) begin
-      if ((p & (p - 1)) != 0) begin
-        if (n == i) pos = p;
-        n++;
-      end
+    int unsigned p;
+    p = i + 3;
+    for (int unsigned k = 2; k < 16; k++) begin
+      if (p >= (1 << k)) p++;
     end
-    return pos;
+    return p;
   endfunction
 
   // Data bits that check bit j covers: bit i set when position pos(i) has bit j set.
@@ -39,6 +36,26 @@ package prim_secded_pkg;
       m[i] = ((data_pos(i) >> j) & 1) != 0;
     end
     return m;
+  endfunction
+
+  // Every check bit's mask for `data` data bits, check bit j in bits [MaxData*j +: MaxData]
+  // (evaluated once, as a parameter).
+  function automatic logic [8*MaxData-1:0] column_masks(int unsigned data);
+    logic [8*MaxData-1:0] m;
+    m = '0;
+    for (int unsigned j = 0; j < 8; j++) begin
+      m[MaxData*j +: MaxData] = column_mask(data, j);
+    end
+    return m;
+  endfunction
+
+  // Every data bit's position, data bit i in bits [8*i +: 8] (evaluated once, as a parameter).
+  function automatic logic [8*MaxData-1:0] data_positions();
+    logic [8*MaxData-1:0] p;
+    for (int unsigned i = 0; i < MaxData; i++) begin
+      p[8*i +: 8] = 8'(data_pos(i));
+    end
+    return p;
   endfunction
 
 endpackage
