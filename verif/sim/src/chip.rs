@@ -256,7 +256,7 @@ pub fn weight_scope(tile: usize) -> String {
 /// bank `a % banks` (`banks` = `StreamWidth / 32`); a stored word is 32 data bits, then 7 check
 /// bits.
 pub fn dmem_bank_scope(bank: usize) -> String {
-    format!("TOP.tessera_top.u_tok.u_dmem.gen_bank[{bank}]")
+    format!("TOP.tessera_top.gen_tok.u_tok.u_dmem.gen_bank[{bank}]")
 }
 
 fn parse<T: std::str::FromStr>(s: Option<&String>, what: &str) -> Result<T> {

@@ -6,7 +6,8 @@
 //! - One flipped bit per word, anywhere in the stored word (data or check bits): every token
 //!   stays bit-exact with the reference interpreter, `ECC_CORRECTED` counts the corrections and
 //!   no uncorrectable error is reported.
-//! - Two flipped bits in one word: the chip stops with `ErrEccWeight` (a weight word) or the
+//! - Two flipped bits in one code word (a DMEM word, or one 64-bit segment of a weight word
+//!   with its check byte): the chip stops with `ErrEccWeight` (a weight word) or the
 //!   instruction fails with `ErrEccData` (a DMEM word), and `ECC_FAIL` / `ECC_FAIL_ADDR` name
 //!   the memory and the word. Nothing passes silently.
 //!
@@ -249,12 +250,23 @@ fn chip_ecc_double_flips_are_detected_and_located() {
 
     // A weight word of tile 0 that the model uses, two bits: the product stops the chip.
     let mut rig = Rig::open(4);
+    // SECDED covers each 64-bit segment on its own: both bits in one segment (its data bits and
+    // its check byte), else each is a single error and is corrected.
     let a = rng.gen_range(0..rig.weight_words(0));
-    let bits = rig.weight_bits();
-    let b0 = rng.gen_range(0..bits);
-    let b1 = (b0 + rng.gen_range(1..bits)) % bits;
-    rig.flip_weight(0, a, b0);
-    rig.flip_weight(0, a, b1);
+    let segs = rig.word_bytes / 8;
+    let seg = rng.gen_range(0..segs);
+    let cb = ecc::check_bits(64) as usize;
+    let bit_of = |k: usize| {
+        if k < 64 {
+            64 * seg + k
+        } else {
+            64 * segs + cb * seg + (k - 64)
+        }
+    };
+    let k0 = rng.gen_range(0..64 + cb);
+    let k1 = (k0 + rng.gen_range(1..64 + cb)) % (64 + cb);
+    rig.flip_weight(0, a, bit_of(k0));
+    rig.flip_weight(0, a, bit_of(k1));
     let f = rig
         .rt
         .step(1, 0, false)
