@@ -17,13 +17,43 @@ pub const fn check_bits(data_bits: u32) -> u32 {
     r + 1
 }
 
-/// Hamming position of data bit `i`.
-pub fn data_pos(i: u32) -> u32 {
-    (3u32..)
-        .filter(|p| !p.is_power_of_two())
-        .nth(i as usize)
-        .expect("positions are unbounded")
+/// Hamming position of data bit `i`: `i + 3`, moved past every power of two it reaches.
+pub const fn data_pos(i: u32) -> u32 {
+    let mut p = i + 3;
+    let mut k = 2;
+    while k < 16 {
+        if p >= 1 << k {
+            p += 1;
+        }
+        k += 1;
+    }
+    p
 }
+
+/// The data bits check bit `j` covers, for up to 64 data bits (bit `i` set when `pos(i)` has
+/// bit `j` set).
+const fn column_mask(j: u32) -> u64 {
+    let mut m = 0u64;
+    let mut i = 0;
+    while i < 64 {
+        if (data_pos(i) >> j) & 1 == 1 {
+            m |= 1 << i;
+        }
+        i += 1;
+    }
+    m
+}
+
+/// Every check bit's mask, computed once.
+const MASKS: [u64; 7] = {
+    let mut m = [0u64; 7];
+    let mut j = 0;
+    while j < 7 {
+        m[j] = column_mask(j as u32);
+        j += 1;
+    }
+    m
+};
 
 /// Check bits of the `data_bits` low bits of `data` (64 or 32).
 pub fn encode(data: u64, data_bits: u32) -> u8 {
@@ -34,16 +64,10 @@ pub fn encode(data: u64, data_bits: u32) -> u8 {
         data & ((1u64 << data_bits) - 1)
     };
     let mut c = 0u8;
-    for j in 0..r {
-        let mut bit = 0u32;
-        for i in 0..data_bits {
-            if (data_pos(i) >> j) & 1 == 1 {
-                bit ^= ((d >> i) & 1) as u32;
-            }
-        }
-        c |= (bit as u8) << j;
+    for (j, m) in MASKS.iter().enumerate().take(r as usize) {
+        c |= (((d & m).count_ones() & 1) as u8) << j;
     }
-    let parity = (d.count_ones() + (c as u32).count_ones()) & 1;
+    let parity = (d.count_ones() + u32::from(c).count_ones()) & 1;
     c | ((parity as u8) << r)
 }
 
