@@ -23,7 +23,7 @@
 use std::time::Instant;
 
 use tessera_abi::descriptor::{logits_beats, EngSpace};
-use tessera_abi::token::{Instr, TokOp, INSTR_WORDS};
+use tessera_abi::token::{Instr, INSTR_WORDS};
 
 use crate::config::ChipConfig;
 use crate::device::Device;
@@ -88,8 +88,6 @@ pub struct TokenRuntime<T: Transport> {
     program: Vec<u32>,
     /// `n` of each LOGITS instruction before the first END, in program order.
     logits: Vec<u32>,
-    /// Index of the first END: the instructions a token executes, minus one.
-    end_pc: Option<usize>,
     last: HostBytes,
     total: HostBytes,
     tokens: u64,
@@ -111,7 +109,6 @@ impl<T: Transport> TokenRuntime<T> {
             cfg,
             program: Vec::new(),
             logits: Vec::new(),
-            end_pc: None,
             last: HostBytes::default(),
             total: HostBytes::default(),
             tokens: 0,
@@ -326,18 +323,14 @@ impl<T: Transport> TokenRuntime<T> {
         Ok(out)
     }
 
-    /// Re-reads the program copy: the `n` of each LOGITS before the first END, and END's pc.
+    /// Re-reads the program copy: the `n` of each LOGITS before the first END.
     fn scan_program(&mut self) {
         self.logits.clear();
-        self.end_pc = None;
-        for (pc, w) in self.program.chunks_exact(INSTR_WORDS).enumerate() {
+        for w in self.program.chunks_exact(INSTR_WORDS) {
             let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
             match Instr::decode(&w) {
                 Ok(Instr::Logits { n, .. }) => self.logits.push(n),
-                Ok(i) if i.op() == TokOp::End => {
-                    self.end_pc = Some(pc);
-                    break;
-                }
+                Ok(Instr::End) => break,
                 _ => {}
             }
         }
@@ -397,14 +390,22 @@ impl<T: Transport> TokenRuntime<T> {
             }
             logits.extend(words.iter().map(|&w| f32::from_bits(w)));
         }
-        let Some(rx) = self.recv(1)? else {
+        // NEXT and the count: one beat, or two on a 32-bit stream.
+        let end = if bw == 1 { 2 } else { 1 };
+        let Some(rx) = self.recv(end)? else {
             return self.fault();
         };
-        if rx.last != [true] {
-            return Err(Error::Framing(
-                "TOKEN: no tlast on the final beat (or more output than the program's LOGITS)"
-                    .into(),
-            ));
+        if rx
+            .last
+            .iter()
+            .enumerate()
+            .any(|(i, &l)| l != (i + 1 == end))
+        {
+            return Err(Error::Framing(format!(
+                "TOKEN: tlast {:?} on the {end} final beat(s) (more output than the program's \
+                 LOGITS, or the end unmarked)",
+                rx.last
+            )));
         }
         if rx.words.iter().skip(2).any(|&w| w != 0) {
             return Err(Error::Framing(format!(
@@ -412,17 +413,12 @@ impl<T: Transport> TokenRuntime<T> {
                 rx.words
             )));
         }
-        // A 32-bit stream's final beat holds NEXT only: the count is the program's.
-        let instrs = match rx.words.get(1) {
-            Some(&n) if bw > 1 => n as usize,
-            _ => self.end_pc.map_or(0, |pc| pc + 1),
-        };
         self.tokens += 1;
         self.total.add(&self.last);
         Ok(Ok(TokenOut {
             next: rx.words[0],
             logits: (want_logits && !self.logits.is_empty()).then_some(logits),
-            instrs,
+            instrs: rx.words[1] as usize,
         }))
     }
 
@@ -620,7 +616,7 @@ mod tests {
 
     #[test]
     fn token_runtime_matches_the_interpreter() {
-        // tiny: two words per beat; ulx3s: one (the final beat holds NEXT only).
+        // tiny: two words per beat; ulx3s: one (NEXT and the count in two final beats).
         for name in ["tiny", "ulx3s"] {
             let (mut rt, mut engine, p, report) = loaded(name, &SmallShape::tiny(), 8);
             let cfg = rt.config().clone();
@@ -636,10 +632,11 @@ mod tests {
                 same(&got, &want, &format!("{name}: position {pos}"));
                 let io = rt.last_host_bytes();
                 let beat = cfg.stream_width as u64 / 8;
+                let end = if cfg.beat_words() == 1 { 2 } else { 1 };
                 let beats = if logits {
-                    logits_beats(&cfg, 64) as u64 + 1
+                    logits_beats(&cfg, 64) as u64 + end
                 } else {
-                    1
+                    end
                 };
                 assert_eq!(io.to_chip, 32, "{name}: one TOKEN header");
                 assert_eq!(io.from_chip, beats * beat, "{name}: position {pos}");
@@ -704,7 +701,7 @@ mod tests {
         type Hook = fn(&mut Beats);
         let cases: [(Hook, &str); 4] = [
             (|b| b.clear(), "did not come"),
-            (|b| b.last_mut().unwrap().1 = false, "no tlast"),
+            (|b| b.last_mut().unwrap().1 = false, "final beat"),
             (|b| b[0].1 = true, "tlast on beat 0"),
             (|b| b[31].0[1] = 1, "padding"),
         ];
