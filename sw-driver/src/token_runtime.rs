@@ -494,7 +494,11 @@ impl<T: Transport> TokenRuntime<T> {
         pos: u32,
         want_logits: bool,
     ) -> Result<std::result::Result<TracedToken, Fault>> {
-        let Some(end) = self.end_pc else {
+        let end = self.program.chunks_exact(INSTR_WORDS).position(|w| {
+            let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
+            matches!(Instr::decode(&w), Ok(Instr::End))
+        });
+        let Some(end) = end else {
             return Err(Error::Config(
                 "trace: the loaded program has no END before the end of program memory".into(),
             ));
@@ -755,10 +759,12 @@ mod tests {
                 };
                 let io = rt.last_host_bytes();
                 assert_eq!(io.to_chip, 32);
+                let end = tessera_abi::descriptor::token_end_beats(&cfg, 0, 0).len() as u64;
+                let traced = p.program.len() as u64 - 1;
                 assert_eq!(
                     io.from_chip,
-                    (logit_beats + p.program.len() as u64) * beat,
-                    "{name}: logits, a trace beat per instruction but END, the final beat"
+                    (logit_beats + traced + end) * beat,
+                    "{name}: logits, a trace beat per instruction but END, the final beat(s)"
                 );
                 // An untraced token after it reads only its own output.
                 let plain = rt.step(9, pos + 3, false).unwrap();
