@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use tessera_abi::descriptor::logits_beats;
+use tessera_abi::descriptor::{logits_beats, ErrorCode};
 use tessera_abi::token::Instr;
 use tessera_driver::runtime::LoadMode;
 use tessera_driver::token::interp::{Engine, Fault, TokenOut};
@@ -174,9 +174,21 @@ impl<T: Transport> TokenChip<T> {
     ) -> Result<TokenChip<T>> {
         let image = plan.image(model).context("filling the memory images")?;
         let mut rt = TokenRuntime::new(dev).context("resetting the chip")?;
-        let load = rt
-            .load(&plan, &image, mode)
-            .context("loading the plan onto the chip")?;
+        let load = match rt.load(&plan, &image, mode) {
+            Ok(l) => l,
+            Err(
+                e @ tessera_driver::Error::Device {
+                    code: ErrorCode::Opcode,
+                    ..
+                },
+            ) => {
+                return Err(e).context(
+                    "loading the plan onto the chip: it refuses ENG_LOAD, so it has no token \
+                     engine (run with --engine matvec)",
+                )
+            }
+            Err(e) => return Err(e).context("loading the plan onto the chip"),
+        };
         let interp = Engine::load(&plan, image);
         Ok(TokenChip {
             rt,
