@@ -232,6 +232,11 @@ fn announce(a: &Args, p: &Prepared, cfg: &ChipConfig) {
         s.vmem_words,
         s.vmem_max
     );
+    errln!(
+        "tessera run: loading {:.1} MB of DMEM constants by ENG_LOAD and the weights (a minute \
+         per 40 MB or so of DMEM on `sim`)",
+        s.const_bytes as f64 / 1e6
+    );
 }
 
 /// The figures of a run, for both outputs.
