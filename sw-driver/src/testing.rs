@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use tessera_regs::TesseraRegs;
 
-use tessera_abi::descriptor::{logits_beats, token_end_beats, EngSpace, TOKEN_LOGITS};
+use tessera_abi::descriptor::{logits_beats, token_end_beats, EngSpace, TOKEN_LOGITS, TOKEN_TRACE};
 use tessera_abi::token::{Instr, INSTR_WORDS};
 
 use crate::config::ChipConfig;
@@ -288,9 +288,10 @@ impl EngineChip {
             }
             Some(Opcode::Token) => {
                 let want = h[3] & TOKEN_LOGITS != 0;
+                let trace = h[3] & TOKEN_TRACE != 0;
                 match self.engine.step(h[1], h[2], want) {
                     Ok(out) => {
-                        let beats = self.token_beats(&out);
+                        let beats = self.token_beats(&out, trace);
                         self.output.extend(beats);
                     }
                     Err(f) => return self.stop(f.code, f.pc as u32),
@@ -302,29 +303,34 @@ impl EngineChip {
     }
 
     /// The beats of a token that reached END: each LOGITS instruction's words of `out` (the
-    /// LOGITS of the program memory before its first END), then the final beat.
-    fn token_beats(&self, out: &crate::token::interp::TokenOut) -> Beats {
+    /// LOGITS of the program memory before its first END); with `trace`, after every
+    /// instruction but END a trace beat whose word 0 is the instruction's index plus one (the
+    /// interpreter counts no cycles); then the final beat.
+    fn token_beats(&self, out: &crate::token::interp::TokenOut, trace: bool) -> Beats {
         let cfg = &self.engine.cfg;
         let bw = cfg.beat_words().max(1);
         let mut beats = Vec::new();
-        if let Some(logits) = &out.logits {
-            let mut words = logits.iter().map(|x| x.to_bits());
-            for w in self.engine.program.chunks_exact(INSTR_WORDS) {
-                let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
-                match Instr::decode(&w) {
-                    Ok(Instr::Logits { n, .. }) => {
-                        let mut v: Vec<u32> = words.by_ref().take(n as usize).collect();
-                        v.resize(logits_beats(cfg, n) * bw, 0);
-                        beats.extend(v.chunks(bw).map(|b| (b.to_vec(), false)));
-                    }
-                    Ok(Instr::End) => break,
-                    _ => {}
+        let mut words = out.logits.iter().flatten().map(|x| x.to_bits());
+        for (pc, w) in self.engine.program.chunks_exact(INSTR_WORDS).enumerate() {
+            let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
+            match Instr::decode(&w) {
+                Ok(Instr::Logits { n, .. }) if out.logits.is_some() => {
+                    let mut v: Vec<u32> = words.by_ref().take(n as usize).collect();
+                    v.resize(logits_beats(cfg, n) * bw, 0);
+                    beats.extend(v.chunks(bw).map(|b| (b.to_vec(), false)));
                 }
+                Ok(Instr::End) => break,
+                _ => {}
+            }
+            if trace {
+                let mut beat = vec![0u32; bw];
+                beat[0] = pc as u32 + 1;
+                beats.push((beat, false));
             }
         }
-        let end = token_end_beats(cfg, out.next, out.instrs as u32);
-        let n = end.len();
-        beats.extend(end.into_iter().enumerate().map(|(i, b)| (b, i + 1 == n)));
+        let last = token_end_beats(cfg, out.next, out.instrs as u32);
+        let n = last.len();
+        beats.extend(last.into_iter().enumerate().map(|(i, b)| (b, i + 1 == n)));
         if let Some(f) = self.on_output {
             f(&mut beats);
         }

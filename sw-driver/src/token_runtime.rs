@@ -473,6 +473,101 @@ impl<T: Transport> TokenRuntime<T> {
     }
 }
 
+/// A token run with the TOKEN trace flag: its outcome and the cycles each instruction took
+/// (every instruction but END, in program order), as the engine in RTL measured them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TracedToken {
+    pub out: TokenOut,
+    /// `cycles[pc]`: the cycles of instruction `pc`, from the start of its fetch to its end
+    /// (its LOGITS beats included, the trace beat not).
+    pub cycles: Vec<u32>,
+}
+
+impl<T: Transport> TokenRuntime<T> {
+    /// Runs one token with the trace flag ([`tessera_abi::descriptor::TOKEN_TRACE`]): after every instruction but END
+    /// the chip sends one beat whose word 0 is the cycles it took, after the instruction's own
+    /// LOGITS beats. Like [`Self::step`] otherwise (framing checked, waits bounded, a fault
+    /// soft-resets the chip); the stream bytes, trace beats included, are the last token's.
+    pub fn step_traced(
+        &mut self,
+        token: u32,
+        pos: u32,
+        want_logits: bool,
+    ) -> Result<std::result::Result<TracedToken, Fault>> {
+        let end = self.program.chunks_exact(INSTR_WORDS).position(|w| {
+            let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
+            matches!(Instr::decode(&w), Ok(Instr::End))
+        });
+        let Some(end) = end else {
+            return Err(Error::Config(
+                "trace: the loaded program has no END before the end of program memory".into(),
+            ));
+        };
+        let mut d = Descriptor::token(token, pos, want_logits);
+        d.header[3] |= tessera_abi::descriptor::TOKEN_TRACE;
+        self.last = HostBytes {
+            to_chip: 4 * d.packet(&self.cfg).len() as u64,
+            from_chip: 0,
+        };
+        self.dev.send(&[d])?;
+        let mut logits = Vec::new();
+        let mut cycles = Vec::with_capacity(end);
+        let mut k = 0usize;
+        for pc in 0..end {
+            let w: [u32; INSTR_WORDS] = self.program[pc * INSTR_WORDS..(pc + 1) * INSTR_WORDS]
+                .try_into()
+                .expect("whole instructions");
+            if let (true, Ok(Instr::Logits { n, .. })) = (want_logits, Instr::decode(&w)) {
+                let beats = logits_beats(&self.cfg, n);
+                let Some(rx) = self.recv(beats)? else {
+                    return self.traced_fault();
+                };
+                if let Some(i) = rx.last.iter().position(|&l| l) {
+                    return Err(Error::Framing(format!(
+                        "TOKEN: tlast on beat {i} of the {beats} beats of LOGITS {k}"
+                    )));
+                }
+                let (words, pad) = rx.words.split_at(n as usize);
+                if pad.iter().any(|&w| w != 0) {
+                    return Err(Error::Framing(format!(
+                        "TOKEN: LOGITS {k}: padding words {pad:#x?} are not zero"
+                    )));
+                }
+                logits.extend(words.iter().map(|&w| f32::from_bits(w)));
+                k += 1;
+            }
+            let Some(rx) = self.recv(1)? else {
+                return self.traced_fault();
+            };
+            if rx.last != [false] || rx.words.iter().skip(1).any(|&w| w != 0) {
+                return Err(Error::Framing(format!(
+                    "TOKEN: trace beat of instruction {pc}: {:#x?} (tlast {:?}): not a trace \
+                     beat",
+                    rx.words, rx.last
+                )));
+            }
+            cycles.push(rx.words[0]);
+        }
+        let out = match self.finish_token(false)? {
+            Ok(o) => o,
+            Err(f) => return Ok(Err(f)),
+        };
+        let logits = (want_logits && !self.logits.is_empty()).then_some(logits);
+        Ok(Ok(TracedToken {
+            out: TokenOut { logits, ..out },
+            cycles,
+        }))
+    }
+
+    /// [`Self::fault`] for a traced token.
+    fn traced_fault(&mut self) -> Result<std::result::Result<TracedToken, Fault>> {
+        match self.fault()? {
+            Err(f) => Ok(Err(f)),
+            Ok(_) => Err(Error::Framing("TOKEN: stopped without an error".into())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tessera_golden::model::Precision;
@@ -637,5 +732,50 @@ mod tests {
         let image = p.image(&model).unwrap();
         let e = rt.load(&p, &image, LoadMode::Auto).unwrap_err().to_string();
         assert!(e.contains("grid4x4"), "{e}");
+    }
+
+    #[test]
+    fn token_runtime_traced_token_reads_a_beat_per_instruction() {
+        for name in ["tiny", "ulx3s"] {
+            let (mut rt, mut engine, p, _) = loaded(name, &SmallShape::tiny(), 8);
+            let cfg = rt.config().clone();
+            let beat = cfg.stream_width as u64 / 8;
+            for (pos, logits) in [(0u32, true), (1, false), (2, true)] {
+                let got = rt.step_traced(5 + pos, pos, logits).unwrap().unwrap();
+                let want = engine.step(5 + pos, pos, logits);
+                same(
+                    &Ok(got.out.clone()),
+                    &want,
+                    &format!("{name}: position {pos}"),
+                );
+                // The double reports each instruction's index plus one: every instruction but
+                // END, in program order.
+                let traced: Vec<u32> = (1..p.program.len() as u32).collect();
+                assert_eq!(got.cycles, traced, "{name}");
+                let logit_beats = if logits {
+                    logits_beats(&cfg, 64) as u64
+                } else {
+                    0
+                };
+                let io = rt.last_host_bytes();
+                assert_eq!(io.to_chip, 32);
+                let end = tessera_abi::descriptor::token_end_beats(&cfg, 0, 0).len() as u64;
+                let traced = p.program.len() as u64 - 1;
+                assert_eq!(
+                    io.from_chip,
+                    (logit_beats + traced + end) * beat,
+                    "{name}: logits, a trace beat per instruction but END, the final beat(s)"
+                );
+                // An untraced token after it reads only its own output.
+                let plain = rt.step(9, pos + 3, false).unwrap();
+                same(&plain, &engine.step(9, pos + 3, false), "untraced");
+            }
+        }
+        // A fault in the middle of a traced token is the fault, and the chip recovers.
+        let (mut rt, mut engine, _, _) = loaded("tiny", &SmallShape::tiny(), 4);
+        let bad = rt.step_traced(64, 0, true).unwrap();
+        assert_eq!(bad, Err(engine.step(64, 0, true).unwrap_err()));
+        let again = rt.step_traced(3, 0, true).unwrap().unwrap();
+        same(&Ok(again.out), &engine.step(3, 0, true), "after the fault");
     }
 }
