@@ -196,6 +196,7 @@ module tok_engine
   logic [SmAw-1:0]   sm_raddr, sm_waddr;
   logic [QmAw-1:0]   qm_raddr, qm_waddr;
   logic [7:0]        qm_rdata, qm_wdata;
+  logic              pm_single, pm_double, dm_single, dm_double, dm_rv_q, pm_rv_q;
 
   prim_ram_banked #(
     .Banks (BeatWords),
@@ -235,7 +236,6 @@ module tok_engine
 
   // ECC: the flags of a read belong to it in the cycle after it. DMEM's go to the chip's ECC
   // counters; a double-bit error in DMEM or the program memory fails the instruction.
-  logic            pm_single, pm_double, dm_single, dm_double, dm_rv_q, pm_rv_q;
   logic [DmAw-1:0] dm_raddr_q;
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
@@ -511,6 +511,8 @@ module tok_engine
   assign hd = (op == TokAttend) ? f5 : (op == TokKvAppend) ? f4 : f3;
   assign combined = {{25{r_q.hi[31]}}, r_q.hi, 7'd0} + {{32{r_q.lo[31]}}, r_q.lo};
 
+  logic [31:0] ldxw_y, f2iw_y;  // the chained units' results (below)
+
   // Values the next-state logic derives within one state.
   logic [32:0]          div_t;    // TokDiv: the partial remainder with the next dividend bit
   logic [9:0]           sq_shift; // TokRnB: 2 (Emax - E) + 8
@@ -785,7 +787,6 @@ module tok_engine
   end
 
   // Units chained behind the multiplier and the wide conversion within one state.
-  logic [31:0] ldxw_y, f2iw_y;
   vec_fp_ldexp u_ldexp_w (.x_i(l2f_y), .n_i(ldx_n), .y_o(ldxw_y));
   vec_f2i u_f2i_w (.fp_i(ldx_y), .int_o(f2iw_y));
   vec_fp_cmp u_cmp_w (
