@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use tessera_regs::TesseraRegs;
 
-use tessera_abi::descriptor::{logits_beats, token_end_beat, EngSpace, TOKEN_LOGITS};
+use tessera_abi::descriptor::{logits_beats, token_end_beat, EngSpace, TOKEN_LOGITS, TOKEN_TRACE};
 use tessera_abi::token::{Instr, INSTR_WORDS};
 
 use crate::config::ChipConfig;
@@ -288,9 +288,10 @@ impl EngineChip {
             }
             Some(Opcode::Token) => {
                 let want = h[3] & TOKEN_LOGITS != 0;
+                let trace = (h[3] & TOKEN_TRACE != 0).then_some(h[2]);
                 match self.engine.step(h[1], h[2], want) {
                     Ok(out) => {
-                        let beats = self.token_beats(&out);
+                        let beats = self.token_beats(&out, trace);
                         self.output.extend(beats);
                     }
                     Err(f) => return self.stop(f.code, f.pc as u32),
@@ -302,24 +303,46 @@ impl EngineChip {
     }
 
     /// The beats of a token that reached END: each LOGITS instruction's words of `out` (the
-    /// LOGITS of the program memory before its first END), then the final beat.
-    fn token_beats(&self, out: &crate::token::interp::TokenOut) -> Beats {
+    /// LOGITS of the program memory before its first END), then the final beat. Traced (`Some`
+    /// position), every instruction but END is followed by a beat of its cycles as the cycle
+    /// model of [`crate::token_model`] counts them on this configuration.
+    fn token_beats(&self, out: &crate::token::interp::TokenOut, trace: Option<u32>) -> Beats {
         let cfg = &self.engine.cfg;
         let bw = cfg.beat_words().max(1);
         let mut beats = Vec::new();
-        if let Some(logits) = &out.logits {
-            let mut words = logits.iter().map(|x| x.to_bits());
-            for w in self.engine.program.chunks_exact(INSTR_WORDS) {
+        let program: Vec<Instr> = self
+            .engine
+            .program
+            .chunks_exact(INSTR_WORDS)
+            .map(|w| {
                 let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
-                match Instr::decode(&w) {
-                    Ok(Instr::Logits { n, .. }) => {
-                        let mut v: Vec<u32> = words.by_ref().take(n as usize).collect();
-                        v.resize(logits_beats(cfg, n) * bw, 0);
-                        beats.extend(v.chunks(bw).map(|b| (b.to_vec(), false)));
-                    }
-                    Ok(Instr::End) => break,
-                    _ => {}
-                }
+                Instr::decode(&w).unwrap_or(Instr::Nop)
+            })
+            .collect();
+        let end = program
+            .iter()
+            .position(|i| *i == Instr::End)
+            .unwrap_or(program.len());
+        let cycles = trace.map(|pos| {
+            let run = crate::token_model::Run {
+                pos,
+                logits: out.logits.is_some(),
+                trace: true,
+            };
+            let lat = crate::projection::LatencyModel::RTL;
+            crate::token_model::token_cycles(&program[..end], cfg, run, &lat)
+        });
+        let mut words = out.logits.iter().flatten().map(|x| x.to_bits());
+        for (pc, i) in program[..end].iter().enumerate() {
+            if let (Instr::Logits { n, .. }, Some(_)) = (i, &out.logits) {
+                let mut v: Vec<u32> = words.by_ref().take(*n as usize).collect();
+                v.resize(logits_beats(cfg, *n) * bw, 0);
+                beats.extend(v.chunks(bw).map(|b| (b.to_vec(), false)));
+            }
+            if let Some(c) = &cycles {
+                let mut beat = vec![0u32; bw];
+                beat[0] = c.instrs[pc].cycles.round() as u32;
+                beats.push((beat, false));
             }
         }
         beats.push((token_end_beat(cfg, out.next, out.instrs as u32), true));

@@ -477,6 +477,107 @@ impl<T: Transport> TokenRuntime<T> {
     }
 }
 
+/// A token run with the TOKEN trace flag: its outcome, and the cycles of every instruction it
+/// executed but END, as the engine measured them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenTrace {
+    /// The token's outcome, as [`TokenRuntime::step`] returns it.
+    pub out: std::result::Result<TokenOut, Fault>,
+    /// `cycles[pc]`: cycles of instruction `pc`, from the start of its fetch to its end (its
+    /// LOGITS beats included, the trace beat not), for every instruction before END; after a
+    /// fault, those before the faulting one.
+    pub cycles: Vec<u64>,
+}
+
+impl<T: Transport> TokenRuntime<T> {
+    /// Runs one token with the trace flag ([`TOKEN_TRACE`]): after every instruction but END
+    /// the chip sends one beat of the cycles it took (word 0; every other word 0, no `tlast`),
+    /// after that instruction's LOGITS beats. The program this runtime loaded must hold an END
+    /// (the beats are read by walking it). Framing, faults and waits are checked as in
+    /// [`Self::step`].
+    ///
+    /// [`TOKEN_TRACE`]: tessera_abi::descriptor::TOKEN_TRACE
+    pub fn step_traced(&mut self, token: u32, pos: u32, want_logits: bool) -> Result<TokenTrace> {
+        let Some(end) = self.end_pc else {
+            return Err(Error::Config(
+                "a traced token needs a loaded program with an END".into(),
+            ));
+        };
+        let mut d = Descriptor::token(token, pos, want_logits);
+        d.header[3] |= tessera_abi::descriptor::TOKEN_TRACE;
+        self.last = HostBytes {
+            to_chip: 4 * d.packet(&self.cfg).len() as u64,
+            from_chip: 0,
+        };
+        self.dev.send(&[d])?;
+        let bw = self.cfg.beat_words().max(1);
+        let mut cycles = Vec::with_capacity(end);
+        let mut logits = Vec::new();
+        let program: Vec<Instr> = self.program[..end * INSTR_WORDS]
+            .chunks_exact(INSTR_WORDS)
+            .map(|w| {
+                let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
+                Instr::decode(&w).unwrap_or(Instr::Nop)
+            })
+            .collect();
+        for (pc, instr) in program.iter().enumerate() {
+            if let (Instr::Logits { n, .. }, true) = (instr, want_logits) {
+                let beats = logits_beats(&self.cfg, *n);
+                let Some(rx) = self.recv(beats)? else {
+                    return self.fault().map(|out| TokenTrace { out, cycles });
+                };
+                if rx.last.iter().any(|&l| l) {
+                    return Err(Error::Framing(format!(
+                        "traced TOKEN: tlast among the LOGITS beats of instruction {pc}"
+                    )));
+                }
+                let (words, pad) = rx.words.split_at(*n as usize);
+                if pad.iter().any(|&w| w != 0) {
+                    return Err(Error::Framing(format!(
+                        "traced TOKEN: instruction {pc}: LOGITS padding {pad:#x?} is not zero"
+                    )));
+                }
+                logits.extend(words.iter().map(|&w| f32::from_bits(w)));
+            }
+            let Some(rx) = self.recv(1)? else {
+                return self.fault().map(|out| TokenTrace { out, cycles });
+            };
+            if rx.last != [false] || rx.words.iter().skip(1).any(|&w| w != 0) {
+                return Err(Error::Framing(format!(
+                    "traced TOKEN: the trace beat of instruction {pc} is {:#x?} (tlast {:?}): \
+                     one word of cycles expected",
+                    rx.words, rx.last
+                )));
+            }
+            cycles.push(u64::from(rx.words[0]));
+        }
+        let Some(rx) = self.recv(1)? else {
+            return self.fault().map(|out| TokenTrace { out, cycles });
+        };
+        if rx.last != [true] || rx.words.iter().skip(2).any(|&w| w != 0) {
+            return Err(Error::Framing(format!(
+                "traced TOKEN: final beat {:#x?} (tlast {:?}): NEXT and the count with tlast \
+                 expected",
+                rx.words, rx.last
+            )));
+        }
+        let instrs = match rx.words.get(1) {
+            Some(&n) if bw > 1 => n as usize,
+            _ => end + 1,
+        };
+        self.tokens += 1;
+        self.total.add(&self.last);
+        Ok(TokenTrace {
+            out: Ok(TokenOut {
+                next: rx.words[0],
+                logits: (want_logits && !self.logits.is_empty()).then_some(logits),
+                instrs,
+            }),
+            cycles,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tessera_golden::model::Precision;
@@ -640,5 +741,46 @@ mod tests {
         let image = p.image(&model).unwrap();
         let e = rt.load(&p, &image, LoadMode::Auto).unwrap_err().to_string();
         assert!(e.contains("grid4x4"), "{e}");
+    }
+
+    #[test]
+    fn token_runtime_traced_tokens_return_every_instructions_cycles() {
+        use crate::projection::LatencyModel;
+        use crate::token_model::{token_cycles, Run};
+        let (mut rt, mut engine, p, _) = loaded("tiny", &SmallShape::tiny(), 4);
+        let end = p.program.len() - 1;
+        for pos in 0..4u32 {
+            let logits = pos % 2 == 0;
+            let tr = rt.step_traced(3 + pos, pos, logits).unwrap();
+            same(&tr.out, &engine.step(3 + pos, pos, logits), "traced");
+            // The double reports the cycle model's counts: the runtime returns them in order,
+            // one per instruction but END, between the LOGITS beats.
+            let run = Run {
+                pos,
+                logits,
+                trace: true,
+            };
+            let m = token_cycles(&p.program, rt.config(), run, &LatencyModel::RTL);
+            let want: Vec<u64> = m.instrs[..end]
+                .iter()
+                .map(|i| i.cycles.round() as u64)
+                .collect();
+            assert_eq!(tr.cycles, want, "position {pos}");
+            // An untraced token after a traced one reads no stray beat.
+            same(
+                &rt.step(1, pos, true).unwrap(),
+                &engine.step(1, pos, true),
+                "untraced",
+            );
+        }
+        // A full cache: the fault, no cycles (the double sends nothing before it).
+        let tr = rt.step_traced(1, 4, false).unwrap();
+        assert_eq!(tr.out.unwrap_err().code, ErrorCode::KvFull);
+        assert!(tr.cycles.is_empty());
+        // A program without END cannot be traced.
+        rt.load_program(&tessera_abi::token::encode_program(&[Instr::Nop]))
+            .unwrap();
+        let e = rt.step_traced(1, 0, false).unwrap_err().to_string();
+        assert!(e.contains("END"), "{e}");
     }
 }
