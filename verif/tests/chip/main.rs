@@ -16,6 +16,8 @@
 //!   (`verif/bench/chip_noc_bench.sv`);
 //! - [`token`]: the token engine against the reference interpreter on random small models,
 //!   its faults, a soft reset in the middle of a token, the ENG_LOAD and TOKEN checks;
+//! - [`token_cycles`]: the whole-token cycle model against tokens traced in RTL, instruction
+//!   by instruction (calibration on 64 and 256 tiles ignored);
 //! - [`latency`]: the cycle model of the projection against the RTL (calibration ignored);
 //! - [`bench`]: Llama 3.1 8B shapes on `sim` (ignored).
 
@@ -29,3 +31,4 @@ mod matvec;
 mod noc;
 mod regs;
 mod token;
+mod token_cycles;
