@@ -22,7 +22,7 @@
 // Output: with logits asked for, each LOGITS instruction sends its words on the output stream
 // (StreamWidth/32 per beat, the last beat zero-padded); with the trace flag, every instruction
 // but END is followed by a beat of the cycles it took; END sends one beat {instructions
-// executed, NEXT} with tlast (NEXT alone on a 32-bit stream). A failing instruction raises err_o with its code and index and
+// executed, NEXT} with tlast (on a 32-bit stream two: NEXT, then the count with tlast). A failing instruction raises err_o with its code and index and
 // the engine stops; the command processor stops with it until a soft reset.
 
 `include "prim_assert.svh"
@@ -711,10 +711,16 @@ module tok_engine
         m_valid_o = 1'b1;
         m_data_o  = r_q.obuf;
       end
-      TokEndSend: begin  // {instructions, NEXT}; NEXT alone on a 32-bit stream
+      TokEndSend: begin  // {instructions, NEXT}: one beat, or two of 32 bits
         m_valid_o = 1'b1;
-        m_last_o  = 1'b1;
-        m_data_o  = StreamWidth'({instrs, r_q.next});
+        if (BeatWords == 1) begin
+          m_last_o = r_q.ocnt[0];
+          m_data_o = StreamWidth'(r_q.next);
+          if (r_q.ocnt[0]) m_data_o = StreamWidth'(instrs);
+        end else begin
+          m_last_o = 1'b1;
+          m_data_o = StreamWidth'({instrs, r_q.next});
+        end
       end
       TokTrace: begin  // the cycles of the instruction just done
         m_valid_o = 1'b1;
@@ -1504,8 +1510,11 @@ module tok_engine
       /////////
       TokEndSend: begin
         if (m_ready_i) begin
-          done_o = 1'b1;
-          r_d.state = TokIdle;
+          r_d.ocnt = r_q.ocnt + 8'd1;
+          if (m_last_o) begin
+            done_o = 1'b1;
+            r_d.state = TokIdle;
+          end
         end
       end
 

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use tessera_regs::TesseraRegs;
 
-use tessera_abi::descriptor::{logits_beats, token_end_beat, EngSpace, TOKEN_LOGITS, TOKEN_TRACE};
+use tessera_abi::descriptor::{logits_beats, token_end_beats, EngSpace, TOKEN_LOGITS, TOKEN_TRACE};
 use tessera_abi::token::{Instr, INSTR_WORDS};
 
 use crate::config::ChipConfig;
@@ -345,7 +345,9 @@ impl EngineChip {
                 beats.push((beat, false));
             }
         }
-        beats.push((token_end_beat(cfg, out.next, out.instrs as u32), true));
+        let last = token_end_beats(cfg, out.next, out.instrs as u32);
+        let n = last.len();
+        beats.extend(last.into_iter().enumerate().map(|(i, b)| (b, i + 1 == n)));
         if let Some(f) = self.on_output {
             f(&mut beats);
         }

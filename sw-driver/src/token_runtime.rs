@@ -23,7 +23,7 @@
 use std::time::Instant;
 
 use tessera_abi::descriptor::{logits_beats, EngSpace};
-use tessera_abi::token::{Instr, TokOp, INSTR_WORDS};
+use tessera_abi::token::{Instr, INSTR_WORDS};
 
 use crate::config::ChipConfig;
 use crate::device::Device;
@@ -88,8 +88,6 @@ pub struct TokenRuntime<T: Transport> {
     program: Vec<u32>,
     /// `n` of each LOGITS instruction before the first END, in program order.
     logits: Vec<u32>,
-    /// Index of the first END: the instructions a token executes, minus one.
-    end_pc: Option<usize>,
     last: HostBytes,
     total: HostBytes,
     tokens: u64,
@@ -111,7 +109,6 @@ impl<T: Transport> TokenRuntime<T> {
             cfg,
             program: Vec::new(),
             logits: Vec::new(),
-            end_pc: None,
             last: HostBytes::default(),
             total: HostBytes::default(),
             tokens: 0,
@@ -326,18 +323,14 @@ impl<T: Transport> TokenRuntime<T> {
         Ok(out)
     }
 
-    /// Re-reads the program copy: the `n` of each LOGITS before the first END, and END's pc.
+    /// Re-reads the program copy: the `n` of each LOGITS before the first END.
     fn scan_program(&mut self) {
         self.logits.clear();
-        self.end_pc = None;
-        for (pc, w) in self.program.chunks_exact(INSTR_WORDS).enumerate() {
+        for w in self.program.chunks_exact(INSTR_WORDS) {
             let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
             match Instr::decode(&w) {
                 Ok(Instr::Logits { n, .. }) => self.logits.push(n),
-                Ok(i) if i.op() == TokOp::End => {
-                    self.end_pc = Some(pc);
-                    break;
-                }
+                Ok(Instr::End) => break,
                 _ => {}
             }
         }
@@ -397,14 +390,22 @@ impl<T: Transport> TokenRuntime<T> {
             }
             logits.extend(words.iter().map(|&w| f32::from_bits(w)));
         }
-        let Some(rx) = self.recv(1)? else {
+        // NEXT and the count: one beat, or two on a 32-bit stream.
+        let end = if bw == 1 { 2 } else { 1 };
+        let Some(rx) = self.recv(end)? else {
             return self.fault();
         };
-        if rx.last != [true] {
-            return Err(Error::Framing(
-                "TOKEN: no tlast on the final beat (or more output than the program's LOGITS)"
-                    .into(),
-            ));
+        if rx
+            .last
+            .iter()
+            .enumerate()
+            .any(|(i, &l)| l != (i + 1 == end))
+        {
+            return Err(Error::Framing(format!(
+                "TOKEN: tlast {:?} on the {end} final beat(s) (more output than the program's \
+                 LOGITS, or the end unmarked)",
+                rx.last
+            )));
         }
         if rx.words.iter().skip(2).any(|&w| w != 0) {
             return Err(Error::Framing(format!(
@@ -412,17 +413,12 @@ impl<T: Transport> TokenRuntime<T> {
                 rx.words
             )));
         }
-        // A 32-bit stream's final beat holds NEXT only: the count is the program's.
-        let instrs = match rx.words.get(1) {
-            Some(&n) if bw > 1 => n as usize,
-            _ => self.end_pc.map_or(0, |pc| pc + 1),
-        };
         self.tokens += 1;
         self.total.add(&self.last);
         Ok(Ok(TokenOut {
             next: rx.words[0],
             logits: (want_logits && !self.logits.is_empty()).then_some(logits),
-            instrs,
+            instrs: rx.words[1] as usize,
         }))
     }
 
@@ -498,7 +494,16 @@ impl<T: Transport> TokenRuntime<T> {
     ///
     /// [`TOKEN_TRACE`]: tessera_abi::descriptor::TOKEN_TRACE
     pub fn step_traced(&mut self, token: u32, pos: u32, want_logits: bool) -> Result<TokenTrace> {
-        let Some(end) = self.end_pc else {
+        // The program copy up to its first END: one trace beat per instruction.
+        let program: Vec<Instr> = self
+            .program
+            .chunks_exact(INSTR_WORDS)
+            .map(|w| {
+                let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
+                Instr::decode(&w).unwrap_or(Instr::Nop)
+            })
+            .collect();
+        let Some(end) = program.iter().position(|i| *i == Instr::End) else {
             return Err(Error::Config(
                 "a traced token needs a loaded program with an END".into(),
             ));
@@ -513,14 +518,7 @@ impl<T: Transport> TokenRuntime<T> {
         let bw = self.cfg.beat_words().max(1);
         let mut cycles = Vec::with_capacity(end);
         let mut logits = Vec::new();
-        let program: Vec<Instr> = self.program[..end * INSTR_WORDS]
-            .chunks_exact(INSTR_WORDS)
-            .map(|w| {
-                let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
-                Instr::decode(&w).unwrap_or(Instr::Nop)
-            })
-            .collect();
-        for (pc, instr) in program.iter().enumerate() {
+        for (pc, instr) in program[..end].iter().enumerate() {
             if let (Instr::Logits { n, .. }, true) = (instr, want_logits) {
                 let beats = logits_beats(&self.cfg, *n);
                 let Some(rx) = self.recv(beats)? else {
@@ -551,20 +549,20 @@ impl<T: Transport> TokenRuntime<T> {
             }
             cycles.push(u64::from(rx.words[0]));
         }
-        let Some(rx) = self.recv(1)? else {
+        // NEXT and the count: one beat, or two on a 32-bit stream.
+        let last = if bw == 1 { 2 } else { 1 };
+        let Some(rx) = self.recv(last)? else {
             return self.fault().map(|out| TokenTrace { out, cycles });
         };
-        if rx.last != [true] || rx.words.iter().skip(2).any(|&w| w != 0) {
+        let marks: Vec<bool> = (0..last).map(|i| i + 1 == last).collect();
+        if rx.last != marks || rx.words.iter().skip(2).any(|&w| w != 0) {
             return Err(Error::Framing(format!(
-                "traced TOKEN: final beat {:#x?} (tlast {:?}): NEXT and the count with tlast \
-                 expected",
+                "traced TOKEN: final beat(s) {:#x?} (tlast {:?}): NEXT and the count, tlast on \
+                 the last, expected",
                 rx.words, rx.last
             )));
         }
-        let instrs = match rx.words.get(1) {
-            Some(&n) if bw > 1 => n as usize,
-            _ => end + 1,
-        };
+        let instrs = rx.words[1] as usize;
         self.tokens += 1;
         self.total.add(&self.last);
         Ok(TokenTrace {
@@ -630,7 +628,7 @@ mod tests {
 
     #[test]
     fn token_runtime_matches_the_interpreter() {
-        // tiny: two words per beat; ulx3s: one (the final beat holds NEXT only).
+        // tiny: two words per beat; ulx3s: one (NEXT and the count in two final beats).
         for name in ["tiny", "ulx3s"] {
             let (mut rt, mut engine, p, report) = loaded(name, &SmallShape::tiny(), 8);
             let cfg = rt.config().clone();
@@ -646,10 +644,11 @@ mod tests {
                 same(&got, &want, &format!("{name}: position {pos}"));
                 let io = rt.last_host_bytes();
                 let beat = cfg.stream_width as u64 / 8;
+                let end = if cfg.beat_words() == 1 { 2 } else { 1 };
                 let beats = if logits {
-                    logits_beats(&cfg, 64) as u64 + 1
+                    logits_beats(&cfg, 64) as u64 + end
                 } else {
-                    1
+                    end
                 };
                 assert_eq!(io.to_chip, 32, "{name}: one TOKEN header");
                 assert_eq!(io.from_chip, beats * beat, "{name}: position {pos}");
@@ -714,7 +713,7 @@ mod tests {
         type Hook = fn(&mut Beats);
         let cases: [(Hook, &str); 4] = [
             (|b| b.clear(), "did not come"),
-            (|b| b.last_mut().unwrap().1 = false, "no tlast"),
+            (|b| b.last_mut().unwrap().1 = false, "final beat"),
             (|b| b[0].1 = true, "tlast on beat 0"),
             (|b| b[31].0[1] = 1, "padding"),
         ];
@@ -747,40 +746,43 @@ mod tests {
     fn token_runtime_traced_tokens_return_every_instructions_cycles() {
         use crate::projection::LatencyModel;
         use crate::token_model::{token_cycles, Run};
-        let (mut rt, mut engine, p, _) = loaded("tiny", &SmallShape::tiny(), 4);
-        let end = p.program.len() - 1;
-        for pos in 0..4u32 {
-            let logits = pos % 2 == 0;
-            let tr = rt.step_traced(3 + pos, pos, logits).unwrap();
-            same(&tr.out, &engine.step(3 + pos, pos, logits), "traced");
-            // The double reports the cycle model's counts: the runtime returns them in order,
-            // one per instruction but END, between the LOGITS beats.
-            let run = Run {
-                pos,
-                logits,
-                trace: true,
-            };
-            let m = token_cycles(&p.program, rt.config(), run, &LatencyModel::RTL);
-            let want: Vec<u64> = m.instrs[..end]
-                .iter()
-                .map(|i| i.cycles.round() as u64)
-                .collect();
-            assert_eq!(tr.cycles, want, "position {pos}");
-            // An untraced token after a traced one reads no stray beat.
-            same(
-                &rt.step(1, pos, true).unwrap(),
-                &engine.step(1, pos, true),
-                "untraced",
-            );
+        // tiny: two words per beat; ulx3s: one (END sends two beats).
+        for name in ["tiny", "ulx3s"] {
+            let (mut rt, mut engine, p, _) = loaded(name, &SmallShape::tiny(), 4);
+            let end = p.program.len() - 1;
+            for pos in 0..4u32 {
+                let logits = pos % 2 == 0;
+                let tr = rt.step_traced(3 + pos, pos, logits).unwrap();
+                same(&tr.out, &engine.step(3 + pos, pos, logits), name);
+                // The double reports the cycle model's counts: the runtime returns them in
+                // order, one per instruction but END, between the LOGITS beats.
+                let run = Run {
+                    pos,
+                    logits,
+                    trace: true,
+                };
+                let m = token_cycles(&p.program, rt.config(), run, &LatencyModel::RTL);
+                let want: Vec<u64> = m.instrs[..end]
+                    .iter()
+                    .map(|i| i.cycles.round() as u64)
+                    .collect();
+                assert_eq!(tr.cycles, want, "{name}: position {pos}");
+                // An untraced token after a traced one reads no stray beat.
+                same(
+                    &rt.step(1, pos, true).unwrap(),
+                    &engine.step(1, pos, true),
+                    "untraced",
+                );
+            }
+            // A full cache: the fault, no cycles (the double sends nothing before it).
+            let tr = rt.step_traced(1, 4, false).unwrap();
+            assert_eq!(tr.out.unwrap_err().code, ErrorCode::KvFull);
+            assert!(tr.cycles.is_empty());
+            // A program without END cannot be traced.
+            rt.load_program(&tessera_abi::token::encode_program(&[Instr::Nop]))
+                .unwrap();
+            let e = rt.step_traced(1, 0, false).unwrap_err().to_string();
+            assert!(e.contains("END"), "{e}");
         }
-        // A full cache: the fault, no cycles (the double sends nothing before it).
-        let tr = rt.step_traced(1, 4, false).unwrap();
-        assert_eq!(tr.out.unwrap_err().code, ErrorCode::KvFull);
-        assert!(tr.cycles.is_empty());
-        // A program without END cannot be traced.
-        rt.load_program(&tessera_abi::token::encode_program(&[Instr::Nop]))
-            .unwrap();
-        let e = rt.step_traced(1, 0, false).unwrap_err().to_string();
-        assert!(e.contains("END"), "{e}");
     }
 }

@@ -48,15 +48,14 @@ pub struct ChipConfig {
 const MAX_WIDTH: usize = 1 << 12;
 /// Largest `WeightWords`, `ActWords`, `AbufWords` and `RbufWords`.
 const MAX_WORDS: usize = 1 << 23;
-/// Largest `VmemWords` (VMEM addresses are 32-bit word addresses; far above any real chip).
-const MAX_VMEM_WORDS: usize = 1 << 28;
-/// Largest `DmemWords`: DMEM addresses are 32-bit byte addresses, so 4 GiB at most.
-const MAX_DMEM_WORDS: usize = 1 << 30;
-/// Largest `ProgInstrs` (its words, 8 per instruction, stay below 2^32).
+/// The token engine's ranges (`rtl/tok/tok_engine.sv`, elaboration-time assertions): largest
+/// `VmemWords`, `DmemWords` (2 GiB), `ProgInstrs` (its words, 8 per instruction, below 2^32),
+/// `Context` (ours: a bound far above any real chip) and `HeadDimMax`.
+const MAX_VMEM_WORDS: usize = 1 << 24;
+const MAX_DMEM_WORDS: usize = 1 << 29;
 const MAX_PROG_INSTRS: usize = 1 << 24;
-/// Largest `Context` and `HeadDimMax`.
 const MAX_CONTEXT: usize = 1 << 24;
-const MAX_HEAD_DIM: usize = 1 << 16;
+const MAX_HEAD_DIM: usize = 4096;
 
 /// The keys of a chip configuration section, in the order of [`ChipConfig::params`]: the nine
 /// of the descriptor machine ([`CHIP_KEYS`] of them, which a chip reports in its `CFG_*`
@@ -252,14 +251,22 @@ impl ChipConfig {
             }
         }
         for (key, v, min) in [
-            ("VmemWords", self.vmem_words, 1),
-            ("DmemWords", self.dmem_words, 1),
-            ("ProgInstrs", self.prog_instrs, 1),
-            ("Context", self.context, 1),
+            ("VmemWords", self.vmem_words, 2),
+            ("DmemWords", self.dmem_words, 2 * self.beat_words().max(1)),
+            ("ProgInstrs", self.prog_instrs, 2),
+            ("Context", self.context, 2),
             ("HeadDimMax", self.head_dim_max, 2),
         ] {
             if v < min {
                 return bad(format!("{key} {v}: must be at least {min}"));
+            }
+        }
+        for (key, v) in [
+            ("DmemWords", self.dmem_words),
+            ("ProgInstrs", self.prog_instrs),
+        ] {
+            if !v.is_power_of_two() {
+                return bad(format!("{key} {v}: must be a power of two"));
             }
         }
         if self.abuf_words < 2 || self.rbuf_words < 2 {
@@ -434,9 +441,22 @@ mod tests {
                 "HeadDimMax",
             ),
             (
-                good.replace("DmemWords = 256", "DmemWords = 1073741825"),
+                good.replace("HeadDimMax = 8", "HeadDimMax = 4098"),
+                "HeadDimMax",
+            ),
+            (
+                good.replace("DmemWords = 256", "DmemWords = 1073741824"),
                 "DmemWords",
             ),
+            (
+                good.replace("DmemWords = 256", "DmemWords = 384"),
+                "DmemWords",
+            ),
+            (
+                good.replace("ProgInstrs = 16", "ProgInstrs = 12"),
+                "ProgInstrs",
+            ),
+            (good.replace("Context = 8", "Context = 1"), "Context"),
             (
                 good.replace("Context = 8", "Context = 9223372036854775807"),
                 "Context",

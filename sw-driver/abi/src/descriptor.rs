@@ -242,14 +242,18 @@ pub fn logits_beats(cfg: &ChipConfig, n: u32) -> usize {
     (n as usize).div_ceil(cfg.beat_words().max(1))
 }
 
-/// The last beat of a TOKEN's output: word 0 `NEXT`, word 1 the instructions executed (END
-/// included), every other word 0; it carries `tlast`. A 32-bit stream's beat holds `NEXT` only.
-pub fn token_end_beat(cfg: &ChipConfig, next: u32, instrs: u32) -> Vec<u32> {
-    let mut beat = vec![0u32; cfg.beat_words().max(2)];
+/// The end of a TOKEN's output, beat by beat: word 0 `NEXT`, word 1 the instructions executed
+/// (END included), every other word 0, in one beat; on a 32-bit stream in two, `NEXT` then the
+/// count. The last carries `tlast`.
+pub fn token_end_beats(cfg: &ChipConfig, next: u32, instrs: u32) -> Vec<Vec<u32>> {
+    let bw = cfg.beat_words().max(1);
+    if bw == 1 {
+        return vec![vec![next], vec![instrs]];
+    }
+    let mut beat = vec![0u32; bw];
     beat[0] = next;
     beat[1] = instrs;
-    beat.truncate(cfg.beat_words().max(1));
-    beat
+    vec![beat]
 }
 
 /// One descriptor: a header of eight words (`w0[7:0]` the opcode) and a payload of whole beats.
@@ -392,8 +396,8 @@ impl Descriptor {
     }
 
     /// Output beats this descriptor produces (VBUF_READ only: a TOKEN's depend on the program
-    /// it runs, [`logits_beats`] per LOGITS instruction when it asks for logits, then one
-    /// [`token_end_beat`]).
+    /// it runs, [`logits_beats`] per LOGITS instruction when it asks for logits, then
+    /// [`token_end_beats`]).
     pub fn output_beats(&self, cfg: &ChipConfig) -> usize {
         if self.opcode() == Opcode::VbufRead as u8 {
             self.header[2] as usize * cfg.lanes * 32 / cfg.stream_width
@@ -642,11 +646,11 @@ mod tests {
         // Logits beats and the final beat (tiny: two words per beat; ulx3s: one).
         assert_eq!(logits_beats(&tiny, 5), 3);
         assert_eq!(logits_beats(&tiny, 4), 2);
-        assert_eq!(token_end_beat(&tiny, 42, 17), [42, 17]);
+        assert_eq!(token_end_beats(&tiny, 42, 17), [[42, 17]]);
         let sim = ChipConfig::named("sim").unwrap();
-        assert_eq!(token_end_beat(&sim, 42, 17), [42, 17, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(token_end_beats(&sim, 42, 17), [[42, 17, 0, 0, 0, 0, 0, 0]]);
         let ulx3s = ChipConfig::named("ulx3s").unwrap();
-        assert_eq!(token_end_beat(&ulx3s, 42, 17), [42]);
+        assert_eq!(token_end_beats(&ulx3s, 42, 17), [[42], [17]]);
     }
 
     #[test]

@@ -14,10 +14,13 @@
 //! - [`regs`]: every register of the map;
 //! - [`noc`]: the networks alone under random traffic and backpressure
 //!   (`verif/bench/chip_noc_bench.sv`);
-//! - [`token`]: the token engine against the reference interpreter on random small models,
-//!   its faults, a soft reset in the middle of a token, the ENG_LOAD and TOKEN checks;
+//! - [`token`]: the token engine against the reference interpreter on random small models (and
+//!   on `ulx3s`'s 32-bit stream), its faults, a soft reset in the middle of a token, the
+//!   ENG_LOAD and TOKEN checks;
 //! - [`token_cycles`]: the whole-token cycle model against tokens traced in RTL, instruction
 //!   by instruction (calibration on 64 and 256 tiles ignored);
+//! - [`streams`]: random command streams, legal and illegal mixed, over the stream port and
+//!   CMD_FIFO, against a reference model of the command processor (proptest, shrinking);
 //! - [`latency`]: the cycle model of the projection against the RTL (calibration ignored);
 //! - [`bench`]: Llama 3.1 8B shapes on `sim` (ignored).
 
@@ -30,5 +33,6 @@ mod latency;
 mod matvec;
 mod noc;
 mod regs;
+mod streams;
 mod token;
 mod token_cycles;

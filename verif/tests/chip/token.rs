@@ -26,7 +26,7 @@ use tessera_driver::token::{plan, Plan};
 use tessera_driver::token_runtime::TokenRuntime;
 use tessera_driver::{Device, SimControl, Transport};
 use tessera_golden::model::Precision;
-use tessera_sim::SimTransport;
+use tessera_sim::{SimTransport, StreamTiming};
 
 use crate::env::*;
 
@@ -43,10 +43,10 @@ struct Bench {
 }
 
 impl Bench {
-    /// Starts the `tiny` chip model (a waveform when `TESSERA_FST` is set).
-    fn open(test: &str, seed: u64) -> Bench {
+    /// Starts the chip model of configuration `name` (a waveform when `TESSERA_FST` is set).
+    fn open(name: &str, test: &str, seed: u64) -> Bench {
         let mut dev: Device<SimTransport> =
-            tessera_sim::open_device("tiny").unwrap_or_else(|e| panic!("chip model `tiny`: {e}"));
+            tessera_sim::open_device(name).unwrap_or_else(|e| panic!("chip model `{name}`: {e}"));
         dev.timeout_cycles = WAIT_CYCLES;
         if std::env::var_os("TESSERA_FST").is_some() {
             let dir = std::path::Path::new(tessera_abi::rtl::SOURCE_TREE)
@@ -182,12 +182,12 @@ fn chip_token_random_models_match_the_interpreter() {
     let test = "chip_token_random_models_match_the_interpreter";
     let seed = seed(test);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut bench = Bench::open(test, seed);
+    let mut bench = Bench::open("tiny", test, seed);
     let cfg = bench.cfg.clone();
     let mut tokens = 0u64;
     let mut cycles = 0u64;
     // One chip for every model: each load replaces the tiles, the program and the constants.
-    for case in 0..3u64 {
+    for case in 0..6u64 {
         let (shape, context, p) = random_model(&mut rng, &cfg);
         let model = small_llama(&shape, seed ^ case, Precision::Chip).expect("model");
         let image = p.image(&model).expect("images");
@@ -196,9 +196,25 @@ fn chip_token_random_models_match_the_interpreter() {
         } else {
             LoadMode::Backdoor
         };
+        // Every other model under random input gaps and output backpressure.
+        let (gap, ready) = if case % 2 == 1 {
+            (rng.gen_range(0..600), rng.gen_range(300..=1000))
+        } else {
+            (0, 1000)
+        };
+        bench
+            .rt
+            .device()
+            .transport()
+            .set_stream_timing(StreamTiming {
+                in_gap_permille: gap,
+                out_ready_permille: ready,
+                seed: seed ^ case,
+            })
+            .expect("stream timing");
         eprintln!(
-            "case {case}: {shape:?}, context {context}, {} instructions, {mode:?} weights \
-             (seed {seed})",
+            "case {case}: {shape:?}, context {context}, {} instructions, {mode:?} weights, \
+             input gaps {gap}/1000, output ready {ready}/1000 (seed {seed})",
             p.program.len()
         );
         let mut engine = bench.load(&p, image, mode);
@@ -234,6 +250,31 @@ fn chip_token_random_models_match_the_interpreter() {
     bench.finish();
 }
 
+/// The 32-bit stream of `ulx3s`: ENG_LOAD one word per beat, NEXT and the count in two final
+/// beats, logits one word per beat.
+#[test]
+fn chip_token_ulx3s_stream_of_one_word() {
+    if !have_verilator() {
+        return;
+    }
+    let test = "chip_token_ulx3s_stream_of_one_word";
+    let seed = seed(test);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut bench = Bench::open("ulx3s", test, seed);
+    assert_eq!(bench.cfg.beat_words(), 1);
+    let (p, mut engine, shape) = fixed_model(&mut bench, 6);
+    for pos in 0..6u32 {
+        let token = rng.gen_range(0..shape.vocab as u32);
+        let logits = pos % 2 == 0;
+        let out = bench.same(&mut engine, token, pos, logits, "ulx3s");
+        assert_eq!(out.map(|o| o.instrs), Ok(p.program.len()));
+        let io = bench.rt.last_host_bytes();
+        let beats = if logits { shape.vocab as u64 + 2 } else { 2 };
+        assert_eq!(io.from_chip, 4 * beats, "position {pos}: one word per beat");
+    }
+    bench.finish();
+}
+
 #[test]
 fn chip_token_faults_name_the_instruction() {
     if !have_verilator() {
@@ -241,7 +282,7 @@ fn chip_token_faults_name_the_instruction() {
     }
     let test = "chip_token_faults_name_the_instruction";
     let seed = seed(test);
-    let mut bench = Bench::open(test, seed);
+    let mut bench = Bench::open("tiny", test, seed);
     let cfg = bench.cfg.clone();
     let context = 4u32;
     let (p, mut engine, shape) = fixed_model(&mut bench, context as usize);
@@ -379,7 +420,7 @@ fn chip_token_soft_reset_in_the_middle_of_a_token() {
     let test = "chip_token_soft_reset_in_the_middle_of_a_token";
     let seed = seed(test);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut bench = Bench::open(test, seed);
+    let mut bench = Bench::open("tiny", test, seed);
     let (_, mut engine, shape) = fixed_model(&mut bench, 8);
     let c0 = bench.cycles();
     assert!(bench.same(&mut engine, 7, 0, true, "position 0").is_ok());
@@ -395,6 +436,11 @@ fn chip_token_soft_reset_in_the_middle_of_a_token() {
             .expect("send the TOKEN");
         bench.rt.device().transport().run(cut).expect("run");
         let dev = bench.rt.device();
+        let s = dev.status().expect("STATUS");
+        assert!(
+            s.busy && !s.error,
+            "position {pos}: the token is still running {cut} cycles in: {s:?}"
+        );
         dev.soft_reset().expect("soft reset");
         dev.drain_output().expect("drain");
         let s = dev.status().expect("STATUS");
@@ -417,7 +463,7 @@ fn chip_token_descriptor_checks() {
     }
     let test = "chip_token_descriptor_checks";
     let seed = seed(test);
-    let mut bench = Bench::open(test, seed);
+    let mut bench = Bench::open("tiny", test, seed);
     let cfg = bench.cfg.clone();
     let (_, mut engine, _) = fixed_model(&mut bench, 8);
     assert!(bench.same(&mut engine, 3, 0, true, "before").is_ok());
