@@ -117,8 +117,8 @@ pub fn engine_cycles(i: &Instr, cfg: &ChipConfig, pos: u32, logits: bool) -> Opt
     let pos = u64::from(pos);
     let c = match *i {
         Instr::Nop => OVERHEAD,
-        // The final beat; no step to a next instruction.
-        Instr::End => FETCH + DECODE_CHECK + 1,
+        // The final beat (two on a 32-bit stream); no step to a next instruction.
+        Instr::End => FETCH + DECODE_CHECK + if cfg.beat_words() == 1 { 2 } else { 1 },
         // The row address, then a DMEM read and a VMEM write per element.
         Instr::Embed { n, .. } => OVERHEAD + 1 + 2 * u64::from(n),
         // Largest exponent (2 per element), shifted squares (2), to binary32 (1), n (1), the

@@ -168,6 +168,8 @@ fn engine_counts_equal_the_rtls_traces() {
     assert_eq!(attend(3) - attend(2), 4 * (4 * 8 + 35));
     assert_eq!(engine_cycles(&Instr::Nop, &cfg, 0, false), Some(OVERHEAD));
     assert_eq!(engine_cycles(&Instr::End, &cfg, 0, false), Some(22));
+    let ulx3s = ChipConfig::named("ulx3s").unwrap();
+    assert_eq!(engine_cycles(&Instr::End, &ulx3s, 0, false), Some(23));
     let mv = Instr::Matvec {
         base: 0,
         groups: 1,
