@@ -109,7 +109,7 @@ impl Stage {
 }
 
 /// The exact cycles of an instruction that does not wait for the tile array (every opcode but
-/// MATVEC; DEQUANT without its wait for results, which [`dequant_wait`] adds), at position
+/// MATVEC; DEQUANT without its wait for results, which [`token_cycles`] adds), at position
 /// `pos`, with the logits sent when `logits` (LOGITS sends `ceil(n / (StreamWidth/32))` beats,
 /// one cycle each on a stream that is ready). END counts its final beat; an instruction's trace
 /// beat is not counted. `None` for MATVEC.
