@@ -33,9 +33,10 @@ use crate::projection::LatencyModel;
 pub const PRODUCT_TOLERANCE: f64 = 0.05;
 
 /// The largest relative error of the model's whole-token cycles against every token traced
-/// in RTL by `chip_token_cycles_calibration` (`tiny`, `grid4x4`, `grid8x8`, `grid16x16`:
-/// product programs and a small Llama over its context); the chip tests fail above it.
-pub const MODEL_MAX_ERROR: f64 = 0.05;
+/// in RTL by `chip_token_cycles_calibration` (`tiny`, `grid4x4`, `grid8x8`, `grid16x16`: 94
+/// product programs and a small Llama at 12 positions on each grid, 142 tokens): none, every
+/// token equal to the cycle. The chip tests fail above it.
+pub const MODEL_MAX_ERROR: f64 = 0.0;
 
 /// Fetch: eight program words, one read and one write state each.
 pub const FETCH: u64 = 16;
