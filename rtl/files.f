@@ -1,7 +1,11 @@
 +incdir+rtl/prim
 rtl/pkg/tessera_pkg.sv
 rtl/regs/gen/tessera_regs_pkg.sv
+rtl/prim/prim_secded_pkg.sv
+rtl/prim/prim_secded_enc.sv
+rtl/prim/prim_secded_dec.sv
 rtl/prim/prim_ram_1r1w.sv
+rtl/prim/prim_ram_1r1w_ecc.sv
 rtl/prim/prim_ram_banked.sv
 rtl/prim/prim_global_buf.sv
 rtl/tile/tile_sva.sv
@@ -14,6 +18,7 @@ rtl/noc/noc_reduce_tree.sv
 rtl/noc/noc_tile_port.sv
 rtl/ctrl/ctrl_vbuf.sv
 rtl/ctrl/ctrl_perf.sv
+rtl/ctrl/ctrl_ecc.sv
 rtl/ctrl/ctrl_cmdproc.sv
 rtl/vec/vec_fp_unpack.sv
 rtl/vec/vec_lzc_norm.sv

@@ -34,6 +34,7 @@ module ctrl_cmdproc
   parameter int unsigned FlitData    = 160,
   parameter int unsigned ProgInstrs  = 1024,  // token engine program memory, instructions
   parameter int unsigned DmemWords   = 1048576,  // token engine DMEM, 32-bit words
+  parameter bit          TokEngine   = 1'b1,  // 0: no token engine, ENG_LOAD and TOKEN unknown
   localparam int unsigned ChunkBits = KWidth * 8,
   localparam int unsigned WordBits  = Lanes * KWidth * 8,
   localparam int unsigned RWordBits = Lanes * AccWidth,
@@ -81,6 +82,7 @@ module ctrl_cmdproc
   input  logic                   rbuf_written_i,   // the reduction tree wrote a result word
   // Tiles
   input  logic                   tile_err_i,       // OR of the tiles' error flags
+  input  logic                   ecc_err_i,        // a weight memory's double-bit ECC error
   // Status
   output logic                   busy_o,
   output logic                   error_o,
@@ -273,14 +275,18 @@ module ctrl_cmdproc
       end
       OpEngLoad: begin
         dec_payload = 1'b1;
-        if (w1 > 32'd1 || w3 == 32'd0 || w2 % BeatWords != 0 || w3 % BeatWords != 0) begin
+        if (!TokEngine) begin
+          dec_err = ErrOpcode;
+        end else if (w1 > 32'd1 || w3 == 32'd0 || w2 % BeatWords != 0 || w3 % BeatWords != 0) begin
           dec_err = ErrShape;
         end else if (64'(w2) + 64'(w3) > el_space) begin
           dec_err = w1[0] ? ErrDmemRange : ErrProgRange;
         end
       end
       OpToken: begin
-        if (w3[31:2] != 30'd0) begin
+        if (!TokEngine) begin
+          dec_err = ErrOpcode;
+        end else if (w3[31:2] != 30'd0) begin
           dec_err = ErrShape;
         end
       end
@@ -726,6 +732,9 @@ module ctrl_cmdproc
       end else if (tile_err_i) begin
         state_d = CmdError;
         ecode_d = ErrTile;
+      end else if (ecc_err_i) begin
+        state_d = CmdError;
+        ecode_d = ErrEccWeight;
       end
     end
     if (state_q != CmdError && state_d == CmdError) begin

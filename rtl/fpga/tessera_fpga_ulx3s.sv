@@ -37,6 +37,15 @@ module tessera_fpga_ulx3s #(
   output logic       wifi_gpio0   // held high: keeps the ESP32 from resetting the board
 );
 
+  // The token engine's binary32 units are single-cycle: on the ECP5 they close at 12.6 MHz, not
+  // the board's 25 MHz (docs/fpga.md). The bitstream leaves the engine out until they are
+  // pipelined; simulations of this top keep it.
+`ifdef TESSERA_ECP5
+  localparam bit BoardEngine = 1'b0;
+`else
+  localparam bit BoardEngine = 1'b1;
+`endif
+
   localparam int unsigned PorCycles   = 1024;
   localparam int unsigned PorW        = $clog2(PorCycles + 1);
   // LED pulse stretch: 2^21 cycles, 84 ms at 25 MHz.
@@ -105,7 +114,8 @@ module tessera_fpga_ulx3s #(
     .DmemWords   (DmemWords),
     .ProgInstrs  (ProgInstrs),
     .Context     (Context),
-    .HeadDimMax  (HeadDimMax)
+    .HeadDimMax  (HeadDimMax),
+    .TokEngine   (BoardEngine)
   ) u_chip (
     .clk_i            (clk),
     .rst_ni           (rst_n),

@@ -67,6 +67,12 @@ module host_csr #(
   input  logic [63:0] perf_stall_input_i,
   input  logic [63:0] perf_stall_output_i,
   input  logic [63:0] perf_stall_cmd_i,
+  // ECC (ctrl_ecc)
+  input  logic [31:0] ecc_corrected_i,
+  input  logic        ecc_fail_valid_i,
+  input  logic        ecc_fail_dmem_i,
+  input  logic [15:0] ecc_fail_tile_i,
+  input  logic [31:0] ecc_fail_addr_i,
   // Interrupt
   output logic        irq_o
 );
@@ -132,6 +138,13 @@ module host_csr #(
   assign hwif_in.PERF_STALL_OUTPUT_HI.value.next = perf_stall_output_i[63:32];
   assign hwif_in.PERF_STALL_CMD_LO.value.next    = perf_stall_cmd_i[31:0];
   assign hwif_in.PERF_STALL_CMD_HI.value.next    = perf_stall_cmd_i[63:32];
+
+  // ECC.
+  assign hwif_in.ECC_CORRECTED.count.next = ecc_corrected_i;
+  assign hwif_in.ECC_FAIL.valid.next      = ecc_fail_valid_i;
+  assign hwif_in.ECC_FAIL.dmem.next       = ecc_fail_dmem_i;
+  assign hwif_in.ECC_FAIL.tile.next       = ecc_fail_tile_i;
+  assign hwif_in.ECC_FAIL_ADDR.addr.next  = ecc_fail_addr_i;
 
   // Control pulses (single-pulse fields).
   assign start_o      = hwif_out.CTRL.start.value;

@@ -71,7 +71,9 @@ package tessera_pkg;
     ErrDmemRange   = 8'h0d,  // token engine: data memory range past the memory or misaligned
     ErrKvFull      = 8'h0e,  // token engine: KV cache full (position >= context)
     ErrToken       = 8'h0f,  // token engine: token id past the embedding table
-    ErrProgRange   = 8'h10   // token engine: program ran past its memory without END
+    ErrProgRange   = 8'h10,  // token engine: program ran past its memory without END
+    ErrEccWeight   = 8'h11,  // double-bit ECC error in a weight memory (ECC_FAIL)
+    ErrEccData     = 8'h12   // token engine: double-bit ECC error in the data memory
   } err_code_e;
 
   // Token-engine opcodes (sw-driver/abi/src/token.rs).

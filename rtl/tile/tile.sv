@@ -41,7 +41,11 @@ module tile
   output logic                      busy_o,       // an operation's last result not handed over
   output logic                      mac_busy_o,   // the MAC array performs a step this cycle
   output logic                      err_o,        // sticky error flag
-  input  logic                      err_clear_i   // clears err_o
+  input  logic                      err_clear_i,  // clears err_o
+  // Weight memory ECC (prim_ram_1r1w_ecc): pulses for the word read in the previous cycle
+  output logic                      ecc_single_o, // a single-bit error, corrected
+  output logic                      ecc_double_o, // a double-bit error, detected
+  output logic [31:0]               ecc_addr_o    // its word address
 );
 
   ////////////////
@@ -277,18 +281,38 @@ module tile
   assign wr_ready_o  = 1'b1;
   assign wr_in_range = (wr_addr_i < 32'(WeightWords));
 
-  prim_ram_1r1w #(
+  logic ram_single, ram_double, wrd_q;
+  logic [WAddrWidth-1:0] wrd_addr_q;
+
+  prim_ram_1r1w_ecc #(
     .Width (WordWidth),
     .Depth (WeightWords)
   ) u_weight_ram (
-    .clk_i   (clk_i),
-    .we_i    (wr_valid_i && wr_in_range),
-    .waddr_i (wr_addr_i[WAddrWidth-1:0]),
-    .wdata_i (wr_data_i),
-    .re_i    (issue),
-    .raddr_i (waddr_q),
-    .rdata_o (w_word)
+    .clk_i    (clk_i),
+    .we_i     (wr_valid_i && wr_in_range),
+    .waddr_i  (wr_addr_i[WAddrWidth-1:0]),
+    .wdata_i  (wr_data_i),
+    .re_i     (issue),
+    .raddr_i  (waddr_q),
+    .rdata_o  (w_word),
+    .single_o (ram_single),
+    .double_o (ram_double)
   );
+
+  // The ECC flags belong to a read only in the cycle after it.
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      wrd_q      <= 1'b0;
+      wrd_addr_q <= '0;
+    end else begin
+      wrd_q      <= issue;
+      wrd_addr_q <= issue ? waddr_q : wrd_addr_q;
+    end
+  end
+
+  assign ecc_single_o = wrd_q && ram_single;
+  assign ecc_double_o = wrd_q && ram_double;
+  assign ecc_addr_o   = 32'(wrd_addr_q);
 
   // Elements beyond K in the last chunk are stored as zero, so they add nothing whatever the
   // weights hold.

@@ -85,7 +85,11 @@ module tok_engine
   output logic                   m_valid_o,
   input  logic                   m_ready_i,
   output logic [StreamWidth-1:0] m_data_o,
-  output logic                   m_last_o
+  output logic                   m_last_o,
+  // ECC of the data and program memories: pulses for the word read in the previous cycle
+  output logic                   ecc_single_o,  // a single-bit error, corrected
+  output logic                   ecc_double_o,  // a double-bit error in DMEM, detected
+  output logic [31:0]            ecc_addr_o     // its DMEM word address
 );
 
   ////////////////
@@ -188,7 +192,6 @@ module tok_engine
   logic [PmAw-1:0]   pm_raddr;
   logic [31:0]       pm_rdata, dm_rdata, vm_rdata, sm_rdata, vm_wdata, sm_wdata, dm_wdata;
   logic [DmAw-1:0]   dm_raddr, dm_waddr;
-  logic [3:0]        dm_wbe;
   logic [VmAw-1:0]   vm_raddr, vm_waddr;
   logic [SmAw-1:0]   sm_raddr, sm_waddr;
   logic [QmAw-1:0]   qm_raddr, qm_waddr;
@@ -204,11 +207,12 @@ module tok_engine
     .wide_data_i (ld_data_i),
     .we_i        (1'b0),
     .waddr_i     ('0),
-    .wbe_i       ('0),
     .wdata_i     ('0),
     .re_i        (pm_re),
     .raddr_i     (pm_raddr),
-    .rdata_o     (pm_rdata)
+    .rdata_o     (pm_rdata),
+    .single_o    (pm_single),
+    .double_o    (pm_double)
   );
 
   prim_ram_banked #(
@@ -221,12 +225,32 @@ module tok_engine
     .wide_data_i (ld_data_i),
     .we_i        (dm_we),
     .waddr_i     (dm_waddr),
-    .wbe_i       (dm_wbe),
     .wdata_i     (dm_wdata),
     .re_i        (dm_re),
     .raddr_i     (dm_raddr),
-    .rdata_o     (dm_rdata)
+    .rdata_o     (dm_rdata),
+    .single_o    (dm_single),
+    .double_o    (dm_double)
   );
+
+  // ECC: the flags of a read belong to it in the cycle after it. DMEM's go to the chip's ECC
+  // counters; a double-bit error in DMEM or the program memory fails the instruction.
+  logic            pm_single, pm_double, dm_single, dm_double, dm_rv_q, pm_rv_q;
+  logic [DmAw-1:0] dm_raddr_q;
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      dm_rv_q    <= 1'b0;
+      pm_rv_q    <= 1'b0;
+      dm_raddr_q <= '0;
+    end else begin
+      dm_rv_q    <= dm_re;
+      pm_rv_q    <= pm_re;
+      dm_raddr_q <= dm_re ? dm_raddr : dm_raddr_q;
+    end
+  end
+  assign ecc_single_o = (dm_rv_q && dm_single) || (pm_rv_q && pm_single);
+  assign ecc_double_o = dm_rv_q && dm_double;
+  assign ecc_addr_o   = 32'(dm_raddr_q);
 
   prim_ram_1r1w #(
     .Width (32),
@@ -487,6 +511,31 @@ module tok_engine
   assign hd = (op == TokAttend) ? f5 : (op == TokKvAppend) ? f4 : f3;
   assign combined = {{25{r_q.hi[31]}}, r_q.hi, 7'd0} + {{32{r_q.lo[31]}}, r_q.lo};
 
+  // Values the next-state logic derives within one state.
+  logic [32:0]          div_t;    // TokDiv: the partial remainder with the next dividend bit
+  logic [9:0]           sq_shift; // TokRnB: 2 (Emax - E) + 8
+  logic [ChunkBits-1:0] chunk;    // TokQePut: the chunk with the new element
+  logic [31:0]          kv_addr;  // TokQePut: the cache byte of the new element
+  logic [31:0]          kv_word;  // TokQePut: its word with the element
+  logic [31:0]          q31;      // TokAtE3: rint(e * 2^31) clamped to [0, 2^31]
+  assign div_t    = {r_q.rem[31:0], f3[5'd31 - r_q.dstep[4:0]]};
+  assign sq_shift = {1'b0, r_q.emax - vm_rdata[30:23], 1'b0} + 10'd8;
+  assign kv_addr  = r_q.a2 + r_q.i;
+  always_comb begin
+    kv_word = dm_rdata;
+    kv_word[8*kv_addr[1:0] +: 8] = r_q.qb;
+  end
+  always_comb begin
+    chunk = r_q.cbuf;
+    chunk[8*r_q.i[LgKWidth-1:0] +: 8] = r_q.qb;
+  end
+  always_comb begin
+    if (r_q.fc[30:23] == 8'hff && r_q.fc[22:0] != 23'd0) q31 = 32'd0;  // NaN
+    else if (r_q.fc[31]) q31 = 32'd0;
+    else if (r_q.fc[30:0] >= FOne[30:0]) q31 = 32'h8000_0000;
+    else q31 = f2iw_y;
+  end
+
   // Operands of the arithmetic units and the memory reads of each state: from registers and
   // read data only (the next-state logic below takes the results).
   logic [31:0] cmpw_a, cmpw_max, instrs;
@@ -594,7 +643,12 @@ module tok_engine
         vm_raddr = VmAw'(r_q.a0 + r_q.i);
       end
       TokQeMul: begin mul_a = vm_rdata; mul_b = r_q.inv; end
-      TokQeCvt: f2i_in = r_q.fa;
+      TokQeCvt: begin
+        f2i_in = r_q.fa;
+        // KV_APPEND: the cache word the element goes into (written back in TokQePut).
+        dm_re    = (op == TokKvAppend);
+        dm_raddr = DmAw'(kv_addr >> 2);
+      end
       TokMv: mv_valid_o = 1'b1;
       TokDqRd: begin
         rbuf_re_o    = 1'b1;
@@ -744,31 +798,11 @@ module tok_engine
     .max_o   (cmpw_max)
   );
 
-  // Values the next-state logic derives within one state.
-  logic [32:0]          div_t;    // TokDiv: the partial remainder with the next dividend bit
-  logic [9:0]           sq_shift; // TokRnB: 2 (Emax - E) + 8
-  logic [ChunkBits-1:0] chunk;    // TokQePut: the chunk with the new element
-  logic [31:0]          kv_addr;  // TokQePut: the cache byte of the new element
-  logic [31:0]          q31;      // TokAtE3: rint(e * 2^31) clamped to [0, 2^31]
-  assign div_t    = {r_q.rem[31:0], f3[5'd31 - r_q.dstep[4:0]]};
-  assign sq_shift = {1'b0, r_q.emax - vm_rdata[30:23], 1'b0} + 10'd8;
-  assign kv_addr  = r_q.a2 + r_q.i;
-  always_comb begin
-    chunk = r_q.cbuf;
-    chunk[8*r_q.i[LgKWidth-1:0] +: 8] = r_q.qb;
-  end
-  always_comb begin
-    if (r_q.fc[30:23] == 8'hff && r_q.fc[22:0] != 23'd0) q31 = 32'd0;  // NaN
-    else if (r_q.fc[31]) q31 = 32'd0;
-    else if (r_q.fc[30:0] >= FOne[30:0]) q31 = 32'h8000_0000;
-    else q31 = f2iw_y;
-  end
-
   always_comb begin
     r_d = r_q;
     r_d.icyc = r_q.icyc + 32'd1;
 
-    dm_we = 1'b0;  dm_waddr = '0;  dm_wbe = '0;  dm_wdata = '0;
+    dm_we = 1'b0;  dm_waddr = '0;  dm_wdata = '0;
     vm_we = 1'b0;  vm_waddr = '0;  vm_wdata = '0;
     sm_we = 1'b0;  sm_waddr = '0;  sm_wdata = '0;
     qm_we = 1'b0;  qm_waddr = '0;  qm_wdata = '0;
@@ -1088,11 +1122,10 @@ module tok_engine
               r_d.state = TokQeRd;
             end
           end
-          TokKvAppend: begin  // the byte to the cache
+          TokKvAppend: begin  // the byte into the cache word read in TokQeCvt
             dm_we = 1'b1;
             dm_waddr = DmAw'(kv_addr >> 2);
-            dm_wbe = 4'b0001 << kv_addr[1:0];
-            dm_wdata = {4{r_q.qb}};
+            dm_wdata = kv_word;
             r_d.state = (r_q.i + 32'd1 == hd) ? TokKvScale : TokQeRd;
           end
           default: begin  // ATTEND: the query head to the scratch
@@ -1216,7 +1249,6 @@ module tok_engine
       TokKvScale: begin
         dm_we = 1'b1;
         dm_waddr = DmAw'(r_q.a3 >> 2);
-        dm_wbe = 4'hf;
         dm_wdata = r_q.s;
         r_d.g = r_q.g + 32'd1;
         r_d.a0 = r_q.a0 + f4;
@@ -1520,6 +1552,12 @@ module tok_engine
 
       default: r_d.state = TokIdle;
     endcase
+
+    // A double-bit ECC error in the word just read: the instruction fails.
+    if ((dm_rv_q && dm_double) || (pm_rv_q && pm_double)) begin
+      r_d.ecode = ErrEccData;
+      r_d.state = TokFault;
+    end
 
     // The processor stopped (an error elsewhere): the engine stops too, after a beat it offers.
     if (stop_i && !m_valid_o) begin

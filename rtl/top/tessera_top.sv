@@ -22,7 +22,8 @@ module tessera_top
   parameter int unsigned DmemWords   = 1048576,  // token engine data memory, 32-bit words
   parameter int unsigned ProgInstrs  = 1024,     // token engine program memory, instructions
   parameter int unsigned Context     = 256,      // largest KV-cache context of an instruction
-  parameter int unsigned HeadDimMax  = 128       // largest head_dim of ATTEND
+  parameter int unsigned HeadDimMax  = 128,      // largest head_dim of ATTEND
+  parameter bit          TokEngine   = 1'b1      // 0: no token engine (ENG_LOAD, TOKEN: ErrOpcode)
 ) (
   input  logic                   clk_i,
   input  logic                   rst_ni,
@@ -124,6 +125,10 @@ module tessera_top
   logic [23:0] err_desc;
   logic [15:0] done_count;
   logic [63:0] perf_cycles, perf_mac_busy, perf_stall_input, perf_stall_output, perf_stall_cmd;
+  logic        dmem_ecc_single, dmem_ecc_double, ecc_weight_double;
+  logic        ecc_fail_valid, ecc_fail_dmem;
+  logic [15:0] ecc_fail_tile;
+  logic [31:0] dmem_ecc_addr, ecc_corrected, ecc_fail_addr;
 
   host_csr #(
     .GridRows    (GridRows),
@@ -177,6 +182,11 @@ module tessera_top
     .perf_stall_input_i  (perf_stall_input),
     .perf_stall_output_i (perf_stall_output),
     .perf_stall_cmd_i    (perf_stall_cmd),
+    .ecc_corrected_i     (ecc_corrected),
+    .ecc_fail_valid_i    (ecc_fail_valid),
+    .ecc_fail_dmem_i     (ecc_fail_dmem),
+    .ecc_fail_tile_i     (ecc_fail_tile),
+    .ecc_fail_addr_i     (ecc_fail_addr),
     .irq_o               (irq_o)
   );
 
@@ -221,7 +231,8 @@ module tessera_top
     .StreamWidth (StreamWidth),
     .FlitData    (FlitData),
     .ProgInstrs  (ProgInstrs),
-    .DmemWords   (DmemWords)
+    .DmemWords   (DmemWords),
+    .TokEngine   (TokEngine)
   ) u_cmdproc (
     .clk_i           (clk_i),
     .rst_ni          (core_rst_n),
@@ -254,6 +265,7 @@ module tessera_top
     .rbuf_rdata_i    (rbuf_rdata),
     .rbuf_written_i  (rbuf_we),
     .tile_err_i      (tile_err),
+    .ecc_err_i       (ecc_weight_double),
     .busy_o          (busy),
     .error_o         (error),
     .err_code_o      (err_code),
@@ -293,48 +305,75 @@ module tessera_top
   logic [RbufAw-1:0]      eng_rbuf_raddr;
   logic [StreamWidth-1:0] eng_m_data;
 
-  tok_engine #(
-    .Lanes       (Lanes),
-    .KWidth      (KWidth),
-    .AbufWords   (AbufWords),
-    .RbufWords   (RbufWords),
-    .StreamWidth (StreamWidth),
-    .VmemWords   (VmemWords),
-    .DmemWords   (DmemWords),
-    .ProgInstrs  (ProgInstrs),
-    .Context     (Context),
-    .HeadDimMax  (HeadDimMax)
-  ) u_tok (
-    .clk_i        (clk_i),
-    .rst_ni       (core_rst_n),
-    .stop_i       (error),
-    .ld_valid_i   (eng_ld_valid),
-    .ld_space_i   (eng_ld_space),
-    .ld_addr_i    (eng_ld_addr),
-    .ld_data_i    (s_axis_tdata_i),
-    .start_i      (tok_start),
-    .token_i      (tok_id),
-    .pos_i        (tok_pos),
-    .flags_i      (tok_flags),
-    .done_o       (tok_done),
-    .err_o        (tok_err),
-    .err_code_o   (tok_code),
-    .pc_o         (tok_pc),
-    .mv_valid_o   (tok_mv_valid),
-    .mv_fields_o  (tok_mv_fields),
-    .mv_ack_i     (tok_mv_ack),
-    .mv_idle_i    (results_idle),
-    .abuf_we_o    (eng_abuf_we),
-    .abuf_waddr_o (eng_abuf_waddr),
-    .abuf_wdata_o (eng_abuf_wdata),
-    .rbuf_re_o    (eng_rbuf_re),
-    .rbuf_raddr_o (eng_rbuf_raddr),
-    .rbuf_rdata_i (rbuf_rdata),
-    .m_valid_o    (eng_m_valid),
-    .m_ready_i    (m_axis_tready_i),
-    .m_data_o     (eng_m_data),
-    .m_last_o     (eng_m_last)
-  );
+  if (TokEngine) begin : gen_tok
+    tok_engine #(
+      .Lanes       (Lanes),
+      .KWidth      (KWidth),
+      .AbufWords   (AbufWords),
+      .RbufWords   (RbufWords),
+      .StreamWidth (StreamWidth),
+      .VmemWords   (VmemWords),
+      .DmemWords   (DmemWords),
+      .ProgInstrs  (ProgInstrs),
+      .Context     (Context),
+      .HeadDimMax  (HeadDimMax)
+    ) u_tok (
+      .clk_i        (clk_i),
+      .rst_ni       (core_rst_n),
+      .stop_i       (error),
+      .ld_valid_i   (eng_ld_valid),
+      .ld_space_i   (eng_ld_space),
+      .ld_addr_i    (eng_ld_addr),
+      .ld_data_i    (s_axis_tdata_i),
+      .start_i      (tok_start),
+      .token_i      (tok_id),
+      .pos_i        (tok_pos),
+      .flags_i      (tok_flags),
+      .done_o       (tok_done),
+      .err_o        (tok_err),
+      .err_code_o   (tok_code),
+      .pc_o         (tok_pc),
+      .mv_valid_o   (tok_mv_valid),
+      .mv_fields_o  (tok_mv_fields),
+      .mv_ack_i     (tok_mv_ack),
+      .mv_idle_i    (results_idle),
+      .abuf_we_o    (eng_abuf_we),
+      .abuf_waddr_o (eng_abuf_waddr),
+      .abuf_wdata_o (eng_abuf_wdata),
+      .rbuf_re_o    (eng_rbuf_re),
+      .rbuf_raddr_o (eng_rbuf_raddr),
+      .rbuf_rdata_i (rbuf_rdata),
+      .m_valid_o    (eng_m_valid),
+      .m_ready_i    (m_axis_tready_i),
+      .m_data_o     (eng_m_data),
+      .m_last_o     (eng_m_last),
+      .ecc_single_o (dmem_ecc_single),
+      .ecc_double_o (dmem_ecc_double),
+      .ecc_addr_o   (dmem_ecc_addr)
+    );
+  end else begin : gen_no_tok
+    // ENG_LOAD and TOKEN fail their decode, so the engine's side is never asked for anything.
+    assign tok_done        = 1'b0;
+    assign tok_err         = 1'b0;
+    assign tok_code        = '0;
+    assign tok_pc          = '0;
+    assign tok_mv_valid    = 1'b0;
+    assign tok_mv_fields   = '0;
+    assign eng_abuf_we     = 1'b0;
+    assign eng_abuf_waddr  = '0;
+    assign eng_abuf_wdata  = '0;
+    assign eng_rbuf_re     = 1'b0;
+    assign eng_rbuf_raddr  = '0;
+    assign eng_m_valid     = 1'b0;
+    assign eng_m_data      = '0;
+    assign eng_m_last      = 1'b0;
+    assign dmem_ecc_single = 1'b0;
+    assign dmem_ecc_double = 1'b0;
+    assign dmem_ecc_addr   = '0;
+    logic unused_tok;
+    assign unused_tok = ^{eng_ld_valid, eng_ld_space, eng_ld_addr, tok_start, tok_id, tok_pos,
+                          tok_flags, tok_mv_ack, results_idle};
+  end
 
   // The engine writes activation chunks and reads result words only while a TOKEN is in hand,
   // when the command processor does neither; it owns the output stream then.
@@ -447,7 +486,8 @@ module tessera_top
   // Tiles //
   ///////////
 
-  logic [NumTiles-1:0] tile_errs, mac_busy;
+  logic [NumTiles-1:0] tile_errs, mac_busy, tile_ecc_single, tile_ecc_double;
+  logic [31:0]         tile_ecc_addr [NumTiles];
 
   for (genvar t = 0; t < NumTiles; t++) begin : gen_tile
     tile_cfg_t             cfg;
@@ -516,7 +556,10 @@ module tessera_top
       .busy_o      (busy_unused),
       .mac_busy_o  (mac_busy[t]),
       .err_o       (tile_errs[t]),
-      .err_clear_i (1'b0)
+      .err_clear_i (1'b0),
+      .ecc_single_o (tile_ecc_single[t]),
+      .ecc_double_o (tile_ecc_double[t]),
+      .ecc_addr_o   (tile_ecc_addr[t])
     );
 
     logic unused_tile;
@@ -524,6 +567,29 @@ module tessera_top
   end
 
   assign tile_err = |tile_errs;
+
+  /////////
+  // ECC //
+  /////////
+
+  ctrl_ecc #(
+    .NumTiles (NumTiles)
+  ) u_ecc (
+    .clk_i           (clk_i),
+    .rst_ni          (rst_ni),  // kept over a soft reset, so the driver reads them after one
+    .tile_single_i   (tile_ecc_single),
+    .tile_double_i   (tile_ecc_double),
+    .tile_addr_i     (tile_ecc_addr),
+    .dmem_single_i   (dmem_ecc_single),
+    .dmem_double_i   (dmem_ecc_double),
+    .dmem_addr_i     (dmem_ecc_addr),
+    .corrected_o     (ecc_corrected),
+    .fail_valid_o    (ecc_fail_valid),
+    .fail_dmem_o     (ecc_fail_dmem),
+    .fail_tile_o     (ecc_fail_tile),
+    .fail_addr_o     (ecc_fail_addr),
+    .weight_double_o (ecc_weight_double)
+  );
 
   //////////////////////////
   // Performance counters //

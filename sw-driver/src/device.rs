@@ -61,6 +61,32 @@ pub struct Version {
     pub patch: u8,
 }
 
+/// The ECC registers (`ECC_CORRECTED`, `ECC_FAIL`, `ECC_FAIL_ADDR`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EccStatus {
+    /// Single-bit errors corrected (saturating).
+    pub corrected: u32,
+    /// The first double-bit (uncorrectable) error since power-on (a soft reset keeps it).
+    pub first_double: Option<EccFail>,
+}
+
+/// Where a double-bit error was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EccFail {
+    pub memory: EccMemory,
+    /// Word address in that memory.
+    pub addr: u32,
+}
+
+/// A memory with ECC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EccMemory {
+    /// A tile's weight memory.
+    Weights { tile: u16 },
+    /// The token engine's data memory.
+    Dmem,
+}
+
 /// `STATUS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Status {
@@ -229,6 +255,28 @@ impl<T: Transport> Device<T> {
                 busy: s.busy(),
                 error: s.error(),
                 done_count: s.done_count(),
+            })
+        })
+    }
+
+    /// The ECC registers: single-bit errors corrected since power-on, and where the
+    /// first double-bit error was found.
+    pub fn ecc(&mut self) -> Result<EccStatus> {
+        self.regs(|r| {
+            let corrected = r.ecc_corrected().try_read()?.count();
+            let f = r.ecc_fail().try_read()?;
+            let addr = r.ecc_fail_addr().try_read()?.addr();
+            let first_double = f.valid().then(|| EccFail {
+                memory: if f.dmem() {
+                    EccMemory::Dmem
+                } else {
+                    EccMemory::Weights { tile: f.tile() }
+                },
+                addr,
+            });
+            Ok(EccStatus {
+                corrected,
+                first_double,
             })
         })
     }

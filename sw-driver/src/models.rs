@@ -170,6 +170,86 @@ pub fn load_checkpoint(dir: impl AsRef<std::path::Path>) -> Result<Llama> {
     Ok(Llama::load(&ckpt, Precision::W8A8)?)
 }
 
+/// The largest vocabulary, a multiple of `granule` and at most `m.vocab_size` (which is
+/// tried first), with which the model of config `m` compiles for the token engine of `cfg` at
+/// `context` ([`crate::token::plan`]). A model that does not compile even with `granule`
+/// rows has another memory too small: that plan's error, which names it.
+pub fn fit_vocab(
+    cfg: &crate::ChipConfig,
+    m: &Config,
+    context: usize,
+    granule: usize,
+) -> Result<usize> {
+    let with = |vocab: usize| {
+        let mut c = m.clone();
+        c.vocab_size = vocab;
+        crate::token::plan(cfg, &c, context)
+    };
+    let err = match with(m.vocab_size) {
+        Ok(_) => return Ok(m.vocab_size),
+        Err(e @ Error::DoesNotFit(_)) => e,
+        Err(e) => return Err(e),
+    };
+    let granule = granule.max(1);
+    // The memory a plan needs grows with the vocabulary: bisect over multiples of `granule`.
+    let (mut lo, mut hi) = (0usize, (m.vocab_size - 1) / granule);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if with(mid * granule).is_ok() {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if lo == 0 {
+        return match with(granule) {
+            Err(e) => Err(e),
+            Ok(_) => Err(err),
+        };
+    }
+    Ok(lo * granule)
+}
+
+/// The first `layers` decoder layers of `ckpt` with only the first `vocab` rows of its
+/// embedding table and `lm_head` (token ids below `vocab`), in `precision`: every decoder
+/// layer as the checkpoint has it, a smaller vocabulary.
+pub fn load_cut(
+    ckpt: &tessera_golden::checkpoint::Checkpoint,
+    layers: usize,
+    vocab: usize,
+    precision: Precision,
+) -> Result<Llama> {
+    let full = ckpt.config().clone();
+    if layers == 0 || layers > full.num_hidden_layers || vocab == 0 || vocab > full.vocab_size {
+        return Err(Error::Config(format!(
+            "a cut to {layers} layer(s) and vocabulary {vocab}: the checkpoint has {} layer(s) \
+             and {} ids",
+            full.num_hidden_layers, full.vocab_size
+        )));
+    }
+    let h = full.hidden_size;
+    let rows = |name: &str| -> Result<Array2<f32>> {
+        let t = ckpt.tensor2(name, full.vocab_size, h)?;
+        Ok(t.slice(ndarray::s![..vocab, ..]).to_owned())
+    };
+    let embed = rows("model.embed_tokens.weight")?;
+    let head = if full.tie_word_embeddings || !ckpt.has_tensor("lm_head.weight") {
+        None
+    } else {
+        Some(rows("lm_head.weight")?)
+    };
+    let decoder = (0..layers)
+        .map(|l| DecoderLayer::load(ckpt, l, precision))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let norm = ckpt.tensor1("model.norm.weight", h)?;
+    let mut cfg = full;
+    cfg.num_hidden_layers = layers;
+    cfg.vocab_size = vocab;
+    Ok(Llama::from_parts(
+        cfg, embed, decoder, norm, head, precision,
+    )?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +289,57 @@ mod tests {
             std::fs::read(other.join("model.safetensors")).unwrap(),
             written
         );
+        std::fs::remove_dir_all(&cache).unwrap();
+    }
+
+    #[test]
+    fn fit_vocab_finds_the_largest_vocabulary_that_compiles() {
+        let sim = crate::ChipConfig::named("sim").unwrap();
+        let l8b = Config::from_json(&Preset::Llama31_8b.config_json(1).to_string()).unwrap();
+        let v = fit_vocab(&sim, &l8b, 2048, 128).unwrap();
+        assert!(v > 0 && v < l8b.vocab_size && v % 128 == 0, "{v}");
+        let with = |vocab| {
+            let mut c = l8b.clone();
+            c.vocab_size = vocab;
+            crate::token::plan(&sim, &c, 2048)
+        };
+        with(v).unwrap();
+        let e = with(v + 128).unwrap_err().to_string();
+        assert!(e.contains("data memory"), "{e}");
+        // A model that compiles keeps its vocabulary.
+        let tiny = crate::ChipConfig::named("tiny").unwrap();
+        let small = SmallShape::tiny().config().unwrap();
+        assert_eq!(fit_vocab(&tiny, &small, 16, 8).unwrap(), 64);
+        // No vocabulary saves a model whose layers do not fit: the plan's error names them.
+        let l8b2 = Config::from_json(&Preset::Llama31_8b.config_json(4).to_string()).unwrap();
+        let e = fit_vocab(&sim, &l8b2, 2048, 128).unwrap_err().to_string();
+        assert!(e.contains("weight words per tile"), "{e}");
+    }
+
+    #[test]
+    fn load_cut_keeps_the_layers_and_the_first_rows() {
+        let cache = std::env::temp_dir().join(format!("tessera-cut-{}", std::process::id()));
+        let dir = synthetic_checkpoint(&cache, Preset::Tiny, 2, 3, &mut |_| {}).unwrap();
+        let ckpt = tessera_golden::checkpoint::Checkpoint::open(&dir).unwrap();
+        let whole = Llama::load(&ckpt, Precision::Chip).unwrap();
+        let cut = load_cut(&ckpt, 1, 100, Precision::Chip).unwrap();
+        assert_eq!(cut.config().vocab_size, 100);
+        assert_eq!(cut.config().num_hidden_layers, 1);
+        assert_eq!(
+            cut.embed_tokens,
+            whole.embed_tokens.slice(ndarray::s![..100, ..])
+        );
+        let scales = |l: &tessera_golden::model::Linear| match &l.weight {
+            tessera_golden::model::Weight::Quant(q) => q.scales.clone(),
+            tessera_golden::model::Weight::F32(_) => panic!("int8 expected"),
+        };
+        assert_eq!(scales(&cut.lm_head), scales(&whole.lm_head)[..100].to_vec());
+        assert_eq!(
+            scales(&cut.layers[0].mlp.down_proj),
+            scales(&whole.layers[0].mlp.down_proj)
+        );
+        assert!(load_cut(&ckpt, 3, 100, Precision::Chip).is_err());
+        assert!(load_cut(&ckpt, 1, 257, Precision::Chip).is_err());
         std::fs::remove_dir_all(&cache).unwrap();
     }
 }

@@ -288,7 +288,7 @@ impl EngineChip {
             }
             Some(Opcode::Token) => {
                 let want = h[3] & TOKEN_LOGITS != 0;
-                let trace = (h[3] & TOKEN_TRACE != 0).then_some(h[2]);
+                let trace = h[3] & TOKEN_TRACE != 0;
                 match self.engine.step(h[1], h[2], want) {
                     Ok(out) => {
                         let beats = self.token_beats(&out, trace);
@@ -303,45 +303,28 @@ impl EngineChip {
     }
 
     /// The beats of a token that reached END: each LOGITS instruction's words of `out` (the
-    /// LOGITS of the program memory before its first END), then the final beat. Traced (`Some`
-    /// position), every instruction but END is followed by a beat of its cycles as the cycle
-    /// model of [`crate::token_model`] counts them on this configuration.
-    fn token_beats(&self, out: &crate::token::interp::TokenOut, trace: Option<u32>) -> Beats {
+    /// LOGITS of the program memory before its first END); with `trace`, after every
+    /// instruction but END a trace beat whose word 0 is the instruction's index plus one (the
+    /// interpreter counts no cycles); then the final beat.
+    fn token_beats(&self, out: &crate::token::interp::TokenOut, trace: bool) -> Beats {
         let cfg = &self.engine.cfg;
         let bw = cfg.beat_words().max(1);
         let mut beats = Vec::new();
-        let program: Vec<Instr> = self
-            .engine
-            .program
-            .chunks_exact(INSTR_WORDS)
-            .map(|w| {
-                let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
-                Instr::decode(&w).unwrap_or(Instr::Nop)
-            })
-            .collect();
-        let end = program
-            .iter()
-            .position(|i| *i == Instr::End)
-            .unwrap_or(program.len());
-        let cycles = trace.map(|pos| {
-            let run = crate::token_model::Run {
-                pos,
-                logits: out.logits.is_some(),
-                trace: true,
-            };
-            let lat = crate::projection::LatencyModel::RTL;
-            crate::token_model::token_cycles(&program[..end], cfg, run, &lat)
-        });
         let mut words = out.logits.iter().flatten().map(|x| x.to_bits());
-        for (pc, i) in program[..end].iter().enumerate() {
-            if let (Instr::Logits { n, .. }, Some(_)) = (i, &out.logits) {
-                let mut v: Vec<u32> = words.by_ref().take(*n as usize).collect();
-                v.resize(logits_beats(cfg, *n) * bw, 0);
-                beats.extend(v.chunks(bw).map(|b| (b.to_vec(), false)));
+        for (pc, w) in self.engine.program.chunks_exact(INSTR_WORDS).enumerate() {
+            let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
+            match Instr::decode(&w) {
+                Ok(Instr::Logits { n, .. }) if out.logits.is_some() => {
+                    let mut v: Vec<u32> = words.by_ref().take(n as usize).collect();
+                    v.resize(logits_beats(cfg, n) * bw, 0);
+                    beats.extend(v.chunks(bw).map(|b| (b.to_vec(), false)));
+                }
+                Ok(Instr::End) => break,
+                _ => {}
             }
-            if let Some(c) = &cycles {
+            if trace {
                 let mut beat = vec![0u32; bw];
-                beat[0] = c.instrs[pc].cycles.round() as u32;
+                beat[0] = pc as u32 + 1;
                 beats.push((beat, false));
             }
         }

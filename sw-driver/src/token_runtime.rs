@@ -473,39 +473,34 @@ impl<T: Transport> TokenRuntime<T> {
     }
 }
 
-/// A token run with the TOKEN trace flag: its outcome, and the cycles of every instruction it
-/// executed but END, as the engine measured them.
+/// A token run with the TOKEN trace flag: its outcome and the cycles each instruction took
+/// (every instruction but END, in program order), as the engine in RTL measured them.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TokenTrace {
-    /// The token's outcome, as [`TokenRuntime::step`] returns it.
-    pub out: std::result::Result<TokenOut, Fault>,
-    /// `cycles[pc]`: cycles of instruction `pc`, from the start of its fetch to its end (its
-    /// LOGITS beats included, the trace beat not), for every instruction before END; after a
-    /// fault, those before the faulting one.
-    pub cycles: Vec<u64>,
+pub struct TracedToken {
+    pub out: TokenOut,
+    /// `cycles[pc]`: the cycles of instruction `pc`, from the start of its fetch to its end
+    /// (its LOGITS beats included, the trace beat not).
+    pub cycles: Vec<u32>,
 }
 
 impl<T: Transport> TokenRuntime<T> {
-    /// Runs one token with the trace flag ([`TOKEN_TRACE`]): after every instruction but END
-    /// the chip sends one beat of the cycles it took (word 0; every other word 0, no `tlast`),
-    /// after that instruction's LOGITS beats. The program this runtime loaded must hold an END
-    /// (the beats are read by walking it). Framing, faults and waits are checked as in
-    /// [`Self::step`].
-    ///
-    /// [`TOKEN_TRACE`]: tessera_abi::descriptor::TOKEN_TRACE
-    pub fn step_traced(&mut self, token: u32, pos: u32, want_logits: bool) -> Result<TokenTrace> {
-        // The program copy up to its first END: one trace beat per instruction.
-        let program: Vec<Instr> = self
-            .program
-            .chunks_exact(INSTR_WORDS)
-            .map(|w| {
-                let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
-                Instr::decode(&w).unwrap_or(Instr::Nop)
-            })
-            .collect();
-        let Some(end) = program.iter().position(|i| *i == Instr::End) else {
+    /// Runs one token with the trace flag ([`tessera_abi::descriptor::TOKEN_TRACE`]): after every instruction but END
+    /// the chip sends one beat whose word 0 is the cycles it took, after the instruction's own
+    /// LOGITS beats. Like [`Self::step`] otherwise (framing checked, waits bounded, a fault
+    /// soft-resets the chip); the stream bytes, trace beats included, are the last token's.
+    pub fn step_traced(
+        &mut self,
+        token: u32,
+        pos: u32,
+        want_logits: bool,
+    ) -> Result<std::result::Result<TracedToken, Fault>> {
+        let end = self.program.chunks_exact(INSTR_WORDS).position(|w| {
+            let w: [u32; INSTR_WORDS] = w.try_into().expect("whole instructions");
+            matches!(Instr::decode(&w), Ok(Instr::End))
+        });
+        let Some(end) = end else {
             return Err(Error::Config(
-                "a traced token needs a loaded program with an END".into(),
+                "trace: the loaded program has no END before the end of program memory".into(),
             ));
         };
         let mut d = Descriptor::token(token, pos, want_logits);
@@ -515,64 +510,61 @@ impl<T: Transport> TokenRuntime<T> {
             from_chip: 0,
         };
         self.dev.send(&[d])?;
-        let bw = self.cfg.beat_words().max(1);
-        let mut cycles = Vec::with_capacity(end);
         let mut logits = Vec::new();
-        for (pc, instr) in program[..end].iter().enumerate() {
-            if let (Instr::Logits { n, .. }, true) = (instr, want_logits) {
-                let beats = logits_beats(&self.cfg, *n);
+        let mut cycles = Vec::with_capacity(end);
+        let mut k = 0usize;
+        for pc in 0..end {
+            let w: [u32; INSTR_WORDS] = self.program[pc * INSTR_WORDS..(pc + 1) * INSTR_WORDS]
+                .try_into()
+                .expect("whole instructions");
+            if let (true, Ok(Instr::Logits { n, .. })) = (want_logits, Instr::decode(&w)) {
+                let beats = logits_beats(&self.cfg, n);
                 let Some(rx) = self.recv(beats)? else {
-                    return self.fault().map(|out| TokenTrace { out, cycles });
+                    return self.traced_fault();
                 };
-                if rx.last.iter().any(|&l| l) {
+                if let Some(i) = rx.last.iter().position(|&l| l) {
                     return Err(Error::Framing(format!(
-                        "traced TOKEN: tlast among the LOGITS beats of instruction {pc}"
+                        "TOKEN: tlast on beat {i} of the {beats} beats of LOGITS {k}"
                     )));
                 }
-                let (words, pad) = rx.words.split_at(*n as usize);
+                let (words, pad) = rx.words.split_at(n as usize);
                 if pad.iter().any(|&w| w != 0) {
                     return Err(Error::Framing(format!(
-                        "traced TOKEN: instruction {pc}: LOGITS padding {pad:#x?} is not zero"
+                        "TOKEN: LOGITS {k}: padding words {pad:#x?} are not zero"
                     )));
                 }
                 logits.extend(words.iter().map(|&w| f32::from_bits(w)));
+                k += 1;
             }
             let Some(rx) = self.recv(1)? else {
-                return self.fault().map(|out| TokenTrace { out, cycles });
+                return self.traced_fault();
             };
             if rx.last != [false] || rx.words.iter().skip(1).any(|&w| w != 0) {
                 return Err(Error::Framing(format!(
-                    "traced TOKEN: the trace beat of instruction {pc} is {:#x?} (tlast {:?}): \
-                     one word of cycles expected",
+                    "TOKEN: trace beat of instruction {pc}: {:#x?} (tlast {:?}): not a trace \
+                     beat",
                     rx.words, rx.last
                 )));
             }
-            cycles.push(u64::from(rx.words[0]));
+            cycles.push(rx.words[0]);
         }
-        // NEXT and the count: one beat, or two on a 32-bit stream.
-        let last = if bw == 1 { 2 } else { 1 };
-        let Some(rx) = self.recv(last)? else {
-            return self.fault().map(|out| TokenTrace { out, cycles });
+        let out = match self.finish_token(false)? {
+            Ok(o) => o,
+            Err(f) => return Ok(Err(f)),
         };
-        let marks: Vec<bool> = (0..last).map(|i| i + 1 == last).collect();
-        if rx.last != marks || rx.words.iter().skip(2).any(|&w| w != 0) {
-            return Err(Error::Framing(format!(
-                "traced TOKEN: final beat(s) {:#x?} (tlast {:?}): NEXT and the count, tlast on \
-                 the last, expected",
-                rx.words, rx.last
-            )));
-        }
-        let instrs = rx.words[1] as usize;
-        self.tokens += 1;
-        self.total.add(&self.last);
-        Ok(TokenTrace {
-            out: Ok(TokenOut {
-                next: rx.words[0],
-                logits: (want_logits && !self.logits.is_empty()).then_some(logits),
-                instrs,
-            }),
+        let logits = (want_logits && !self.logits.is_empty()).then_some(logits);
+        Ok(Ok(TracedToken {
+            out: TokenOut { logits, ..out },
             cycles,
-        })
+        }))
+    }
+
+    /// [`Self::fault`] for a traced token.
+    fn traced_fault(&mut self) -> Result<std::result::Result<TracedToken, Fault>> {
+        match self.fault()? {
+            Err(f) => Ok(Err(f)),
+            Ok(_) => Err(Error::Framing("TOKEN: stopped without an error".into())),
+        }
     }
 }
 
@@ -743,46 +735,47 @@ mod tests {
     }
 
     #[test]
-    fn token_runtime_traced_tokens_return_every_instructions_cycles() {
-        use crate::projection::LatencyModel;
-        use crate::token_model::{token_cycles, Run};
-        // tiny: two words per beat; ulx3s: one (END sends two beats).
+    fn token_runtime_traced_token_reads_a_beat_per_instruction() {
         for name in ["tiny", "ulx3s"] {
-            let (mut rt, mut engine, p, _) = loaded(name, &SmallShape::tiny(), 4);
-            let end = p.program.len() - 1;
-            for pos in 0..4u32 {
-                let logits = pos % 2 == 0;
-                let tr = rt.step_traced(3 + pos, pos, logits).unwrap();
-                same(&tr.out, &engine.step(3 + pos, pos, logits), name);
-                // The double reports the cycle model's counts: the runtime returns them in
-                // order, one per instruction but END, between the LOGITS beats.
-                let run = Run {
-                    pos,
-                    logits,
-                    trace: true,
-                };
-                let m = token_cycles(&p.program, rt.config(), run, &LatencyModel::RTL);
-                let want: Vec<u64> = m.instrs[..end]
-                    .iter()
-                    .map(|i| i.cycles.round() as u64)
-                    .collect();
-                assert_eq!(tr.cycles, want, "{name}: position {pos}");
-                // An untraced token after a traced one reads no stray beat.
+            let (mut rt, mut engine, p, _) = loaded(name, &SmallShape::tiny(), 8);
+            let cfg = rt.config().clone();
+            let beat = cfg.stream_width as u64 / 8;
+            for (pos, logits) in [(0u32, true), (1, false), (2, true)] {
+                let got = rt.step_traced(5 + pos, pos, logits).unwrap().unwrap();
+                let want = engine.step(5 + pos, pos, logits);
                 same(
-                    &rt.step(1, pos, true).unwrap(),
-                    &engine.step(1, pos, true),
-                    "untraced",
+                    &Ok(got.out.clone()),
+                    &want,
+                    &format!("{name}: position {pos}"),
                 );
+                // The double reports each instruction's index plus one: every instruction but
+                // END, in program order.
+                let traced: Vec<u32> = (1..p.program.len() as u32).collect();
+                assert_eq!(got.cycles, traced, "{name}");
+                let logit_beats = if logits {
+                    logits_beats(&cfg, 64) as u64
+                } else {
+                    0
+                };
+                let io = rt.last_host_bytes();
+                assert_eq!(io.to_chip, 32);
+                let end = tessera_abi::descriptor::token_end_beats(&cfg, 0, 0).len() as u64;
+                let traced = p.program.len() as u64 - 1;
+                assert_eq!(
+                    io.from_chip,
+                    (logit_beats + traced + end) * beat,
+                    "{name}: logits, a trace beat per instruction but END, the final beat(s)"
+                );
+                // An untraced token after it reads only its own output.
+                let plain = rt.step(9, pos + 3, false).unwrap();
+                same(&plain, &engine.step(9, pos + 3, false), "untraced");
             }
-            // A full cache: the fault, no cycles (the double sends nothing before it).
-            let tr = rt.step_traced(1, 4, false).unwrap();
-            assert_eq!(tr.out.unwrap_err().code, ErrorCode::KvFull);
-            assert!(tr.cycles.is_empty());
-            // A program without END cannot be traced.
-            rt.load_program(&tessera_abi::token::encode_program(&[Instr::Nop]))
-                .unwrap();
-            let e = rt.step_traced(1, 0, false).unwrap_err().to_string();
-            assert!(e.contains("END"), "{e}");
         }
+        // A fault in the middle of a traced token is the fault, and the chip recovers.
+        let (mut rt, mut engine, _, _) = loaded("tiny", &SmallShape::tiny(), 4);
+        let bad = rt.step_traced(64, 0, true).unwrap();
+        assert_eq!(bad, Err(engine.step(64, 0, true).unwrap_err()));
+        let again = rt.step_traced(3, 0, true).unwrap().unwrap();
+        same(&Ok(again.out), &engine.step(3, 0, true), "after the fault");
     }
 }

@@ -243,6 +243,9 @@ module tessera_regs (
         logic INTR_ENABLE;
         logic SCRATCH;
         logic CMD_FIFO;
+        logic ECC_CORRECTED;
+        logic ECC_FAIL;
+        logic ECC_FAIL_ADDR;
         logic PERF_CYCLES_LO;
         logic PERF_CYCLES_HI;
         logic PERF_MAC_BUSY_LO;
@@ -318,6 +321,15 @@ module tessera_regs (
         decoded_reg_strb.CMD_FIFO = cpuif_req_masked & (cpuif_addr == 9'h70) & cpuif_req_is_wr;
         is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h70);
         is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h70) & cpuif_req_is_wr;
+        decoded_reg_strb.ECC_CORRECTED = cpuif_req_masked & (cpuif_addr == 9'h80) & !cpuif_req_is_wr;
+        is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h80);
+        is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h80) & !cpuif_req_is_wr;
+        decoded_reg_strb.ECC_FAIL = cpuif_req_masked & (cpuif_addr == 9'h84) & !cpuif_req_is_wr;
+        is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h84);
+        is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h84) & !cpuif_req_is_wr;
+        decoded_reg_strb.ECC_FAIL_ADDR = cpuif_req_masked & (cpuif_addr == 9'h88) & !cpuif_req_is_wr;
+        is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h88);
+        is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h88) & !cpuif_req_is_wr;
         decoded_reg_strb.PERF_CYCLES_LO = cpuif_req_masked & (cpuif_addr == 9'h100) & !cpuif_req_is_wr;
         is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h100);
         is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h100) & !cpuif_req_is_wr;
@@ -700,7 +712,7 @@ module tessera_regs (
         end
         if(rd_mux_addr == 9'h4) begin
             readback_data_var[7:0] = 8'h0;
-            readback_data_var[15:8] = 8'h1;
+            readback_data_var[15:8] = 8'h2;
             readback_data_var[23:16] = 8'h0;
         end
         if(rd_mux_addr == 9'h10) begin
@@ -748,6 +760,17 @@ module tessera_regs (
         end
         if(rd_mux_addr == 9'h60) begin
             readback_data_var[31:0] = field_storage.SCRATCH.value.value;
+        end
+        if(rd_mux_addr == 9'h80) begin
+            readback_data_var[31:0] = hwif_in.ECC_CORRECTED.count.next;
+        end
+        if(rd_mux_addr == 9'h84) begin
+            readback_data_var[15:0] = hwif_in.ECC_FAIL.tile.next;
+            readback_data_var[30] = hwif_in.ECC_FAIL.dmem.next;
+            readback_data_var[31] = hwif_in.ECC_FAIL.valid.next;
+        end
+        if(rd_mux_addr == 9'h88) begin
+            readback_data_var[31:0] = hwif_in.ECC_FAIL_ADDR.addr.next;
         end
         if(rd_mux_addr == 9'h100) begin
             readback_data_var[31:0] = hwif_in.PERF_CYCLES_LO.value.next;

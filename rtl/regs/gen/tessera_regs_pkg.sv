@@ -128,6 +128,40 @@ package tessera_regs_pkg;
 
     typedef struct {
         logic [31:0] next;
+    } tessera_regs__ECC_CORRECTED__count__in_t;
+
+    typedef struct {
+        tessera_regs__ECC_CORRECTED__count__in_t count;
+    } tessera_regs__ECC_CORRECTED__in_t;
+
+    typedef struct {
+        logic [15:0] next;
+    } tessera_regs__ECC_FAIL__tile__in_t;
+
+    typedef struct {
+        logic next;
+    } tessera_regs__ECC_FAIL__dmem__in_t;
+
+    typedef struct {
+        logic next;
+    } tessera_regs__ECC_FAIL__valid__in_t;
+
+    typedef struct {
+        tessera_regs__ECC_FAIL__tile__in_t tile;
+        tessera_regs__ECC_FAIL__dmem__in_t dmem;
+        tessera_regs__ECC_FAIL__valid__in_t valid;
+    } tessera_regs__ECC_FAIL__in_t;
+
+    typedef struct {
+        logic [31:0] next;
+    } tessera_regs__ECC_FAIL_ADDR__addr__in_t;
+
+    typedef struct {
+        tessera_regs__ECC_FAIL_ADDR__addr__in_t addr;
+    } tessera_regs__ECC_FAIL_ADDR__in_t;
+
+    typedef struct {
+        logic [31:0] next;
     } tessera_regs__PERF_CYCLES_LO__value__in_t;
 
     typedef struct {
@@ -218,6 +252,9 @@ package tessera_regs_pkg;
         tessera_regs__STATUS__in_t STATUS;
         tessera_regs__ERROR__in_t ERROR;
         tessera_regs__INTR_STATUS__in_t INTR_STATUS;
+        tessera_regs__ECC_CORRECTED__in_t ECC_CORRECTED;
+        tessera_regs__ECC_FAIL__in_t ECC_FAIL;
+        tessera_regs__ECC_FAIL_ADDR__in_t ECC_FAIL_ADDR;
         tessera_regs__PERF_CYCLES_LO__in_t PERF_CYCLES_LO;
         tessera_regs__PERF_CYCLES_HI__in_t PERF_CYCLES_HI;
         tessera_regs__PERF_MAC_BUSY_LO__in_t PERF_MAC_BUSY_LO;

@@ -110,12 +110,17 @@ pub enum ErrorCode {
     Token,
     /// Token engine: the program ran past the program memory without END.
     ProgRange,
+    /// A double-bit (uncorrectable) ECC error in a tile's weight memory; `ECC_FAIL` names it.
+    EccWeight,
+    /// A double-bit ECC error in the token engine's data memory, found by the instruction in
+    /// `ERROR.descriptor`; `ECC_FAIL` names the word.
+    EccData,
     /// A code this driver does not know.
     Unknown(u8),
 }
 
 impl ErrorCode {
-    pub const KNOWN: [ErrorCode; 17] = [
+    pub const KNOWN: [ErrorCode; 19] = [
         ErrorCode::None,
         ErrorCode::Opcode,
         ErrorCode::Shape,
@@ -133,6 +138,8 @@ impl ErrorCode {
         ErrorCode::KvFull,
         ErrorCode::Token,
         ErrorCode::ProgRange,
+        ErrorCode::EccWeight,
+        ErrorCode::EccData,
     ];
 
     pub fn from_u8(v: u8) -> ErrorCode {
@@ -162,6 +169,8 @@ impl ErrorCode {
             ErrorCode::KvFull => 0x0e,
             ErrorCode::Token => 0x0f,
             ErrorCode::ProgRange => 0x10,
+            ErrorCode::EccWeight => 0x11,
+            ErrorCode::EccData => 0x12,
             ErrorCode::Unknown(v) => v,
         }
     }
@@ -186,6 +195,8 @@ impl ErrorCode {
             ErrorCode::KvFull => "token engine: KV cache full (position >= context)",
             ErrorCode::Token => "token engine: token id past the embedding table",
             ErrorCode::ProgRange => "token engine: program ran past its memory without END",
+            ErrorCode::EccWeight => "double-bit ECC error in a weight memory (ECC_FAIL)",
+            ErrorCode::EccData => "token engine: double-bit ECC error in the data memory",
             ErrorCode::Unknown(_) => "a code this driver does not know",
         }
     }

@@ -5,6 +5,7 @@
 //!   weight-word layout.
 //! - [`descriptor`]: descriptor opcodes, device error codes and the packet encoding; the SV
 //!   enums of `rtl/pkg/tessera_pkg.sv` are generated from here (`scripts/gen-abi`).
+//! - [`ecc`]: the SECDED code of the chip's memories (for backdoor writes of whole code words).
 //! - [`token`]: the token engine's instruction set (encoding, operand checks, memories).
 //! - [`rtl`]: the RTL file list `rtl/files.f`, read once for every tool, and the generated parts of
 //!   `tessera.core`.
@@ -14,6 +15,7 @@
 
 pub mod config;
 pub mod descriptor;
+pub mod ecc;
 pub mod error;
 pub mod rtl;
 pub mod token;

@@ -1,5 +1,5 @@
-//! `tessera generate --rtl`: text generation with every matrix-vector product on the simulated
-//! chip gives the tokens of `tessera generate --quant w8a8` (the golden model).
+//! `tessera generate --rtl --engine matvec`: text generation with every matrix-vector product
+//! on the simulated chip gives the tokens of `tessera generate --quant w8a8` (the golden model).
 //!
 //! On the `tiny` chip (CI): a small Llama-shaped checkpoint folder (GQA, tied embeddings,
 //! llama3 RoPE scaling, byte-level tokenizer) written into `CARGO_TARGET_TMPDIR`; identical JSON
@@ -8,6 +8,10 @@
 //! `verilator` is missing (and fail when `CI=true`).
 //!
 //! On `sim` (nightly): SmolLM2-135M from `build/smollm2-hf` (`scripts/fetch-smollm2`).
+//!
+//! The token engine (`--rtl`, the default engine): every token one TOKEN on the chip, checked
+//! against the reference interpreter; the JSON, sampled tokens and streamed text of `--quant
+//! chip`; a token that differs, `--quant w8a8` and a context past the engine's are errors.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -136,7 +140,7 @@ fn generate_json(dir: &Path, engine: &[&str], extra: &[&str]) -> (Value, Output)
     (json_of(&out), out)
 }
 
-const RTL_TINY: &[&str] = &["--rtl", "--config", "tiny"];
+const RTL_TINY: &[&str] = &["--rtl", "--engine", "matvec", "--config", "tiny"];
 const GOLDEN: &[&str] = &["--quant", "w8a8"];
 
 /// The stderr summary line of a chip run: (products checked, mismatches, cycles).
@@ -221,6 +225,8 @@ fn cli_generate_rtl_tiny_mismatch_is_an_error_with_its_location() {
         "2",
         "--json",
         "--rtl",
+        "--engine",
+        "matvec",
         "--config",
         "tiny",
         "--inject-fault",
@@ -277,7 +283,11 @@ fn cli_generate_rtl_nightly_smollm2_sim_tokens_equal_golden_w8a8() {
     }
     let extra = ["--prompt", "The capital of France is", "--max-new", "8"];
     let t0 = Instant::now();
-    let (chip, out) = generate_json(&dir, &["--rtl", "--config", "sim"], &extra);
+    let (chip, out) = generate_json(
+        &dir,
+        &["--rtl", "--engine", "matvec", "--config", "sim"],
+        &extra,
+    );
     let chip_s = t0.elapsed().as_secs_f64();
     let (gold, _) = generate_json(&dir, GOLDEN, &extra);
     eprintln!(
@@ -289,4 +299,125 @@ fn cli_generate_rtl_nightly_smollm2_sim_tokens_equal_golden_w8a8() {
     assert_eq!(chip["tokens"], gold["tokens"]);
     assert_eq!(chip["text"], gold["text"]);
     assert_eq!(summary(&out).1, 0);
+}
+
+const ENGINE_TINY: &[&str] = &["--rtl", "--config", "tiny"];
+const CHIP: &[&str] = &["--quant", "chip"];
+
+/// The stderr summary of a token-engine run: (tokens checked, cycles per token).
+fn engine_summary(out: &Output) -> (u64, u64) {
+    let err = stderr(out);
+    let line = err
+        .lines()
+        .rev()
+        .find(|l| l.contains("token engine:"))
+        .unwrap_or_else(|| panic!("no summary line in stderr: {err}"));
+    let num = |before: &str| -> u64 {
+        let head = line.split(before).next().unwrap();
+        head.split_whitespace().last().unwrap().parse().unwrap()
+    };
+    assert!(line.contains("0 differ"), "{line}");
+    assert!(line.contains("per new token"), "{line}");
+    (num(" tokens checked"), num(" cycles per token"))
+}
+
+#[test]
+fn cli_generate_rtl_token_engine_tiny_equals_quant_chip() {
+    if !require_verilator() {
+        return;
+    }
+    let dir = write_small_checkpoint("generate-rtl-v1-l2", 2, 7);
+    let extra = ["--tokens", "1,2,3", "--max-new", "4"];
+    let (chip, out) = generate_json(&dir, ENGINE_TINY, &extra);
+    let (gold, _) = generate_json(&dir, CHIP, &extra);
+    assert_eq!(chip["tokens"].as_array().unwrap().len(), 4, "{chip}");
+    assert_eq!(chip, gold);
+    // 3 prompt tokens and 3 decode steps, each one TOKEN checked.
+    let (checked, cycles) = engine_summary(&out);
+    assert_eq!(checked, 6);
+    assert!(cycles > 0);
+    // Sampling reads the logits back and samples them on the host as the golden loop does.
+    let sampled = ["--tokens", "5,6", "--max-new", "5", "--temperature", "0.9"];
+    let seed = ["--seed", "11"];
+    let (chip, _) = generate_json(&dir, ENGINE_TINY, &[&sampled[..], &seed].concat());
+    let (gold, _) = generate_json(&dir, CHIP, &[&sampled[..], &seed].concat());
+    assert_eq!(chip, gold);
+    // Streamed text, byte for byte.
+    let d = dir.to_str().unwrap();
+    let args = [
+        "generate",
+        "--model",
+        d,
+        "--prompt",
+        "Hi!",
+        "--max-new",
+        "5",
+    ];
+    let chip = tessera(&[&args[..], ENGINE_TINY].concat());
+    let gold = tessera(&[&args[..], CHIP].concat());
+    ok(&chip);
+    ok(&gold);
+    assert!(!chip.stdout.is_empty());
+    assert_eq!(chip.stdout, gold.stdout);
+}
+
+#[test]
+fn cli_generate_rtl_token_engine_tiny_errors() {
+    let dir = write_small_checkpoint("generate-rtl-v1-l2", 2, 7);
+    let d = dir.to_str().unwrap();
+    let base = ["generate", "--model", d, "--tokens", "1,2,3", "--json"];
+    let refused = |extra: &[&str], needles: &[&str]| {
+        let out = tessera(&[&base[..], ENGINE_TINY, extra].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{extra:?}: one line: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{extra:?}: `{n}` not in: {err}");
+        }
+        assert!(out.stdout.is_empty());
+    };
+    refused(&["--quant", "w8a8"], &["--quant w8a8", "--engine matvec"]);
+    // 3 + 300 positions fit the model's 512, not the `tiny` engine's 256.
+    refused(&["--max-new", "300"], &["302 positions", "holds 256"]);
+    if !require_verilator() {
+        return;
+    }
+    let out = tessera(
+        &[
+            &base[..],
+            ENGINE_TINY,
+            &["--inject-fault", "--max-new", "3"],
+        ]
+        .concat(),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("differs from the reference interpreter"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "no JSON after a difference");
+}
+
+/// SmolLM2-135M on `sim`'s token engine (nightly: minutes per token): the tokens of
+/// `--quant chip` after a prompt, and the wall time per generated token printed.
+#[test]
+fn cli_generate_rtl_nightly_smollm2_token_engine_equals_quant_chip() {
+    let dir = tessera_sim::rtl_root().unwrap().join("build/smollm2-hf");
+    if !dir.join("model.safetensors").is_file() {
+        eprintln!(
+            "skipped: {} is missing (scripts/fetch-smollm2 writes it)",
+            dir.display()
+        );
+        return;
+    }
+    if !require_verilator() {
+        return;
+    }
+    let extra = ["--prompt", "The capital of France is", "--max-new", "4"];
+    let (chip, out) = generate_json(&dir, &["--rtl", "--config", "sim"], &extra);
+    let (gold, _) = generate_json(&dir, CHIP, &extra);
+    eprintln!("smollm2 on sim's token engine: {}", stderr(&out).trim());
+    assert_eq!(chip, gold);
+    engine_summary(&out);
 }

@@ -124,6 +124,8 @@ fn cli_quant_chip_run_is_bit_exact_on_tiny() {
     }
     let out = tessera(&[
         "run",
+        "--engine",
+        "matvec",
         "--config",
         "tiny",
         "--synthetic",

@@ -1,6 +1,6 @@
-//! `tessera run` on the `tiny` chip: the JSON contract, a bit-exact run of a small Llama-shaped
-//! model (GQA, tied embeddings), the mismatch path (exit 1, replay file, waveform) and bad input
-//! (exit 2 with a message).
+//! `tessera run --engine matvec` on the `tiny` chip: the JSON contract, a bit-exact run of a
+//! small Llama-shaped model (GQA, tied embeddings), the mismatch path (exit 1, replay file,
+//! waveform) and bad input (exit 2 with a message). The token engine's run: `cli_run_token.rs`.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -25,12 +25,14 @@ fn json(out: &Output) -> serde_json::Value {
 }
 
 #[test]
-fn cli_run_tiny_bit_exact_json() {
+fn cli_run_matvec_tiny_bit_exact_json() {
     if !require_verilator() {
         return;
     }
     let out = tessera(&[
         "run",
+        "--engine",
+        "matvec",
         "--config",
         "tiny",
         "--synthetic",
@@ -49,6 +51,7 @@ fn cli_run_tiny_bit_exact_json() {
     );
     let v = json(&out);
     assert_eq!(v["bit_exact"], true);
+    assert_eq!(v["engine"], "matvec");
     assert_eq!(v["config"], "tiny");
     // 3 tokens × (2 layers × 7 matrices + lm_head).
     assert_eq!(v["matvecs"], 45);
@@ -68,7 +71,7 @@ fn cli_run_tiny_bit_exact_json() {
 }
 
 #[test]
-fn cli_run_tiny_mismatch_leaves_replay_and_waveform() {
+fn cli_run_matvec_tiny_mismatch_leaves_replay_and_waveform() {
     if !require_verilator() {
         return;
     }
@@ -76,6 +79,8 @@ fn cli_run_tiny_mismatch_leaves_replay_and_waveform() {
     let _ = std::fs::remove_dir_all(&dir);
     let out = tessera(&[
         "run",
+        "--engine",
+        "matvec",
         "--config",
         "tiny",
         "--synthetic",

@@ -106,12 +106,15 @@ fn transport(pty: &Path) -> String {
     format!("uart:{},{OPTS}", pty.display())
 }
 
-/// `tessera run` of the small Llama-shaped model (2 layers, GQA, tied embeddings) on the board.
+/// `tessera run --engine matvec` of the small Llama-shaped model (2 layers, GQA, tied
+/// embeddings) on the board.
 fn run_small(pty: &Path, tokens: usize) -> (Output, f64) {
     let t = transport(pty);
     let n = tokens.to_string();
     tessera(&[
         "run",
+        "--engine",
+        "matvec",
         "--transport",
         &t,
         "--config",

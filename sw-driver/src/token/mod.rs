@@ -10,6 +10,9 @@
 //!   weight images, and the DMEM constants (bfloat16 embedding table, norm gammas, every matrix's row scales, the RoPE cos/sin table of every position below the
 //!   context, computed by `tessera_golden::chip`); the KV-cache regions start zeroed.
 //! - [`interp`]: the reference interpreter, the engine's executable specification.
+//!
+//! Each instruction of the program carries the [`Stage`] of the decode step it belongs to
+//! ([`Plan::stages`]), so a traced token's per-instruction cycles add up to a per-stage profile.
 
 pub mod interp;
 
@@ -97,6 +100,55 @@ pub struct Sizes {
     pub program_bytes: usize,
 }
 
+/// The part of a decode step an instruction belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Every RMSNORM: a layer's two and the final one.
+    Norm,
+    /// QUANT, the MATVECs and DEQUANTs of `q | k | v`.
+    Qkv,
+    /// ROPE of `q` and of `k`.
+    Rope,
+    /// KV_APPEND and ATTEND.
+    Attention,
+    /// QUANT, MATVEC and DEQUANT of `o`.
+    O,
+    /// The `gate | up` group, SILU_MUL and the `down` group.
+    Mlp,
+    /// The `lm_head` group, LOGITS and ARGMAX.
+    LmHead,
+    /// EMBED, the residual ADDs and END.
+    Other,
+}
+
+impl Stage {
+    /// Every stage, in the order of a decode step (`Other` last).
+    pub const ALL: [Stage; 8] = [
+        Stage::Norm,
+        Stage::Qkv,
+        Stage::Rope,
+        Stage::Attention,
+        Stage::O,
+        Stage::Mlp,
+        Stage::LmHead,
+        Stage::Other,
+    ];
+
+    /// Lower-case name (`norm`, `qkv`, `rope`, `attention`, `o`, `mlp`, `lm_head`, `other`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Norm => "norm",
+            Stage::Qkv => "qkv",
+            Stage::Rope => "rope",
+            Stage::Attention => "attention",
+            Stage::O => "o",
+            Stage::Mlp => "mlp",
+            Stage::LmHead => "lm_head",
+            Stage::Other => "other",
+        }
+    }
+}
+
 /// A compiled model: the program and where everything lives.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -107,6 +159,8 @@ pub struct Plan {
     pub vmem: VmemLayout,
     pub dmem: DmemLayout,
     pub program: Vec<Instr>,
+    /// The stage of each instruction of `program` (same length).
+    pub stages: Vec<Stage>,
     pub sizes: Sizes,
 }
 
@@ -265,7 +319,7 @@ pub fn plan(cfg: &ChipConfig, m: &Config, context: usize) -> Result<Plan> {
         )));
     }
 
-    let program = emit(cfg, m, context, &mapping, &vmem, &dmem)?;
+    let (program, stages) = emit(cfg, m, context, &mapping, &vmem, &dmem)?;
     if program.len() > limits.prog_instrs {
         return Err(Error::DoesNotFit(format!(
             "program memory: {} instructions, configuration `{}` has {} ({} too many)",
@@ -302,6 +356,7 @@ pub fn plan(cfg: &ChipConfig, m: &Config, context: usize) -> Result<Plan> {
         vmem,
         dmem,
         program,
+        stages,
         sizes,
     })
 }
@@ -353,6 +408,12 @@ fn group(
     Ok(())
 }
 
+/// Gives the instructions pushed since the last call the stage `s`.
+fn mark(stages: &mut Vec<Stage>, p: &[Instr], s: Stage) {
+    stages.resize(p.len(), s);
+}
+
+/// The program and the stage of each instruction.
 fn emit(
     cfg: &ChipConfig,
     m: &Config,
@@ -360,7 +421,7 @@ fn emit(
     mapping: &Mapping,
     v: &VmemLayout,
     d: &DmemLayout,
-) -> Result<Vec<Instr>> {
+) -> Result<(Vec<Instr>, Vec<Stage>)> {
     let (h, inter, hd) = (m.hidden_size, m.intermediate_size, m.head_dim());
     let (nh, nkv, vocab) = (m.num_attention_heads, m.num_kv_heads(), m.vocab_size);
     let eps = (m.rms_norm_eps as f32).to_bits();
@@ -376,6 +437,8 @@ fn emit(
         n: h as u32,
         rows: vocab as u32,
     }];
+    let mut st = Vec::new();
+    mark(&mut st, &p, Stage::Other);
     for (l, r) in d.layers.iter().enumerate() {
         let mat = |k| get(Some(l), k);
         p.push(Instr::RmsNorm {
@@ -385,6 +448,7 @@ fn emit(
             n: h as u32,
             eps,
         });
+        mark(&mut st, &p, Stage::Norm);
         let [sq, sk, sv, so, sg, su, sd] = r.scales;
         group(
             cfg,
@@ -397,6 +461,7 @@ fn emit(
                 (mat(MatrixKind::V)?, v.v, sv),
             ],
         )?;
+        mark(&mut st, &p, Stage::Qkv);
         for (vec, heads) in [(v.q, nh), (v.k, nkv)] {
             p.push(Instr::Rope {
                 vec,
@@ -406,6 +471,7 @@ fn emit(
                 context: ctx,
             });
         }
+        mark(&mut st, &p, Stage::Rope);
         p.push(Instr::KvAppend {
             k: v.k,
             v: v.v,
@@ -423,6 +489,7 @@ fn emit(
             cache: r.kv,
             context: ctx,
         });
+        mark(&mut st, &p, Stage::Attention);
         group(
             cfg,
             &mut p,
@@ -430,12 +497,14 @@ fn emit(
             nh * hd,
             &[(mat(MatrixKind::O)?, v.proj, so)],
         )?;
+        mark(&mut st, &p, Stage::O);
         p.push(Instr::Add {
             dst: v.x,
             a: v.x,
             b: v.proj,
             n: h as u32,
         });
+        mark(&mut st, &p, Stage::Other);
         p.push(Instr::RmsNorm {
             dst: v.norm,
             src: v.x,
@@ -443,6 +512,7 @@ fn emit(
             n: h as u32,
             eps,
         });
+        mark(&mut st, &p, Stage::Norm);
         group(
             cfg,
             &mut p,
@@ -466,12 +536,14 @@ fn emit(
             inter,
             &[(mat(MatrixKind::Down)?, v.proj, sd)],
         )?;
+        mark(&mut st, &p, Stage::Mlp);
         p.push(Instr::Add {
             dst: v.x,
             a: v.x,
             b: v.proj,
             n: h as u32,
         });
+        mark(&mut st, &p, Stage::Other);
     }
     p.push(Instr::RmsNorm {
         dst: v.norm,
@@ -480,6 +552,7 @@ fn emit(
         n: h as u32,
         eps,
     });
+    mark(&mut st, &p, Stage::Norm);
     group(
         cfg,
         &mut p,
@@ -495,8 +568,10 @@ fn emit(
         src: v.logits,
         n: vocab as u32,
     });
+    mark(&mut st, &p, Stage::LmHead);
     p.push(Instr::End);
-    Ok(p)
+    mark(&mut st, &p, Stage::Other);
+    Ok((p, st))
 }
 
 fn put_f32s(dmem: &mut [u8], at: u32, v: impl IntoIterator<Item = f32>) {
@@ -508,6 +583,15 @@ fn put_f32s(dmem: &mut [u8], at: u32, v: impl IntoIterator<Item = f32>) {
 }
 
 impl Plan {
+    /// Weight MACs of one token: `rows · cols` summed over every matrix (`lm_head` included).
+    pub fn weight_macs(&self) -> u64 {
+        self.mapping
+            .placements
+            .iter()
+            .map(|p| (p.rows * p.cols) as u64)
+            .sum()
+    }
+
     /// The memory images of `model` (loaded in `Precision::Chip`, the config this plan was
     /// made from).
     pub fn image(&self, model: &Llama) -> Result<Image> {

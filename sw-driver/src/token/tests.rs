@@ -408,3 +408,63 @@ fn token_engine_random_small_models_bit_exact() {
         decode_bit_exact(&model, &g4, context, &prompt, gen);
     }
 }
+
+#[test]
+fn token_engine_stages_name_every_instruction() {
+    let g4 = ChipConfig::named("grid4x4").unwrap();
+    let shape = SmallShape {
+        tied: false,
+        ..SmallShape::tiny()
+    };
+    let p = plan(&g4, &shape.config().unwrap(), 16).unwrap();
+    assert_eq!(p.stages.len(), p.program.len());
+    assert_eq!(p.weight_macs(), shape.weights() as u64);
+    // Each product's stage from the matrix it reads.
+    let stage_of = |kind| match kind {
+        MatrixKind::Q | MatrixKind::K | MatrixKind::V => Stage::Qkv,
+        MatrixKind::O => Stage::O,
+        MatrixKind::Gate | MatrixKind::Up | MatrixKind::Down => Stage::Mlp,
+        MatrixKind::LmHead => Stage::LmHead,
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (pc, (i, &s)) in p.program.iter().zip(&p.stages).enumerate() {
+        seen.insert(s);
+        let want = match i {
+            Instr::Embed { .. } | Instr::Add { .. } | Instr::End => Stage::Other,
+            Instr::RmsNorm { .. } => Stage::Norm,
+            Instr::Rope { .. } => Stage::Rope,
+            Instr::KvAppend { .. } | Instr::Attend { .. } => Stage::Attention,
+            Instr::SiluMul { .. } => Stage::Mlp,
+            Instr::Logits { .. } | Instr::Argmax { .. } => Stage::LmHead,
+            Instr::Matvec { base, .. } => {
+                let m = p
+                    .mapping
+                    .placements
+                    .iter()
+                    .find(|m| m.base == *base as usize)
+                    .unwrap();
+                stage_of(m.id.kind)
+            }
+            // QUANT and DEQUANT belong to the product group around them.
+            Instr::Quant { .. } => p.stages[pc + 1],
+            Instr::Dequant { .. } => p.stages[pc - 1],
+            Instr::Nop => panic!("no NOP in a compiled program"),
+        };
+        assert_eq!(s, want, "instruction {pc} {i:?}");
+    }
+    assert_eq!(seen.len(), Stage::ALL.len(), "every stage occurs");
+    let names: Vec<_> = Stage::ALL.iter().map(|s| s.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "norm",
+            "qkv",
+            "rope",
+            "attention",
+            "o",
+            "mlp",
+            "lm_head",
+            "other"
+        ]
+    );
+}

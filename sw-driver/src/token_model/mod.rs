@@ -26,6 +26,7 @@ use tessera_golden::config::Config as ModelConfig;
 use crate::config::ChipConfig;
 use crate::error::{Error, Result};
 use crate::projection::LatencyModel;
+pub use crate::token::Stage;
 
 /// Relative error of a product the products model allows (`chip_latency_model` checks it on
 /// descriptors; `chip_token_cycles_model` on the engine's MATVECs, the DEQUANTs that wait for
@@ -60,53 +61,6 @@ pub const SILU: u64 = 38;
 /// divisions, the end state; then four states per element.
 fn requant(n: u64) -> u64 {
     2 * n + 2 * DIV + 1 + 4 * n
-}
-
-/// Where an instruction belongs in a forward pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Stage {
-    /// RMSNORM (both norms of every layer, and the final norm).
-    Norm,
-    /// The q|k|v product group: QUANT, MATVEC q, k, v, DEQUANT q, k, v.
-    Qkv,
-    /// ROPE on q and on k.
-    Rope,
-    /// KV_APPEND and ATTEND.
-    Attention,
-    /// The o product group.
-    O,
-    /// The gate|up and down product groups and SILU_MUL.
-    Mlp,
-    /// The `lm_head` product group, LOGITS and ARGMAX.
-    LmHead,
-    /// EMBED, the residual ADDs, NOP, END.
-    Other,
-}
-
-impl Stage {
-    pub const ALL: [Stage; 8] = [
-        Stage::Norm,
-        Stage::Qkv,
-        Stage::Rope,
-        Stage::Attention,
-        Stage::O,
-        Stage::Mlp,
-        Stage::LmHead,
-        Stage::Other,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Norm => "norm",
-            Stage::Qkv => "qkv",
-            Stage::Rope => "rope",
-            Stage::Attention => "attention",
-            Stage::O => "o",
-            Stage::Mlp => "mlp",
-            Stage::LmHead => "lm_head",
-            Stage::Other => "other",
-        }
-    }
 }
 
 /// The exact cycles of an instruction that does not wait for the tile array (every opcode but
@@ -242,9 +196,11 @@ pub struct Run {
 }
 
 /// Stage and layer of every instruction of a program in the compiler's layer order
-/// (`docs/architecture.md`, "Layers unrolled"): layer `l` starts at its first RMSNORM (the
-/// `2l`-th), and there are as many layers as ATTENDs; product groups start at a QUANT and are,
-/// within a layer, q|k|v, o, gate|up, down; the group after the last layer is `lm_head`.
+/// (`docs/architecture.md`, "Layers unrolled"), read from the program alone (the compiler's
+/// [`crate::token::Plan::stages`] gives the same stages, and no layers): layer `l` starts at
+/// its first RMSNORM (the `2l`-th), and there are as many layers as ATTENDs; product groups
+/// start at a QUANT and are, within a layer, q|k|v, o, gate|up, down; the group after the last
+/// layer is `lm_head`.
 pub fn stages(program: &[Instr]) -> Vec<(Stage, Option<usize>)> {
     let layers = program
         .iter()

@@ -314,6 +314,9 @@ fn stages_follow_the_compilers_layer_order() {
     let model = small_llama(&shape, 1, Precision::Chip).unwrap();
     let p = crate::token::plan(&cfg, model.config(), 8).unwrap();
     let st = stages(&p.program);
+    // The compiler's own stages agree.
+    let only: Vec<Stage> = st.iter().map(|s| s.0).collect();
+    assert_eq!(only, p.stages);
     let count = |s: Stage, l: Option<usize>| st.iter().filter(|x| **x == (s, l)).count();
     for l in 0..2 {
         let l = Some(l);

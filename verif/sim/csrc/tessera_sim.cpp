@@ -22,6 +22,9 @@
 //   B <tile> <addr> <n> <bytes> + n*bytes   backdoor write of n weight words of <bytes> bytes
 //                                    at <addr> of <tile>         -> "ok" | "noscope"
 //   Q <tile> <addr> <n> <bytes>      backdoor read               -> "ok" + n*bytes
+//   F <scope> <addr> <bit>           flip stored bit <bit> of word <addr> of the memory array in
+//                                    the named scope (public with tessera_sim.vlt)
+//                                                                -> "ok" | "noscope"
 //   g <gap> <ready> <seed>           stream timing from now on: before presenting each input
 //                                    beat the source idles a cycle with probability gap/1000,
 //                                    and the sink raises TREADY in a cycle with probability
@@ -191,6 +194,23 @@ static svScope tile_scope(unsigned t) {
   return s;
 }
 
+// Flips stored bit `bit` of word `addr` of the public memory array `mem` in the scope named
+// `scope` (a tile's weight memory or a bank of the token engine's memories); false when the
+// scope, the array, the word or the bit does not exist.
+static bool flip_bit(const std::string& scope, unsigned addr, unsigned bit) {
+  svScope s = svGetScopeFromName(scope.c_str());
+  if (!s) return false;
+  const VerilatedScope* vs = static_cast<const VerilatedScope*>(s);
+  VerilatedVar* v = vs->varFind("mem");
+  if (!v || v->udims() != 1) return false;
+  size_t depth = static_cast<size_t>(v->unpacked().elements());
+  size_t bytes = v->entSize();
+  if (addr >= depth || bit >= 8 * bytes) return false;
+  uint8_t* word = static_cast<uint8_t*>(v->datap()) + static_cast<size_t>(addr) * bytes;
+  word[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+  return true;
+}
+
 // Copies n words of `bytes` bytes between `buf` and tile t's memory at addr when the memory is
 // directly reachable with that word size; false otherwise (the caller uses the DPI backdoor).
 static bool direct_copy(unsigned t, unsigned addr, unsigned n, unsigned bytes, uint8_t* buf,
@@ -307,6 +327,12 @@ int main(int argc, char** argv) {
               p[static_cast<size_t>(i) * pieces + j] = Vtessera_top::ram_backdoor_read(addr + i, j);
         }
       }
+    } else if (cmd == "F") {
+      // Fault injection: flip one stored bit (data or ECC check bit) of a public memory.
+      std::string scope;
+      unsigned addr = 0, bit = 0;
+      is >> scope >> addr >> bit;
+      os << (flip_bit(scope, addr, bit) ? "ok" : "noscope");
     } else if (cmd == "g") {
       unsigned gap = 0, ready = 1000;
       uint64_t seed = 0;

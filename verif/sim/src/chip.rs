@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
+use tessera_abi::ecc;
 use tessera_abi::ChipConfig;
 use tessera_driver::transport::{Received, SimControl, Transport};
 use tessera_driver::{Device, Error, Result};
@@ -229,11 +230,33 @@ impl SimTransport {
             .map(|_| ())
     }
 
+    /// Fault injection: flips stored bit `bit` (data or ECC check bit) of word `addr` of the
+    /// memory in `scope`, e.g. [`weight_scope`] or [`dmem_bank_scope`].
+    pub fn flip_bit(&mut self, scope: &str, addr: usize, bit: usize) -> Result<()> {
+        if scope.contains(char::is_whitespace) {
+            return Err(Error::Sim(format!("flip: scope `{scope}` has white space")));
+        }
+        self.req_ok(&format!("F {scope} {addr} {bit}"), &[])
+            .map(|_| ())
+    }
+
     /// The interrupt line now.
     pub fn irq(&mut self) -> Result<bool> {
         let r = self.req_ok("irq", &[])?;
         Ok(r.first().map(String::as_str) == Some("1"))
     }
+}
+
+/// The scope of tile `tile`'s weight memory (stored words: [`tessera_abi::ecc::stored_word`]).
+pub fn weight_scope(tile: usize) -> String {
+    format!("TOP.tessera_top.gen_tile[{tile}].u_tile.u_weight_ram")
+}
+
+/// The scope of bank `bank` of the token engine's DMEM: DMEM word `a` is row `a / banks` of
+/// bank `a % banks` (`banks` = `StreamWidth / 32`); a stored word is 32 data bits, then 7 check
+/// bits.
+pub fn dmem_bank_scope(bank: usize) -> String {
+    format!("TOP.tessera_top.gen_tok.u_tok.u_dmem.gen_bank[{bank}]")
 }
 
 fn parse<T: std::str::FromStr>(s: Option<&String>, what: &str) -> Result<T> {
@@ -347,12 +370,18 @@ impl SimControl for SimTransport {
                 data.len()
             )));
         }
+        // The memory stores code words (data, then ECC check bytes): the bench copies them.
+        let stored = ecc::stored_word_bytes(word_bytes);
         // Bounded requests keep the bench's buffer small.
-        let per = ((16 << 20) / word_bytes).max(1);
+        let per = ((16 << 20) / stored).max(1);
         for (i, part) in data.chunks(per * word_bytes).enumerate() {
             let n = part.len() / word_bytes;
-            let line = format!("B {tile} {} {n} {word_bytes}", addr + i * per);
-            self.req_ok(&line, part)?;
+            let raw: Vec<u8> = part
+                .chunks_exact(word_bytes)
+                .flat_map(ecc::stored_word)
+                .collect();
+            let line = format!("B {tile} {} {n} {stored}", addr + i * per);
+            self.req_ok(&line, &raw)?;
         }
         Ok(())
     }
@@ -364,8 +393,13 @@ impl SimControl for SimTransport {
         words: usize,
         word_bytes: usize,
     ) -> Result<Vec<u8>> {
-        self.req_ok(&format!("Q {tile} {addr} {words} {word_bytes}"), &[])?;
-        self.read_bytes(words * word_bytes, "Q")
+        let stored = ecc::stored_word_bytes(word_bytes);
+        self.req_ok(&format!("Q {tile} {addr} {words} {stored}"), &[])?;
+        let raw = self.read_bytes(words * stored, "Q")?;
+        Ok(raw
+            .chunks_exact(stored)
+            .flat_map(|w| w[..word_bytes].to_vec())
+            .collect())
     }
 
     fn cycles(&mut self) -> Result<u64> {

@@ -21,6 +21,8 @@
 //!   by instruction (calibration on 64 and 256 tiles ignored);
 //! - [`streams`]: random command streams, legal and illegal mixed, over the stream port and
 //!   CMD_FIFO, against a reference model of the command processor (proptest, shrinking);
+//! - [`ecc`]: SECDED of the weight memories and the engine's DMEM under injected single and
+//!   double bit flips during tokens;
 //! - [`latency`]: the cycle model of the projection against the RTL (calibration ignored);
 //! - [`bench`]: Llama 3.1 8B shapes on `sim` (ignored).
 
@@ -28,6 +30,7 @@ mod env;
 
 mod axi;
 mod bench;
+mod ecc;
 mod errors;
 mod latency;
 mod matvec;

@@ -33,7 +33,7 @@ use tessera_driver::token::plan;
 use tessera_driver::token_model::{
     token_cycles, Run, TokenCycles, MODEL_MAX_ERROR, PRODUCT_TOLERANCE,
 };
-use tessera_driver::token_runtime::{TokenRuntime, TokenTrace};
+use tessera_driver::token_runtime::{TokenRuntime, TracedToken};
 use tessera_golden::model::Precision;
 use tessera_sim::SimTransport;
 
@@ -69,7 +69,7 @@ impl Row {
 
 /// Compares one traced token with the model; panics with the instruction on an exact
 /// mismatch or a product past its tolerance.
-fn compare(cfg: &ChipConfig, program: &[Instr], tr: &TokenTrace, run: Run, what: &str) -> Row {
+fn compare(cfg: &ChipConfig, program: &[Instr], tr: &TracedToken, run: Run, what: &str) -> Row {
     let m: TokenCycles = token_cycles(program, cfg, run, &LatencyModel::RTL);
     let end = program.iter().position(|i| *i == Instr::End).unwrap();
     assert_eq!(
@@ -83,7 +83,7 @@ fn compare(cfg: &ChipConfig, program: &[Instr], tr: &TokenTrace, run: Run, what:
     // Product groups: from a QUANT's first MATVEC to the DEQUANT after the last one.
     let mut group: Option<(f64, u64)> = None;
     for (pc, (&got, mi)) in tr.cycles.iter().zip(&m.instrs).enumerate() {
-        let i = &program[pc];
+        let (i, got) = (&program[pc], u64::from(got));
         if mi.exact {
             exact.0 += 1;
             assert_eq!(
@@ -122,7 +122,7 @@ fn compare(cfg: &ChipConfig, program: &[Instr], tr: &TokenTrace, run: Run, what:
             _ => {}
         }
     }
-    let measured: u64 = tr.cycles.iter().sum();
+    let measured: u64 = tr.cycles.iter().map(|&c| u64::from(c)).sum();
     let model: f64 = m.instrs[..end].iter().map(|i| i.cycles).sum();
     Row {
         config: cfg.name.clone(),
@@ -221,8 +221,8 @@ fn product_rows(rt: &mut TokenRuntime<SimTransport>, rows: &mut Vec<Row>) {
         let what = format!("{m}x G{g} C{c} Pk{pk}");
         let tr = rt
             .step_traced(0, 0, false)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(tr.out.is_ok(), "{what}: {:?}", tr.out);
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+            .unwrap_or_else(|f| panic!("{what}: {f}"));
         let run = Run {
             pos: 0,
             logits: false,
@@ -277,14 +277,15 @@ fn model_rows(rt: &mut TokenRuntime<SimTransport>, context: usize, rows: &mut Ve
         let what = format!("small Llama, position {pos}");
         let tr = rt
             .step_traced(tok, pos, logits)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+            .unwrap_or_else(|f| panic!("{what}: {f}"));
         let want = engine.step(tok, pos, logits);
         assert_eq!(
-            bits(&tr.out),
+            bits(&Ok(tr.out.clone())),
             bits(&want),
             "{what}: chip (left) against the interpreter (right)"
         );
-        tok = tr.out.as_ref().map(|o| o.next).unwrap_or(0);
+        tok = tr.out.next;
         let run = Run {
             pos,
             logits,

@@ -6,7 +6,9 @@ mod generate;
 mod logits;
 mod report;
 mod run;
+mod run_token;
 mod synth;
+mod token;
 
 use std::path::{Path, PathBuf};
 
@@ -51,9 +53,9 @@ pub enum Command {
     SynthWeights(synth::Args),
     /// Measure perplexity on a text file, and how often w8a8 picks FP32's top-1 token.
     Eval(eval::Args),
-    /// The main job: a Llama model's layers on the simulated chip, every matrix-vector product
-    /// checked bit for bit against the golden model, with cycles, utilisation and the t1-8b
-    /// tokens/s projection.
+    /// The main job: a Llama model's tokens on the simulated chip's token engine, every token
+    /// checked bit for bit against the reference interpreter, with cycles per token, host bytes
+    /// per token, utilisation and a per-stage profile (--engine matvec: the products alone).
     Run(run::Args),
     /// Plot (PNG) the per-operation cycles of simulated grids, and MAC utilisation and projected
     /// tokens/s against tile count, model beside simulation; the numbers as a table or JSON.

@@ -1,7 +1,11 @@
-//! `tessera run`: the main job. A Llama model's forward pass with every matrix-vector product on
-//! the simulated chip (or a board behind `--transport uart:...`), each product checked against
-//! the golden integer product, the final logits against the golden W8A8 pass, and a report of
-//! cycles, utilisation and the `t1-8b` projection.
+//! `tessera run`: the main job. With the token engine (the default, [`super::run_token`]) a
+//! whole Llama decode step per TOKEN on the simulated chip (or a board behind
+//! `--transport uart:...`), every token checked bit for bit against the reference interpreter,
+//! with cycles per token measured in RTL, host bytes per token, utilisation and a per-stage
+//! profile. With `--engine matvec` (this module) a forward pass with every matrix-vector
+//! product on the chip, each checked against the golden integer product, the final logits
+//! against the golden W8A8 pass, and a report of cycles, utilisation and the `t1-8b`
+//! projection.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -26,6 +30,15 @@ use super::bringup::{parse_transport, Link};
 use super::{inject_fault, link_summary, Quant};
 use crate::out::{errln, outln};
 
+/// What runs on the chip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// The token engine: the whole decode step on chip, one TOKEN descriptor per token.
+    Token,
+    /// Only the matrix-vector products on chip, the rest of the forward pass on the host.
+    Matvec,
+}
+
 /// Synthetic model used when no checkpoint is given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Synthetic {
@@ -42,8 +55,23 @@ Examples:
   tessera run                                  # 1 layer of Llama 3.1 8B shapes on `sim`
   tessera run --layers 2 --tokens 3 --json
   tessera run --config tiny --synthetic small  # seconds, for a quick check
-  tessera run --checkpoint ~/Llama-3.1-8B --layers 1
+  tessera run --checkpoint build/smollm2-hf --tokens 16
+  tessera run --engine matvec --checkpoint ~/Llama-3.1-8B --layers 1
   tessera run --transport uart:/dev/ttyUSB0 --config ulx3s --synthetic small --layers 2
+
+Engines (--engine):
+  token    (default) the model compiled once for the chip's token engine; each token is one
+           TOKEN descriptor (token id and position in, NEXT and on request the logits out), its
+           outcome checked against the reference interpreter bit for bit. The tokens are a
+           prompt (--prompt, default one id drawn from --seed) then greedy (each NEXT fed
+           back). Reports cycles per token (performance counters), host bytes per token, token
+           utilisation and the cycles per stage of one traced token. Numerics v2 (--quant chip).
+           The synthetic Llama 3.1 8B keeps every decoder-layer shape and cuts its vocabulary
+           (embedding and lm_head rows) to what the chip's data memory holds beside the KV
+           cache; the output says to how many ids.
+  matvec   only the matrix-vector products on the chip, each checked against the golden
+           integer kernel, the rest of the forward pass on the host; --tokens deterministic ids
+           from --seed; the t1-8b projection of the products' cycle model.
 
 Transports (--transport):
   sim[:CONFIG]     the Verilator model of --config (the default); weights by simulation backdoor
@@ -54,10 +82,14 @@ Transports (--transport):
                    (default 4), margin-ms (default 200), board-hz (board clock cycles per second
                    of wall time, for a simulated board)
 
-Exit status: 0 when every product and the logits are bit-exact, 1 on a mismatch (the first
-difference is printed, a replay file and an FST waveform window are written), 2 on any other
-error (bad input, device error, timeout).")]
+Exit status: 0 when every token (token engine) or every product and the logits (matvec) are
+bit-exact, 1 on a mismatch (the first difference is printed, a replay file and an FST waveform
+window are written), 2 on any other error (bad input, a model that does not fit, a device
+error, a timeout).")]
 pub struct Args {
+    /// What runs on the chip: the whole token (`token`) or only the products (`matvec`).
+    #[arg(long, value_enum, default_value_t = Engine::Token)]
+    pub engine: Engine,
     /// Chip configuration of rtl/top/configs.toml to simulate (default `sim`); with a board
     /// transport, the configuration the chip must report (default: whatever it reports).
     #[arg(long, value_name = "CONFIG")]
@@ -65,12 +97,24 @@ pub struct Args {
     /// The link to the chip: sim[:CONFIG] (default) or uart:/dev/ttyUSB0[,baud=N].
     #[arg(long, value_name = "TRANSPORT")]
     pub transport: Option<String>,
-    /// Decoder layers to run (the model is cut to its first N layers; lm_head always runs).
-    #[arg(long, default_value_t = 1, value_parser = |s: &str| super::parse_count(s, 1, 4096))]
-    pub layers: usize,
+    /// Decoder layers to run (the model is cut to its first N layers; lm_head always runs)
+    /// [default: 1; every layer of a --checkpoint on the token engine].
+    #[arg(long, value_parser = |s: &str| super::parse_count(s, 1, 4096))]
+    pub layers: Option<usize>,
     /// Tokens to run, one forward pass each with the KV cache (decode steps).
     #[arg(long, default_value_t = 3, value_parser = |s: &str| super::parse_count(s, 1, 1 << 20))]
     pub tokens: usize,
+    /// Token engine: the prompt, token ids comma-separated (the rest of --tokens is greedy)
+    /// [default: one id drawn from --seed].
+    #[arg(long, value_name = "IDS", value_parser = super::parse_tokens)]
+    pub prompt: Option<super::TokenIds>,
+    /// Token engine: positions each KV cache holds, the context the model is compiled for
+    /// [default: the configuration's largest, at most the model's max_position_embeddings].
+    #[arg(long, value_parser = |s: &str| super::parse_count(s, 1, 1 << 20))]
+    pub context: Option<usize>,
+    /// Token engine: read back only NEXT, not the logits (the check compares NEXT alone).
+    #[arg(long)]
+    pub no_logits: bool,
     /// A Hugging Face checkpoint folder instead of synthetic weights.
     #[arg(long, value_name = "DIR")]
     pub checkpoint: Option<PathBuf>,
@@ -83,7 +127,8 @@ pub struct Args {
     /// Folder for synthetic checkpoints (reused between runs).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
-    /// Configuration the tokens/s projection is made for.
+    /// Configuration the tokens/s projection is made for (--engine matvec; the token engine's
+    /// projection comes with its cycle model).
     #[arg(long, default_value = "t1-8b")]
     pub project: String,
     /// Clock of the projection in Hz (1 to 1e12).
@@ -102,15 +147,28 @@ pub struct Args {
     /// Print one JSON object instead of the report.
     #[arg(long)]
     pub json: bool,
-    /// Numerics of the forward pass: `w8a8` (v1) or `chip` (v2: the integer products on the
-    /// chip, the rest in the golden model's chip mode on the host until the vector unit exists).
-    #[arg(long, value_enum, default_value_t = Quant::W8a8)]
-    pub quant: Quant,
+    /// Numerics of the forward pass: `chip` (v2, the token engine's and its default) or, with
+    /// --engine matvec, `w8a8` (v1, its default) or `chip` (the products on the chip, the rest
+    /// in the golden model's chip mode on the host).
+    #[arg(long, value_enum)]
+    pub quant: Option<Quant>,
+}
+
+impl Args {
+    /// Decoder layers of the products-only run (`--layers`, default 1).
+    pub(super) fn layers(&self) -> usize {
+        self.layers.unwrap_or(1)
+    }
+
+    /// `--quant` of the products-only run (default `w8a8`).
+    fn quant(&self) -> Quant {
+        self.quant.unwrap_or(Quant::W8a8)
+    }
 }
 
 /// The precision `--quant` names; the chip computes int8 products, so never FP32.
 fn precision(a: &Args) -> Result<Precision> {
-    match a.quant {
+    match a.quant() {
         Quant::None => bail!("--quant none: the chip multiplies int8 (use w8a8 or chip)"),
         q => Ok(q.into()),
     }
@@ -128,15 +186,15 @@ fn model(a: &Args) -> Result<(Llama, String)> {
         (Some(d), _) => d.clone(),
         (None, Synthetic::Small) => {
             let shape = SmallShape {
-                layers: a.layers,
+                layers: a.layers(),
                 ..SmallShape::tiny()
             };
             let m = small_llama(&shape, a.seed, precision(a)?)?;
-            return Ok((m, format!("small synthetic Llama ({} layers)", a.layers)));
+            return Ok((m, format!("small synthetic Llama ({} layers)", a.layers())));
         }
         (None, Synthetic::Llama8b) => {
             let cache = a.cache.clone().unwrap_or_else(super::synth_cache);
-            synthesize(&cache, a.layers, a.seed)?
+            synthesize(&cache, a.layers(), a.seed)?
         }
     };
     if !dir.is_dir() {
@@ -145,22 +203,22 @@ fn model(a: &Args) -> Result<(Llama, String)> {
     let mut ckpt = Checkpoint::open(&dir).with_context(|| format!("loading {}", dir.display()))?;
     ckpt.allow_nonfinite(a.allow_nonfinite);
     let full = ckpt.config.num_hidden_layers;
-    if a.layers == 0 || a.layers > full {
+    if a.layers() > full {
         bail!(
             "--layers {}: {} has {full} layer(s)",
-            a.layers,
+            a.layers(),
             dir.display()
         );
     }
     // The first N layers, then the final norm and lm_head.
-    ckpt.config.num_hidden_layers = a.layers;
+    ckpt.config.num_hidden_layers = a.layers();
     let m =
         Llama::load(&ckpt, precision(a)?).with_context(|| format!("loading {}", dir.display()))?;
     Ok((m, dir.display().to_string()))
 }
 
 /// The synthetic checkpoint of `--layers` and `--seed`, written on first use with a progress bar.
-fn synthesize(cache: &Path, layers: usize, seed: u64) -> Result<PathBuf> {
+pub(super) fn synthesize(cache: &Path, layers: usize, seed: u64) -> Result<PathBuf> {
     let bar = bar(0, "{msg:32} [{bar:30}] {bytes}/{total_bytes} eta {eta}");
     let mut announced = false;
     let dir = synthetic_checkpoint(cache, Preset::Llama31_8b, layers, seed, &mut |p| {
@@ -181,7 +239,7 @@ fn synthesize(cache: &Path, layers: usize, seed: u64) -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn bar(len: u64, template: &str) -> ProgressBar {
+pub(super) fn bar(len: u64, template: &str) -> ProgressBar {
     let b = ProgressBar::new(len);
     if let Ok(s) = ProgressStyle::with_template(template) {
         b.set_style(s.progress_chars("=> "));
@@ -190,7 +248,7 @@ fn bar(len: u64, template: &str) -> ProgressBar {
 }
 
 /// Deterministic token ids below the vocabulary size.
-fn tokens(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
+pub(super) fn tokens(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
     (0..n as u64)
         .map(|i| ((seed.wrapping_mul(7919) + i * 104_729 + 1) % vocab as u64) as u32)
         .collect()
@@ -206,14 +264,14 @@ fn sim_config(a: &Args) -> String {
 }
 
 /// Whether the chip is the simulator (no `--transport`, or a `sim` one).
-fn on_sim(a: &Args) -> bool {
+pub(super) fn on_sim(a: &Args) -> bool {
     a.transport
         .as_deref()
         .map_or(true, |t| t.starts_with("sim"))
 }
 
 /// The name of the chip in file names and messages.
-fn chip_label(a: &Args) -> String {
+pub(super) fn chip_label(a: &Args) -> String {
     if !on_sim(a) && a.config.is_none() {
         "board".into()
     } else {
@@ -243,6 +301,18 @@ pub fn run(a: Args) -> Result<Outcome> {
         ChipConfig::named(c).with_context(|| format!("--config {c}"))?;
     }
     ChipConfig::named(&a.project).with_context(|| format!("--project {}", a.project))?;
+    if a.engine == Engine::Token {
+        return super::run_token::run(&a, link);
+    }
+    for (given, opt) in [
+        (a.prompt.is_some(), "--prompt"),
+        (a.context.is_some(), "--context"),
+        (a.no_logits, "--no-logits"),
+    ] {
+        if given {
+            bail!("{opt}: an option of the token engine (not --engine matvec)");
+        }
+    }
     let t0 = Instant::now();
     let (model, source) = model(&a)?;
     let max = model.config().max_position_embeddings;
@@ -438,14 +508,14 @@ fn leave_artifacts(
         .clone()
         .unwrap_or_else(|| tessera_sim::work_dir().join("tessera-run"));
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    let stamp = format!("{}-s{}-l{}", chip_label(a), a.seed, a.layers);
+    let stamp = format!("{}-s{}-l{}", chip_label(a), a.seed, a.layers());
     let replay = dir.join(format!("run-{stamp}.json"));
     let first = stats.first_mismatch.as_ref();
     let token = first
         .map(|m| m.token)
         .or(logit_diff.map(|d| d.0))
         .unwrap_or(0);
-    let mut cmd = String::from("tessera run");
+    let mut cmd = String::from("tessera run --engine matvec");
     if let Some(t) = &a.transport {
         cmd.push_str(&format!(" --transport {t}"));
     }
@@ -454,7 +524,9 @@ fn leave_artifacts(
     }
     cmd.push_str(&format!(
         " --layers {} --tokens {} --seed {}",
-        a.layers, a.tokens, a.seed
+        a.layers(),
+        a.tokens,
+        a.seed
     ));
     if let Some(c) = &a.checkpoint {
         cmd.push_str(&format!(" --checkpoint {}", c.display()));
@@ -464,7 +536,7 @@ fn leave_artifacts(
     if a.inject_fault {
         cmd.push_str(" --inject-fault");
     }
-    if a.quant == Quant::Chip {
+    if a.quant() == Quant::Chip {
         cmd.push_str(" --quant chip");
     }
     let v = json!({
@@ -677,10 +749,11 @@ fn print_json(
     let link = run.link;
     let mpc = chip.tiles() * chip.lanes * chip.kwidth;
     let v = json!({
+        "engine": "matvec",
         "bit_exact": bit_exact,
-        "quant": if a.quant == Quant::Chip { "chip" } else { "w8a8" },
+        "quant": if a.quant() == Quant::Chip { "chip" } else { "w8a8" },
         "config": chip.name,
-        "layers": a.layers,
+        "layers": a.layers(),
         "tokens": a.tokens,
         "matvecs": s.products(),
         "mismatches": s.mismatches(),

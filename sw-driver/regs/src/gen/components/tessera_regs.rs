@@ -15,6 +15,9 @@ pub mod cfg_vbuf_words;
 pub mod cfg_weight_words;
 pub mod cmd_fifo;
 pub mod ctrl;
+pub mod ecc_corrected;
+pub mod ecc_fail;
+pub mod ecc_fail_addr;
 pub mod error;
 pub mod id;
 pub mod intr_enable;
@@ -287,6 +290,48 @@ impl<'io, IO: peakrdl_rust::io::RegisterIO> TesseraRegs<'io, IO> {
     pub const fn cmd_fifo(&self) -> peakrdl_rust::reg::Reg<'io, cmd_fifo::CmdFifo, IO> {
         unsafe {
             peakrdl_rust::reg::Reg::from_ptr_with(self.ptr.wrapping_byte_add(0x70).cast(), self.io)
+        }
+    }
+
+    /// ECC: corrected errors
+    ///
+    /// Single-bit errors corrected by SECDED in the tiles' weight memories and the token
+    /// engine's program and data memories since power-on (a soft reset keeps it); saturates at
+    /// 2^32 - 1.
+    #[inline(always)]
+    #[must_use]
+    pub const fn ecc_corrected(
+        &self,
+    ) -> peakrdl_rust::reg::Reg<'io, ecc_corrected::EccCorrected, IO> {
+        unsafe {
+            peakrdl_rust::reg::Reg::from_ptr_with(self.ptr.wrapping_byte_add(0x80).cast(), self.io)
+        }
+    }
+
+    /// ECC: first uncorrectable error
+    ///
+    /// Where the first double-bit error since power-on was found (a soft reset keeps it).
+    /// A weight memory's stops the command processor with ERROR.code 0x11; the data memory's fails the
+    /// token engine's instruction with 0x12.
+    #[inline(always)]
+    #[must_use]
+    pub const fn ecc_fail(&self) -> peakrdl_rust::reg::Reg<'io, ecc_fail::EccFail, IO> {
+        unsafe {
+            peakrdl_rust::reg::Reg::from_ptr_with(self.ptr.wrapping_byte_add(0x84).cast(), self.io)
+        }
+    }
+
+    /// ECC: address of the first uncorrectable error
+    ///
+    /// Word address in the memory ECC_FAIL names: a weight word of the tile, or a 32-bit
+    /// word of the data memory.
+    #[inline(always)]
+    #[must_use]
+    pub const fn ecc_fail_addr(
+        &self,
+    ) -> peakrdl_rust::reg::Reg<'io, ecc_fail_addr::EccFailAddr, IO> {
+        unsafe {
+            peakrdl_rust::reg::Reg::from_ptr_with(self.ptr.wrapping_byte_add(0x88).cast(), self.io)
         }
     }
 

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// 1-read 1-write synchronous RAM with SECDED: each 64-bit segment of a word (32-bit when Width
+// is not a multiple of 64) is stored with its check bits (prim_secded_enc); a read returns the
+// corrected word and flags a corrected single-bit error or a detected double-bit error in any
+// segment.
+//
+// Ports and timing as prim_ram_1r1w: a read issued with re_i returns in the next cycle, and
+// rdata_o, single_o and double_o hold while re_i is low. Stored word: the data in bits
+// [Width-1:0], then the check bits of segment s at [Width + CheckBits*s +: CheckBits].
+//
+// Simulation backdoor (not with SYNTHESIS), in the scope of each instance:
+//   ram_backdoor_write(addr, piece, value): data bits [32*piece+31:32*piece] of word addr =
+//                                           value, and the word's check bits re-encoded
+//   ram_backdoor_read(addr, piece):         data bits [32*piece+31:32*piece] of word addr as
+//                                           stored (not corrected)
+//   ram_backdoor_flip(addr, bit):           flips stored bit `bit` (data or check) of word addr
+// Out-of-range addresses, pieces and bits are ignored (read as 0).
+
+`include "prim_assert.svh"
+
+module prim_ram_1r1w_ecc #(
+  parameter int unsigned Width = 64,    // data bits per word, a multiple of 32
+  parameter int unsigned Depth = 256,
+  localparam int unsigned AddrWidth = (Depth > 1) ? $clog2(Depth) : 1,
+  localparam int unsigned SegWidth  = (Width % 64 == 0) ? 64 : 32,
+  localparam int unsigned Segs      = Width / SegWidth,
+  localparam int unsigned CheckBits = prim_secded_pkg::check_bits(SegWidth),
+  localparam int unsigned StoredWidth = Width + Segs * CheckBits
+) (
+  input  logic                 clk_i,
+  // Write port
+  input  logic                 we_i,
+  input  logic [AddrWidth-1:0] waddr_i,
+  input  logic [Width-1:0]     wdata_i,
+  // Read port
+  input  logic                 re_i,
+  input  logic [AddrWidth-1:0] raddr_i,
+  output logic [Width-1:0]     rdata_o,
+  output logic                 single_o,
+  output logic                 double_o
+);
+
+  `ASSERT_STATIC(gen_width_check_A, Width >= 32 && Width % 32 == 0,
+                 "prim_ram_1r1w_ecc: Width must be a multiple of 32")
+  `ASSERT_STATIC(gen_depth_check_A, Depth >= 2, "prim_ram_1r1w_ecc: Depth must be at least 2")
+
+  logic [StoredWidth-1:0] wword, rword_q;
+  logic [Segs-1:0]        seg_single, seg_double;
+
+  assign wword[Width-1:0] = wdata_i;
+  for (genvar s = 0; s < Segs; s++) begin : gen_enc
+    prim_secded_enc #(
+      .DataWidth (SegWidth)
+    ) u_enc (
+      .data_i  (wdata_i[SegWidth*s +: SegWidth]),
+      .check_o (wword[Width + CheckBits*s +: CheckBits])
+    );
+  end
+
+  logic [StoredWidth-1:0] mem [Depth];
+
+  // Memory inference pattern (write port and registered read port), as prim_ram_1r1w.
+  always_ff @(posedge clk_i) begin
+    if (we_i) begin
+      mem[waddr_i] <= wword;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (re_i) begin
+      rword_q <= mem[raddr_i];
+    end
+  end
+
+  for (genvar s = 0; s < Segs; s++) begin : gen_dec
+    prim_secded_dec #(
+      .DataWidth (SegWidth)
+    ) u_dec (
+      .data_i   (rword_q[SegWidth*s +: SegWidth]),
+      .check_i  (rword_q[Width + CheckBits*s +: CheckBits]),
+      .data_o   (rdata_o[SegWidth*s +: SegWidth]),
+      .single_o (seg_single[s]),
+      .double_o (seg_double[s])
+    );
+  end
+
+  assign single_o = |seg_single;
+  assign double_o = |seg_double;
+
+`ifndef SYNTHESIS
+  localparam int unsigned NumPieces = Width / 32;
+
+  export "DPI-C" function ram_backdoor_write;
+  export "DPI-C" function ram_backdoor_read;
+  export "DPI-C" function ram_backdoor_flip;
+
+  // The check bits of one segment, as the encoder computes them.
+  function automatic logic [CheckBits-1:0] encode(logic [SegWidth-1:0] d);
+    logic [CheckBits-1:0] c;
+    for (int unsigned b = 0; b < CheckBits - 1; b++) begin
+      c[b] = ^(d & SegWidth'(prim_secded_pkg::column_mask(SegWidth, b)));
+    end
+    c[CheckBits-1] = (^d) ^ (^c[CheckBits-2:0]);
+    return c;
+  endfunction
+
+  function automatic void ram_backdoor_write(input int unsigned addr, input int unsigned piece,
+                                             input int unsigned value);
+    logic [StoredWidth-1:0] word;
+    int unsigned seg;
+    if (addr < Depth && piece < NumPieces) begin
+      word = mem[AddrWidth'(addr)];
+      word[32*piece +: 32] = value;
+      seg  = 32 * piece / SegWidth;
+      word[Width + CheckBits*seg +: CheckBits] = encode(word[SegWidth*seg +: SegWidth]);
+      mem[AddrWidth'(addr)] = word;
+    end
+  endfunction
+
+  function automatic int unsigned ram_backdoor_read(input int unsigned addr,
+                                                    input int unsigned piece);
+    int unsigned value;
+    value = 32'd0;
+    if (addr < Depth && piece < NumPieces) begin
+      value = mem[AddrWidth'(addr)][32*piece +: 32];
+    end
+    return value;
+  endfunction
+
+  function automatic void ram_backdoor_flip(input int unsigned addr, input int unsigned bit_i);
+    if (addr < Depth && bit_i < StoredWidth) begin
+      mem[AddrWidth'(addr)][bit_i] = !mem[AddrWidth'(addr)][bit_i];
+    end
+  endfunction
+`endif
+
+endmodule
