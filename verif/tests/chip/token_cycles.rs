@@ -42,7 +42,7 @@ use crate::env::*;
 /// Cycle budget of any one wait.
 const WAIT_CYCLES: u64 = 4_000_000;
 
-/// Bound of a token's error stated in the brief of the model: 5 %.
+/// The bound on a token's error (docs/architecture.md, "Cycle model of the whole token").
 const TOKEN_TOLERANCE: f64 = 0.05;
 
 /// One traced token beside the model.
