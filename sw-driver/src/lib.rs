@@ -19,6 +19,8 @@
 //!   model) and its reference interpreter ([`token::interp`]).
 //! - [`token_runtime`]: [`token_runtime::TokenRuntime`], a compiled model on a chip: loads
 //!   the tiles, the program and the DMEM image, runs one token per TOKEN descriptor.
+//! - [`token_model`]: the cycle model of a whole token on the engine, instruction by
+//!   instruction, and its `t1-8b` projection.
 //! - [`bringup`]: the board bring-up sequence, step by step, on any transport.
 //! - [`models`]: small and synthetic Llama models for runs and tests.
 //! - [`testing`]: test doubles of the UART transport (a chip and a board in memory, a fault
@@ -35,6 +37,7 @@ pub mod projection;
 pub mod runtime;
 pub mod testing;
 pub mod token;
+pub mod token_model;
 pub mod token_runtime;
 pub mod transport;
 pub mod uart;

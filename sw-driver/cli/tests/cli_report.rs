@@ -119,6 +119,29 @@ fn cli_report_tiny_png_and_json() {
         "{at256} vs {}",
         t1.tokens_per_s
     );
+
+    // The whole token on the engine: the driver's projection, contexts 1,024 and 4,096.
+    let want = tessera_driver::token_model::llama31_8b_on_t1_8b(1e9).unwrap();
+    let tp = &v["token_projection"];
+    assert_eq!(tp["config"], "t1-8b");
+    assert_eq!(tp["instructions"], 872);
+    let by = tp["by_context"].as_array().unwrap();
+    assert_eq!(by.len(), want.by_context.len());
+    for (p, w) in by.iter().zip(&want.by_context) {
+        assert_eq!(p["context"].as_u64().unwrap() as usize, w.context);
+        let c = p["cycles_per_token"].as_f64().unwrap();
+        assert!((c - w.cycles_per_token).abs() <= 1e-9 * c, "{p}");
+        let tps = p["tokens_per_s"].as_f64().unwrap();
+        assert!((tps - 1e9 / c).abs() <= 1e-9 * tps, "{p}");
+    }
+    let e = tp["model_max_error"].as_f64().unwrap();
+    assert!((0.0..=0.05).contains(&e), "{e}");
+    assert!(
+        v["token_projection"]["stages"]["4096"]["attention"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
 }
 
 #[test]

@@ -17,6 +17,8 @@
 //! - [`token`]: the token engine against the reference interpreter on random small models (and
 //!   on `ulx3s`'s 32-bit stream), its faults, a soft reset in the middle of a token, the
 //!   ENG_LOAD and TOKEN checks;
+//! - [`token_cycles`]: the whole-token cycle model against tokens traced in RTL, instruction
+//!   by instruction (calibration on 64 and 256 tiles ignored);
 //! - [`streams`]: random command streams, legal and illegal mixed, over the stream port and
 //!   CMD_FIFO, against a reference model of the command processor (proptest, shrinking);
 //! - [`ecc`]: SECDED of the weight memories and the engine's DMEM under injected single and
@@ -36,3 +38,4 @@ mod noc;
 mod regs;
 mod streams;
 mod token;
+mod token_cycles;

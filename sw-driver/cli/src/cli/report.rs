@@ -2,7 +2,8 @@
 //! of MAC utilisation and projected tokens/s against tile count (the cycle model of
 //! `docs/architecture.md` for Llama 3.1 8B on grids of `t1-8b` tiles), with the simulated
 //! points and the model's prediction for the same products overlaid; the numbers as a table or
-//! one JSON object.
+//! one JSON object, with the whole-token projection of Llama 3.1 8B on the token engine
+//! (`"token_projection"`: contexts 1,024 and 4,096, stages of one layer).
 //!
 //! Text is drawn with `ab_glyph` from a TrueType file read at run time (DejaVu Sans of the
 //! Debian package `fonts-dejavu-core`), so the tool needs no system font library.
@@ -22,6 +23,7 @@ use tessera_driver::mapper::{MapOptions, Mapping};
 use tessera_driver::models::{small_llama, SmallShape};
 use tessera_driver::projection::{project, LatencyModel, Projection};
 use tessera_driver::runtime::{LoadMode, RtlEngine};
+use tessera_driver::token_model::{project_token, TokenProjection, PROJECTED_CONTEXTS};
 use tessera_driver::ChipConfig;
 use tessera_golden::config::Config as ModelConfig;
 use tessera_golden::model::{KvCache, Precision};
@@ -273,6 +275,18 @@ pub fn run(a: Args) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
 
+    // The whole token on the token engine, from its cycle model checked against traced
+    // tokens in RTL (docs/architecture.md, "Cycle model of the whole token").
+    let token = project_token(
+        &target,
+        &full,
+        "Llama 3.1 8B",
+        &PROJECTED_CONTEXTS,
+        a.clock_hz,
+        &LatencyModel::RTL,
+    )
+    .map_err(|e| anyhow!("whole-token projection on `{}`: {e}", a.project))?;
+
     let shape = small_shape();
     let mut sims = Vec::new();
     for (i, c) in a.configs.iter().enumerate() {
@@ -287,9 +301,9 @@ pub fn run(a: Args) -> Result<()> {
     draw(&a.out, &sims, &projected, &a).map_err(|e| anyhow!("drawing {}: {e}", a.out.display()))?;
     let seconds = t0.elapsed().as_secs_f64();
     if a.json {
-        print_json(&a, &shape, &sims, &projected, seconds);
+        print_json(&a, &shape, &sims, &projected, &token, seconds);
     } else {
-        print_table(&a, &shape, &sims, &projected, seconds);
+        print_table(&a, &shape, &sims, &projected, &token, seconds);
     }
     Ok(())
 }
@@ -302,7 +316,14 @@ fn err_pct(model: f64, measured: f64) -> f64 {
     }
 }
 
-fn print_table(a: &Args, shape: &SmallShape, sims: &[Simulated], proj: &[Projected], seconds: f64) {
+fn print_table(
+    a: &Args,
+    shape: &SmallShape,
+    sims: &[Simulated],
+    proj: &[Projected],
+    token: &TokenProjection,
+    seconds: f64,
+) {
     outln!(
         "simulated: small Llama (hidden {}, FFN {}, {}/{} heads, vocab {}, {} layers), {} token(s); \
          cycles per token",
@@ -376,10 +397,48 @@ fn print_table(a: &Args, shape: &SmallShape, sims: &[Simulated], proj: &[Project
         );
     }
     outln!();
+    outln!(
+        "whole token on the token engine: {} on `{}` at {:.2} GHz, last position of the context \
+         (model error against RTL at most {:.2} %)",
+        token.model,
+        token.config,
+        a.clock_hz / 1e9,
+        100.0 * token.model_max_error
+    );
+    outln!(
+        "{:>8} {:>15} {:>10} {:>12}  cycles of one layer by stage",
+        "context",
+        "cycles/token",
+        "tokens/s",
+        "products"
+    );
+    for p in &token.by_context {
+        let stages: Vec<String> = p
+            .layer_stages
+            .iter()
+            .map(|(s, c)| format!("{} {c:.0}", s.name()))
+            .collect();
+        outln!(
+            "{:>8} {:>15.0} {:>10.3} {:>12.0}  {}",
+            p.context,
+            p.cycles_per_token,
+            p.tokens_per_s,
+            p.product_cycles,
+            stages.join(", ")
+        );
+    }
+    outln!();
     outln!("wrote {} in {:.1} s", a.out.display(), seconds);
 }
 
-fn print_json(a: &Args, shape: &SmallShape, sims: &[Simulated], proj: &[Projected], seconds: f64) {
+fn print_json(
+    a: &Args,
+    shape: &SmallShape,
+    sims: &[Simulated],
+    proj: &[Projected],
+    token: &TokenProjection,
+    seconds: f64,
+) {
     let v = json!({
         "out": a.out.display().to_string(),
         "clock_hz": a.clock_hz,
@@ -425,6 +484,7 @@ fn print_json(a: &Args, shape: &SmallShape, sims: &[Simulated], proj: &[Projecte
                 "tokens_per_s": p.p.tokens_per_s,
             })).collect::<Vec<_>>(),
         },
+        "token_projection": token.to_json(),
     });
     outln!("{v}");
 }
