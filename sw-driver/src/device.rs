@@ -23,6 +23,13 @@ pub fn supported_version() -> (u8, u8) {
     (v.major(), v.minor())
 }
 
+/// The `VERSION` register word of a chip of the [`supported_version`] (patch 0): what a
+/// simulated or fake chip reports.
+pub fn supported_version_word() -> u32 {
+    let (major, minor) = supported_version();
+    (major as u32) << 16 | (minor as u32) << 8
+}
+
 /// Whether a chip reporting `v` speaks the interface of [`supported_version`].
 pub fn version_supported(v: &Version) -> bool {
     let (major, minor) = supported_version();

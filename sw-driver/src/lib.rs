@@ -47,7 +47,7 @@ pub use tessera_abi::config;
 pub use tessera_abi::descriptor as program;
 
 pub use config::ChipConfig;
-pub use device::{Device, EccFail, EccMemory, EccStatus};
+pub use device::{supported_version_word, Device, EccFail, EccMemory, EccStatus};
 pub use error::{Error, Location, Result};
 pub use mapper::Mapping;
 pub use runtime::RtlEngine;

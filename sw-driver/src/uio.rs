@@ -420,7 +420,7 @@ mod tests {
         let r = unsafe { TesseraRegs::from_ptr(core::ptr::null_mut()) };
         let (id, ver, stream, _) = offsets();
         m.write32(id, 0x5445_5353);
-        m.write32(ver, 0x0000_0100);
+        m.write32(ver, crate::device::supported_version_word());
         m.write32(stream, chip.stream_width as u32);
         m.write32(
             r.cfg_grid().as_ptr() as usize,

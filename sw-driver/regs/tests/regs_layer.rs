@@ -137,6 +137,15 @@ fn regs_layer_offsets_match_the_documentation() {
     probe("PERF_STALL_OUTPUT_HI", &|| {
         let _ = regs.perf_stall_output_hi().read();
     });
+    probe("ECC_CORRECTED", &|| {
+        let _ = regs.ecc_corrected().read();
+    });
+    probe("ECC_FAIL", &|| {
+        let _ = regs.ecc_fail().read();
+    });
+    probe("ECC_FAIL_ADDR", &|| {
+        let _ = regs.ecc_fail_addr().read();
+    });
     probe("PERF_STALL_CMD_LO", &|| {
         let _ = regs.perf_stall_cmd_lo().read();
     });
@@ -164,7 +173,7 @@ fn regs_reset_values_of_constant_registers() {
     let id = tessera_regs::tessera_regs::id::Id::default();
     assert_eq!(id.magic(), 0x5445_5353);
     let v = tessera_regs::tessera_regs::version::Version::default();
-    assert_eq!((v.major(), v.minor(), v.patch()), (0, 1, 0));
+    assert_eq!((v.major(), v.minor(), v.patch()), (0, 2, 0));
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serialport::{SerialPort, TTYPort};
 
 use super::*;
-use crate::device::Device;
+use crate::device::{supported_version_word, Device};
 use crate::error::{Error, Result};
 use crate::testing::{scratch_addr, Board, BoardLink, Fault, FaultyLink, MiniChip};
 use crate::transport::Transport;
@@ -25,7 +25,7 @@ fn wired<T: Transport>(board: Board<T>, opts: UartOptions) -> Result<UartTranspo
 }
 
 fn mini() -> UartTransport<Link<MiniChip>> {
-    wired(Board::new(tiny(0x0000_0100)), UartOptions::default()).unwrap()
+    wired(Board::new(tiny(supported_version_word())), UartOptions::default()).unwrap()
 }
 
 /// The board behind a transport of the tests.
@@ -185,7 +185,7 @@ fn uart_hello_and_discovery_of_the_chip() {
     drop(d);
     assert_eq!(board(&mut t).bad_crc, 0);
     let t = wired(
-        Board::new(tiny(0x100)),
+        Board::new(tiny(supported_version_word())),
         UartOptions {
             board_hz: Some(1e6),
             ..UartOptions::default()
@@ -198,7 +198,7 @@ fn uart_hello_and_discovery_of_the_chip() {
 
 #[test]
 fn uart_protocol_version_mismatch_and_bad_magic_are_refused() {
-    let mut b = Board::new(tiny(0x100));
+    let mut b = Board::new(tiny(supported_version_word()));
     b.version = 2;
     match wired(b, UartOptions::default()) {
         Err(e @ Error::UnsupportedProtocol { found: 2, .. }) => {
@@ -207,7 +207,7 @@ fn uart_protocol_version_mismatch_and_bad_magic_are_refused() {
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("protocol version 2 accepted"),
     }
-    let mut b = Board::new(tiny(0x100));
+    let mut b = Board::new(tiny(supported_version_word()));
     b.magic = *b"XXXX";
     match wired(b, UartOptions::default()) {
         Err(e @ Error::Link(_)) => assert!(e.to_string().contains("TSRA"), "{e}"),
@@ -263,7 +263,7 @@ fn uart_registers_and_board_statuses_map_to_driver_errors() {
 
 #[test]
 fn uart_streams_are_split_to_fit_max_payload() {
-    let mut b = Board::new(tiny(0x100));
+    let mut b = Board::new(tiny(supported_version_word()));
     b.max_payload = 64;
     let mut t = wired(b, UartOptions::default()).unwrap();
     // 64-byte payloads: 7 beats of 8 bytes per STREAM_SEND, 7 beats of 9 per STREAM_RECV.
@@ -294,7 +294,7 @@ fn uart_streams_are_split_to_fit_max_payload() {
     assert!(r.last[19]);
     // The options can lower the payload further.
     let t = wired(
-        Board::new(tiny(0x100)),
+        Board::new(tiny(supported_version_word())),
         UartOptions {
             max_payload: Some(32),
             ..UartOptions::default()
@@ -424,7 +424,7 @@ fn uart_dead_link_is_an_error_naming_the_operation() {
     assert_eq!(t.stats().no_response, 8);
     assert_eq!(board(&mut t).executed(), 1, "only HELLO reached the board");
     // A dead link at the start: HELLO names itself.
-    let mut dead = FaultyLink::new(BoardLink::new(Board::new(tiny(0x100))));
+    let mut dead = FaultyLink::new(BoardLink::new(Board::new(tiny(supported_version_word()))));
     dead.to_board.dead = true;
     let tries = UartOptions {
         tries: 2,

@@ -117,7 +117,7 @@ fn uart_sim_smoke() {
         "HELLO",
     );
 
-    // ID ("TESS") and VERSION (0.1.0).
+    // ID ("TESS") and VERSION (the register description's reset value).
     let dt = port.exchange(
         &encode_request(0x41, REG_READ, &ID.to_le_bytes()),
         &encode_response(0x41, REG_READ, OK, &0x5445_5353u32.to_le_bytes()),
@@ -125,7 +125,7 @@ fn uart_sim_smoke() {
     );
     port.exchange(
         &encode_request(0x42, REG_READ, &VERSION.to_le_bytes()),
-        &encode_response(0x42, REG_READ, OK, &0x0000_0100u32.to_le_bytes()),
+        &encode_response(0x42, REG_READ, OK, &tessera_driver::supported_version_word().to_le_bytes()),
         "REG_READ VERSION",
     );
     eprintln!("REG_READ round trip: {:.1} ms", dt.as_secs_f64() * 1e3);
