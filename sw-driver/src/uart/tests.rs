@@ -25,7 +25,11 @@ fn wired<T: Transport>(board: Board<T>, opts: UartOptions) -> Result<UartTranspo
 }
 
 fn mini() -> UartTransport<Link<MiniChip>> {
-    wired(Board::new(tiny(supported_version_word())), UartOptions::default()).unwrap()
+    wired(
+        Board::new(tiny(supported_version_word())),
+        UartOptions::default(),
+    )
+    .unwrap()
 }
 
 /// The board behind a transport of the tests.

@@ -125,7 +125,12 @@ fn uart_sim_smoke() {
     );
     port.exchange(
         &encode_request(0x42, REG_READ, &VERSION.to_le_bytes()),
-        &encode_response(0x42, REG_READ, OK, &tessera_driver::supported_version_word().to_le_bytes()),
+        &encode_response(
+            0x42,
+            REG_READ,
+            OK,
+            &tessera_driver::supported_version_word().to_le_bytes(),
+        ),
         "REG_READ VERSION",
     );
     eprintln!("REG_READ round trip: {:.1} ms", dt.as_secs_f64() * 1e3);
