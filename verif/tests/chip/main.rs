@@ -39,3 +39,4 @@ mod regs;
 mod streams;
 mod token;
 mod token_cycles;
+mod token_ops;

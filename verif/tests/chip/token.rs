@@ -34,17 +34,17 @@ use crate::env::*;
 /// what a token of these models takes, far below a hang.
 const WAIT_CYCLES: u64 = 4_000_000;
 
-type Outcome = Result<TokenOut, Fault>;
+pub(crate) type Outcome = Result<TokenOut, Fault>;
 
 /// The chip's token engine behind the driver, and the interpreter loaded alike.
-struct Bench {
-    rt: TokenRuntime<SimTransport>,
-    cfg: ChipConfig,
+pub(crate) struct Bench {
+    pub(crate) rt: TokenRuntime<SimTransport>,
+    pub(crate) cfg: ChipConfig,
 }
 
 impl Bench {
     /// Starts the chip model of configuration `name` (a waveform when `TESSERA_FST` is set).
-    fn open(name: &str, test: &str, seed: u64) -> Bench {
+    pub(crate) fn open(name: &str, test: &str, seed: u64) -> Bench {
         let mut dev: Device<SimTransport> =
             tessera_sim::open_device(name).unwrap_or_else(|e| panic!("chip model `{name}`: {e}"));
         dev.timeout_cycles = WAIT_CYCLES;
@@ -85,12 +85,12 @@ impl Bench {
         Engine::load(p, image)
     }
 
-    fn cycles(&mut self) -> u64 {
+    pub(crate) fn cycles(&mut self) -> u64 {
         self.rt.device().transport().cycles().expect("cycle count")
     }
 
     /// One token on the chip; a transport error, broken framing or a timeout fails the test.
-    fn step(&mut self, token: u32, pos: u32, logits: bool, what: &str) -> Outcome {
+    pub(crate) fn step(&mut self, token: u32, pos: u32, logits: bool, what: &str) -> Outcome {
         self.rt
             .step(token, pos, logits)
             .unwrap_or_else(|e| panic!("{what}: token {token} at position {pos}: {e}"))
@@ -98,7 +98,7 @@ impl Bench {
 
     /// Chip and interpreter run the same token; their outcomes must be identical (logits bit
     /// for bit). Returns the outcome.
-    fn same(
+    pub(crate) fn same(
         &mut self,
         engine: &mut Engine,
         token: u32,
@@ -118,7 +118,7 @@ impl Bench {
     }
 
     /// No error left, nothing busy, no output beat nobody asked for.
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         let dev = self.rt.device();
         let stray = dev.drain_output().expect("drain the output stream");
         assert_eq!(stray, 0, "output beats nobody asked for");
