@@ -443,10 +443,19 @@ impl<T: Transport> TokenRuntime<T> {
                         // The error interrupt is a line, not a bus access: waiting costs no
                         // host bytes (a STATUS read per poll would cost eight).
                         if self.dev.transport().wait_irq(0)? {
-                            return Ok(None);
+                            if self.dev.status()?.error {
+                                return Ok(None);
+                            }
+                            // A stale interrupt: an error the chip was reset from outside
+                            // this runtime. Cleared; the wait goes on.
+                            self.dev.clear_interrupts()?;
                         }
                         waited += self.poll_cycles;
                         if waited > self.timeout_cycles {
+                            // An error raised between the look at STATUS and the clear.
+                            if self.dev.status()?.error {
+                                return Ok(None);
+                            }
                             return Err(Error::Timeout {
                                 what: format!(
                                     "TOKEN: output beat {} of {beats} did not come",
