@@ -452,18 +452,29 @@ impl Soak {
         )
     }
 
-    /// Ends the run: the summary, what failed, the replay command.
+    /// Ends the run with what failed ([`soak`] adds the summary and the replay command).
     fn fail(&mut self, what: String) -> ! {
+        panic!("[{}] {what}", self.test);
+    }
+
+    /// After a failure: the totals, what the run was doing, how to replay it.
+    fn report_failure(&mut self) {
+        self.watch.done.store(true, Ordering::Relaxed);
         if self.watch.hung.load(Ordering::Relaxed) {
             self.t.hangs += 1;
         }
-        self.watch.done.store(true, Ordering::Relaxed);
-        eprintln!("[{}] {}", self.test, self.summary());
-        panic!(
-            "[{}] {what}\n  while: {}\n  replay: TESSERA_SEED={} TESSERA_SOAK_TOKENS={} \
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.collect_link()));
+        let doing = self
+            .watch
+            .doing
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default();
+        eprintln!(
+            "[{}] FAILED {}\n  while: {doing}\n  replay: TESSERA_SEED={} TESSERA_SOAK_TOKENS={} \
              cargo test -p tessera-verif --test chip soak::{} -- --nocapture",
             self.test,
-            self.watch.doing.lock().unwrap(),
+            self.summary(),
             self.seed,
             self.t.tokens + 1,
             self.test
@@ -501,7 +512,7 @@ impl Soak {
         if self.transport().via_uart {
             self.t.uart_tokens += 1;
         }
-        if pos + 1 == m.context {
+        if pos == m.context - 1 {
             self.t.last_positions += 1;
         }
         if bits(&chip) != bits(&want) {
@@ -1004,7 +1015,11 @@ fn env_u64(name: &str) -> Option<u64> {
 fn soak(test: &'static str, budget: Budget) {
     let watch = watchdog(test);
     let mut s = Soak::open(test, budget, watch);
-    s.run();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.run()));
+    if let Err(panic) = run {
+        s.report_failure();
+        std::panic::resume_unwind(panic);
+    }
     assert_eq!(s.t.mismatches, 0);
     assert_eq!(s.t.hangs, 0);
     assert!(s.t.tokens >= budget.tokens.min(1), "no token ran");
