@@ -290,8 +290,12 @@ impl Loaded {
     }
 }
 
-/// A random small model that compiles for `cfg`.
-fn random_model(rng: &mut ChaCha8Rng, cfg: &ChipConfig) -> (SmallShape, u32, Plan) {
+/// A random small model that compiles for `cfg`, with a context of 2 to `max_context`.
+fn random_model(
+    rng: &mut ChaCha8Rng,
+    cfg: &ChipConfig,
+    max_context: usize,
+) -> (SmallShape, u32, Plan) {
     loop {
         let kv_heads = rng.gen_range(1..=2);
         let heads = kv_heads * [1, 2, 3, 4][rng.gen_range(0..4)];
@@ -305,7 +309,7 @@ fn random_model(rng: &mut ChaCha8Rng, cfg: &ChipConfig) -> (SmallShape, u32, Pla
             vocab: rng.gen_range(2..=96),
             tied: rng.gen_bool(0.5),
         };
-        let context = rng.gen_range(2..=12);
+        let context = rng.gen_range(2..=max_context);
         let Ok(config) = shape.config() else { continue };
         if let Ok(p) = plan(cfg, &config, context) {
             return (shape, context as u32, p);
@@ -540,7 +544,9 @@ impl Soak {
     /// Loads a new random model (the previous one's memories are overwritten or left as they
     /// are; nothing of them may show).
     fn load_model(&mut self, k: u64) -> Loaded {
-        let (shape, context, p) = random_model(&mut self.rng, &self.cfg);
+        // The short run's contexts fill within a model's plain tokens.
+        let max_context = if self.budget.every_event { 6 } else { 12 };
+        let (shape, context, p) = random_model(&mut self.rng, &self.cfg, max_context);
         let model = small_llama(&shape, self.rng.gen(), Precision::Chip).expect("small model");
         let image = p.image(&model).expect("images");
         let mode = if self.rng.gen_bool(0.5) {
@@ -660,7 +666,7 @@ impl Soak {
 
     /// A position a token may run at: the next one to fill most of the time.
     fn position(&mut self, m: &Loaded) -> u32 {
-        if self.rng.gen_bool(0.65) {
+        if self.budget.every_event || self.rng.gen_bool(0.65) {
             m.frontier()
         } else {
             self.rng.gen_range(0..=m.frontier())
@@ -689,7 +695,13 @@ impl Soak {
 
     fn kv_full(&mut self, m: &mut Loaded) {
         self.t.kv_full += 1;
-        let pos = match self.rng.gen_range(0..3) {
+        // The short run takes each kind in turn (so `u32::MAX` runs on every CI pass).
+        let kind = if self.budget.every_event {
+            (self.t.kv_full - 1) % 3
+        } else {
+            self.rng.gen_range(0..3)
+        };
+        let pos = match kind {
             0 => m.context,
             1 => m.context + self.rng.gen_range(1..1000),
             _ => u32::MAX - self.rng.gen_range(0..2),
@@ -702,7 +714,12 @@ impl Soak {
     fn bad_token(&mut self, m: &mut Loaded) {
         self.t.bad_token += 1;
         let vocab = m.shape.vocab as u32;
-        let token = match self.rng.gen_range(0..3) {
+        let kind = if self.budget.every_event {
+            (self.t.bad_token - 1) % 3
+        } else {
+            self.rng.gen_range(0..3)
+        };
+        let token = match kind {
             0 => vocab,
             1 => vocab + self.rng.gen_range(1..1000),
             _ => u32::MAX,
@@ -1023,6 +1040,23 @@ fn soak(test: &'static str, budget: Budget) {
     assert_eq!(s.t.mismatches, 0);
     assert_eq!(s.t.hangs, 0);
     assert!(s.t.tokens >= budget.tokens.min(1), "no token ran");
+    if budget.every_event {
+        // Every kind of event happened (a change that skips one fails here, not silently).
+        let t = &s.t;
+        let seen = [
+            ("models", t.models >= 4),
+            ("KV full", t.kv_full > 0),
+            ("bad token", t.bad_token > 0),
+            ("illegal program", t.illegal > 0),
+            ("soft reset during a token", t.reset_mid + t.reset_after > 0),
+            ("soft reset between tokens", t.reset_idle > 0),
+            ("tokens over UART", t.uart_tokens > 0),
+            ("the last position", t.last_positions > 0),
+        ];
+        for (what, ok) in seen {
+            assert!(ok, "the short soak had no {what}: {t:?}");
+        }
+    }
 }
 
 /// The quick-set soak: 48 tokens, twelve events per model (four or five models), every kind of
