@@ -638,14 +638,17 @@ impl Soak {
         [link.to_board, link.to_host] = faults;
     }
 
-    /// A single fault a few bytes ahead on the link, one direction (when none is pending).
-    fn one_fault(&mut self, pending: &mut u64) {
+    /// A single fault a few bytes ahead on the link, one direction, unless the last one
+    /// (`pending`: its direction, toward the board or not, and its byte) has not passed yet.
+    fn one_fault(&mut self, pending: &mut Option<(bool, u64)>) {
         let (d_board, d_host) = {
             let l = self.transport().link();
             (l.to_board.bytes, l.to_host.bytes)
         };
-        if d_board + d_host < *pending {
-            return;
+        if let Some((to_board, at)) = *pending {
+            if (if to_board { d_board } else { d_host }) <= at {
+                return;
+            }
         }
         let k = self.rng.gen_range(0..48);
         let f = if self.rng.gen_bool(0.5) {
@@ -660,8 +663,11 @@ impl Soak {
         } else {
             link.to_host.after(k, f);
         }
-        // Pending until both directions have moved past it.
-        *pending = d_board + d_host + 2 * (k + 1) + 2048;
+        *pending = Some(if to_board {
+            (true, d_board + k)
+        } else {
+            (false, d_host + k)
+        });
     }
 
     /// A position a token may run at: the next one to fill most of the time.
@@ -908,7 +914,7 @@ impl Soak {
 
     fn run(&mut self) {
         let mut k = 0u64;
-        let mut pending = 0u64;
+        let mut pending = None;
         while !self.done() {
             // The path and the timing of the load and the first tokens; the short run takes
             // every path in turn.
