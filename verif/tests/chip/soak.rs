@@ -4,9 +4,9 @@
 //! once.
 //!
 //! - **Models and programs.** A new random model (GQA 1 to 4, head_dim 2 to 8, 1 to 3 layers,
-//!   tied or untied, vocabulary 2 to 96, context 2 to 12) every 2 to 6 contexts' worth of tokens, compiled
-//!   for `tiny` and loaded over whatever was there: weights by WEIGHT_LOAD or the backdoor, program
-//!   and constants by ENG_LOAD.
+//!   tied or untied, vocabulary 2 to 96, context 2 to 12) every 2 to 6 contexts' worth of
+//!   tokens, compiled for `tiny` and loaded over whatever was there: weights by WEIGHT_LOAD or
+//!   the backdoor, program and constants by ENG_LOAD.
 //! - **Tokens.** Positions drawn from those whose KV entries are all written (the next one most
 //!   often, so the cache fills, then the last one again and again), greedy or random tokens,
 //!   logits asked for at random.
@@ -34,8 +34,8 @@
 //! with the summary, the event that failed and the replay command.
 //!
 //! `chip_soak_nightly_random_tokens` runs `TESSERA_SOAK_TOKENS` tokens (default
-//! [`NIGHTLY_TOKENS`]) or until `TESSERA_SOAK_SECONDS` have passed; `chip_soak_short` runs a few
-//! dozen tokens with every kind of event, in the quick set. Both print the seed (replay with
+//! [`NIGHTLY_TOKENS`]) or until `TESSERA_SOAK_SECONDS` have passed; `chip_soak_short` runs 48
+//! tokens with every kind of event, in the quick set. Both print the seed (replay with
 //! `TESSERA_SEED`: the same seed runs the same events, whatever the budget) and one summary line
 //! (`soak: …`).
 
@@ -76,10 +76,12 @@ const NIGHTLY_TOKENS: u64 = 5000;
 /// Tokens of the short run in the quick set.
 const SHORT_TOKENS: u64 = 48;
 
-/// Tries of a UART request. The largest frame either way is about 1,040 bytes, so 8 tries span
-/// at most 8,320 bytes of each direction; every periodic fault has a period of at least
-/// [`MIN_FAULT_PERIOD`] (at most 2 hits in that span), there are at most two periodic faults per
-/// direction and one single fault pending: at most 7 of 8 tries can fail.
+/// Tries of a UART request. The largest frame is about 1,040 bytes, and only one direction of a
+/// request carries large frames (a STREAM_SEND's request; the runtime receives a beat per
+/// STREAM_RECV): 8 tries span at most 8,320 bytes of that direction and a few hundred of the
+/// other. Every periodic fault has a period of at least [`MIN_FAULT_PERIOD`], so each of the two
+/// periodic faults per direction hits at most 2 tries in the large direction and 1 in the small
+/// one, and one single fault is pending at a time: at most 7 of 8 tries can fail.
 const UART_TRIES: u32 = 8;
 
 /// Shortest period of a periodic link fault, bytes.
