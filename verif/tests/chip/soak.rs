@@ -460,6 +460,9 @@ impl Soak {
 
     /// Ends the run with what failed ([`soak`] adds the summary and the replay command).
     fn fail(&mut self, what: String) -> ! {
+        // The run is over: the watchdog stands down (printing the panic's backtrace can take
+        // long on a loaded machine).
+        self.watch.done.store(true, Ordering::Relaxed);
         panic!("[{}] {what}", self.test);
     }
 
