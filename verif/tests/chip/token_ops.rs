@@ -32,9 +32,7 @@
 use std::cell::{Cell, RefCell};
 
 use proptest::prelude::*;
-use proptest::test_runner::{
-    Config as PtConfig, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
-};
+use proptest::test_runner::{TestCaseError, TestError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tessera_abi::token::{encode_program, kv_region_bytes, EngineLimits, Instr};
@@ -487,19 +485,6 @@ fn build(c: &Case) -> (Prog, u32) {
     }
 }
 
-fn runner(seed: u64, k: usize, cases: u32) -> TestRunner {
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    bytes[8..16].copy_from_slice(&(k as u64).to_le_bytes());
-    let config = PtConfig {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: 200,
-        ..PtConfig::default()
-    };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
-}
-
 #[test]
 fn chip_token_vector_ops_match_the_interpreter() {
     if !have_verilator() {
@@ -515,7 +500,7 @@ fn chip_token_vector_ops_match_the_interpreter() {
     let (cases, words) = (Cell::new(0u64), Cell::new(0u64));
     let t0 = std::time::Instant::now();
     for (k, op) in OPS.iter().enumerate() {
-        let result = runner(seed, k, per_op).run(&case(k), |c| {
+        let result = proptest_runner(seed, k, per_op, 200).run(&case(k), |c| {
             let mut bench = slot
                 .borrow_mut()
                 .take()
