@@ -108,9 +108,20 @@ fn check_figures(v: &Value, tokens: usize, logits: bool) {
     let token = u64_of(&st["token_cycles"]);
     assert!(sum < token && sum > token / 2, "{sum} of {token}");
     assert_eq!(st["token"], tokens - 1);
+    // Llama 3.1 8B on t1-8b by context, the driver's token cycle model at the run's clock.
+    let want = tessera_driver::token_model::llama31_8b_on_t1_8b(1e9).unwrap();
+    let pr = &v["projection"];
+    assert_eq!(pr["config"], "t1-8b", "{pr}");
+    let by = pr["by_context"].as_array().unwrap();
+    assert_eq!(by.len(), want.by_context.len());
+    for (got, w) in by.iter().zip(&want.by_context) {
+        assert_eq!(got["context"], w.context);
+        assert_eq!(got["cycles_per_token"].as_f64(), Some(w.cycles_per_token));
+        assert_eq!(got["tokens_per_s"].as_f64(), Some(1e9 / w.cycles_per_token));
+    }
     assert!(
-        v["projection"].is_null(),
-        "no projection before its cycle model"
+        pr["stages"]["1024"]["attention"].as_f64().unwrap() > 0.0,
+        "{pr}"
     );
 }
 
@@ -202,7 +213,7 @@ fn cli_run_token_tiny_prompt_and_no_logits() {
         "cycles per stage",
         "attention",
         "lm_head",
-        "projection (t1-8b by context): none yet",
+        "whole token on the token engine: Llama 3.1 8B on `t1-8b`",
         "BIT-EXACT",
     ] {
         assert!(text.contains(needle), "`{needle}` not in:\n{text}");
@@ -407,6 +418,12 @@ fn cli_run_token_hostile_options_are_refused() {
     );
     refused(&with(&["--quant", "none"]), &["--quant none"]);
     refused(&with(&["--engine", "tpu"]), &["--engine", "tpu"]);
+    // The projection's configuration must hold Llama 3.1 8B; said before the model loads.
+    refused(
+        &with(&["--project", "tiny"]),
+        &["--project tiny", "Llama 3.1 8B"],
+    );
+    refused(&with(&["--project", "nope"]), &["--project nope"]);
     for opt in [
         &["--no-logits"][..],
         &["--context", "8"],

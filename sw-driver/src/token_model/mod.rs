@@ -501,14 +501,20 @@ pub const PROJECTED_CONTEXTS: [usize; 2] = [1024, 4096];
 /// `clock_hz` (what `tessera run --json` and `tessera report --json` print under
 /// `"projection"` and `"token_projection"`; [`TokenProjection::to_json`]).
 pub fn llama31_8b_on_t1_8b(clock_hz: f64) -> Result<TokenProjection> {
-    let chip = ChipConfig::named("t1-8b")?;
+    llama31_8b_on(&ChipConfig::named("t1-8b")?, clock_hz)
+}
+
+/// The whole-token projection of Llama 3.1 8B (32 layers) on `chip` at contexts 1,024 and
+/// 4,096 ([`PROJECTED_CONTEXTS`]), at `clock_hz`; an error when the model or a context does
+/// not fit `chip`.
+pub fn llama31_8b_on(chip: &ChipConfig, clock_hz: f64) -> Result<TokenProjection> {
     let json = tessera_golden::synth::Preset::Llama31_8b
         .config_json(32)
         .to_string();
     let model = ModelConfig::from_json(&json)
         .map_err(|e| Error::Config(format!("Llama 3.1 8B config: {e}")))?;
     project_token(
-        &chip,
+        chip,
         &model,
         "Llama 3.1 8B",
         &PROJECTED_CONTEXTS,

@@ -397,12 +397,19 @@ fn print_table(
         );
     }
     outln!();
+    print_token_projection(token);
+    outln!();
+    outln!("wrote {} in {:.1} s", a.out.display(), seconds);
+}
+
+/// The whole-token projection as a table: tokens/s by context and one layer's cycles by stage.
+pub(super) fn print_token_projection(token: &TokenProjection) {
     outln!(
         "whole token on the token engine: {} on `{}` at {:.2} GHz, last position of the context \
          (model error against RTL at most {:.2} %)",
         token.model,
         token.config,
-        a.clock_hz / 1e9,
+        token.clock_hz / 1e9,
         100.0 * token.model_max_error
     );
     outln!(
@@ -427,8 +434,6 @@ fn print_table(
             stages.join(", ")
         );
     }
-    outln!();
-    outln!("wrote {} in {:.1} s", a.out.display(), seconds);
 }
 
 fn print_json(

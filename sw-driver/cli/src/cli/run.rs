@@ -127,8 +127,8 @@ pub struct Args {
     /// Folder for synthetic checkpoints (reused between runs).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
-    /// Configuration the tokens/s projection is made for (--engine matvec; the token engine's
-    /// projection comes with its cycle model).
+    /// Configuration the Llama 3.1 8B tokens/s projection is made for (with --engine token: the
+    /// whole token at contexts 1,024 and 4,096; with --engine matvec: the products).
     #[arg(long, default_value = "t1-8b")]
     pub project: String,
     /// Clock of the projection in Hz (1 to 1e12).

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tessera_driver::models::{fit_vocab, load_cut, small_llama, SmallShape};
 use tessera_driver::runtime::LoadMode;
 use tessera_driver::token::{Plan, Stage};
+use tessera_driver::token_model::{llama31_8b_on, TokenProjection};
 use tessera_driver::transport::{Counting, Traffic};
 use tessera_driver::uart::{LinkStats, UartTransport};
 use tessera_driver::{ChipConfig, Device, Transport};
@@ -36,6 +37,8 @@ struct Prepared {
     context: usize,
     plan: Plan,
     prompt: Vec<u32>,
+    /// Llama 3.1 8B on `--project` by context, from the token engine's cycle model.
+    projection: TokenProjection,
 }
 
 /// Rows of the vocabulary a cut keeps a multiple of: whole row groups on every tile.
@@ -45,7 +48,7 @@ fn vocab_granule(cfg: &ChipConfig) -> usize {
 
 /// Builds the model (`--synthetic`, `--checkpoint`, `--layers`) in the chip's numerics, sizes it
 /// for `cfg` (the context; the synthetic Llama 3.1 8B's vocabulary) and compiles it.
-fn prepare(a: &Args, cfg: &ChipConfig) -> Result<Prepared> {
+fn prepare(a: &Args, cfg: &ChipConfig, projection: TokenProjection) -> Result<Prepared> {
     let chip = Precision::Chip;
     let (model, source, vocab_full) = match (&a.checkpoint, a.synthetic) {
         (Some(dir), _) => {
@@ -143,6 +146,7 @@ fn prepare(a: &Args, cfg: &ChipConfig) -> Result<Prepared> {
         context: ctx,
         plan,
         prompt,
+        projection,
     })
 }
 
@@ -155,11 +159,17 @@ pub fn run(a: &Args, link: Link) -> Result<Outcome> {
              runs in w8a8 take --engine matvec"
         ),
     }
+    // The projection is priced before any work: a `--project` that cannot hold the model is
+    // said at the door.
+    let project =
+        ChipConfig::named(&a.project).with_context(|| format!("--project {}", a.project))?;
+    let projection = llama31_8b_on(&project, a.clock_hz)
+        .with_context(|| format!("--project {}: Llama 3.1 8B on the token engine", a.project))?;
     let t0 = Instant::now();
     match link {
         Link::Sim(c) => {
             let cfg = ChipConfig::named(&c).with_context(|| format!("--config {c}"))?;
-            let prep = prepare(a, &cfg)?;
+            let prep = prepare(a, &cfg, projection)?;
             announce(a, &prep, &cfg);
             let t = SimTransport::open(&c).with_context(|| format!("opening the `{c}` chip"))?;
             let mut dev = Device::open_expecting(Counting::new(t), &cfg)
@@ -185,7 +195,7 @@ pub fn run(a: &Args, link: Link) -> Result<Outcome> {
             }
             .with_context(|| format!("opening the chip behind `{what}`"))?;
             let cfg = dev.config().clone();
-            let prep = prepare(a, &cfg)?;
+            let prep = prepare(a, &cfg, projection)?;
             announce(a, &prep, &cfg);
             let chip = TokenChip::load(dev, prep.plan.clone(), &prep.model, LoadMode::Auto)?;
             job(a, &prep, chip, t0, |t| Some(t.inner.stats().clone()))
@@ -412,13 +422,6 @@ fn job<T: Transport>(
     })
 }
 
-/// The projection of the whole Llama 3.1 8B on `t1-8b` by context, from the token engine's
-/// cycle model (`tessera_driver::token_model`) checked against these RTL measurements. That
-/// model does not exist yet, so there is no figure: `null` in the JSON, said so in the report.
-fn projection(_a: &Args, _f: &Figures) -> Option<Value> {
-    None
-}
-
 fn stage_json(p: &Prepared, f: &Figures) -> Value {
     match &f.traced {
         None => Value::Null,
@@ -524,7 +527,7 @@ fn print_json(
         })),
         "replay": artifacts.as_ref().map(|(r, _)| r.display().to_string()),
         "waveform": artifacts.as_ref().and_then(|(_, w)| w.as_ref().map(|w| w.display().to_string())),
-        "projection": projection(a, f),
+        "projection": p.projection.to_json(),
         "transport": a.transport.clone().unwrap_or_else(|| format!("sim:{}", cfg.name)),
     });
     let sz = &p.plan.sizes;
@@ -657,13 +660,7 @@ fn print_report(a: &Args, p: &Prepared, f: &Figures, bit_exact: bool, t0: Instan
         );
     }
     outln!();
-    match projection(a, f) {
-        Some(v) => outln!("projection: {v}"),
-        None => outln!(
-            "projection (t1-8b by context): none yet; it comes from the token engine's cycle \
-             model"
-        ),
-    }
+    super::report::print_token_projection(&p.projection);
     let cpu = match f.sim_cpu() {
         Some(c) => format!(" (simulator CPU {c:.3} s)"),
         None => String::new(),
