@@ -12,6 +12,7 @@
 
 #include "Vchip_noc_bench.h"
 #include "verilated.h"
+#include "coverage.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -202,6 +203,7 @@ int main(int argc, char** argv) {
   long flits = mbeats * (N + 1) + rbeats_in + static_cast<long>(key.size());
   std::printf("ok %ld %llu\n", flits, static_cast<unsigned long long>(cycles));
   m->final();
+  tessera::write_coverage(m->contextp(), "chip_noc_bench");
   delete m;
   return 0;
 }

@@ -6,6 +6,7 @@
 #pragma once
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -17,6 +18,18 @@
 #include "svdpi.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
+#if VM_COVERAGE
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "verilated_cov.h"
+#endif
+
+// The model's name in the files of its coverage data (the generated entry file defines it).
+#ifndef TESSERA_MODEL_NAME
+#define TESSERA_MODEL_NAME "model"
+#endif
 
 // The one symbol a model library exports.
 #define TESSERA_EXPORT __attribute__((visibility("default")))
@@ -117,6 +130,26 @@ struct Stream {
   }
 };
 
+// In a coverage build (verilator --coverage-*, which defines VM_COVERAGE=1; TESSERA_COVERAGE in
+// tessera_sim::builder), saves the counters of a model's context into
+// $TESSERA_COVERAGE/<name>-<pid>-<n>.dat, a new file per model; otherwise nothing.
+inline void write_coverage(VerilatedContext* ctx, const char* name) {
+#if VM_COVERAGE
+  const char* dir = std::getenv("TESSERA_COVERAGE");
+  if (!dir || !*dir) return;
+  static std::atomic<unsigned> seq{0};
+  std::string path;
+  do {
+    path = std::string(dir) + "/" + name + "-" + std::to_string(getpid()) + "-" +
+           std::to_string(seq++) + ".dat";
+  } while (access(path.c_str(), F_OK) == 0);
+  ctx->coveragep()->write(path.c_str());
+#else
+  (void)ctx;
+  (void)name;
+#endif
+}
+
 // Shared pieces: context, model, trace.
 template <class M>
 class ModelBase {
@@ -142,6 +175,7 @@ class ModelBase {
     if (tfp_) tfp_->close();
     tfp_.reset();
     m_->final();
+    write_coverage(ctx_.get(), TESSERA_MODEL_NAME);
     m_.reset();
     ctx_.reset();
     Verilated::threadContextp(nullptr);

@@ -45,6 +45,7 @@
 #include "svdpi.h"
 #include "verilated.h"
 #include "axil_manager.h"
+#include "coverage.h"
 #include "verilated_syms.h"
 #ifdef TRACE
 #include "verilated_fst_c.h"
@@ -388,6 +389,7 @@ int main(int argc, char** argv) {
   if (tfp) tfp->close();
 #endif
   m->final();
+  tessera::write_coverage(m->contextp(), "tessera_top");
   delete m;
   return 0;
 }

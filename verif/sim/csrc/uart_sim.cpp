@@ -18,6 +18,7 @@
 #include "Vtessera_fpga_ulx3s.h"
 #include "Vtessera_fpga_ulx3s___024root.h"
 #include "verilated.h"
+#include "coverage.h"
 
 #include <cerrno>
 #include <csignal>
@@ -237,6 +238,7 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(framing_errors));
   }
   m->final();
+  tessera::write_coverage(m->contextp(), "tessera_fpga_ulx3s");
   delete m;
   close(slave_fd);
   close(master_fd);

@@ -10,6 +10,8 @@
 //!   sources of the caller and a generated entry file, loaded into the calling process (the
 //!   in-process tile models of `tessera-verif`). The key covers the RTL, the extra sources, every
 //!   file of the caller's C++ folder, the entry, top, flags, parameters and the Verilator version.
+//!
+//! With [`COVERAGE_ENV`] set, both build coverage variants instead ([`coverage_dir`]).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -34,6 +36,60 @@ pub fn cache_dir() -> Result<PathBuf> {
     match std::env::var_os("TESSERA_VERILATED_DIR") {
         Some(d) => Ok(PathBuf::from(d)),
         None => Ok(rtl_root()?.join("target/tessera-verilated")),
+    }
+}
+
+/// Environment variable naming a folder: when set (and not empty), every model is built with
+/// Verilator coverage ([`COVERAGE_ARGS`], plus the cover points of [`COVER_POINTS`] where the
+/// model holds the RTL of `rtl/files.f`), cached apart from the normal models (the flags are part
+/// of the key, and the cache folder's name ends in `-cov`), and each model writes its counters
+/// into that folder when it is torn down, one file per model and process
+/// (`<model>-<pid>-<n>.dat`, written by the C++ benches and wrappers; `scripts/coverage`).
+/// Coverage models are compiled with [`COVERAGE_OPT`] whatever the spec asks: their counters
+/// make the generated C++ larger, and at `-O3` the first coverage build of the `tiny` chip had
+/// compiled 12 of its 135 files after 6 minutes on a loaded two-core machine.
+pub const COVERAGE_ENV: &str = "TESSERA_COVERAGE";
+
+/// The Verilator options of a coverage build: statement and branch (line), toggle and the
+/// design's cover points (user).
+pub const COVERAGE_ARGS: [&str; 3] = ["--coverage-line", "--coverage-toggle", "--coverage-user"];
+
+/// The C++ optimisation of coverage builds (`OPT_FAST`).
+pub const COVERAGE_OPT: &str = "-O1";
+
+/// The bind file of the design's cover points (`verif/bench/cover_points.sv`, from this crate's
+/// checkout), compiled only into coverage builds.
+pub const COVER_POINTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/cover_points.sv");
+
+/// The Verilator control file of coverage builds (`verif/bench/coverage.vlt`): what is left out
+/// of coverage, and why. It comes before the RTL on the command line (a `coverage_off` applies
+/// to the files read after it).
+pub const COVERAGE_VLT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/coverage.vlt");
+
+/// The folder of [`COVERAGE_ENV`] when coverage builds are asked for.
+pub fn coverage_dir() -> Option<PathBuf> {
+    std::env::var_os(COVERAGE_ENV)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The Verilator arguments and extra sources a coverage build adds, with `rtl` telling whether
+/// the model holds the RTL (the cover points bind into its modules).
+fn coverage_additions(rtl: bool) -> (Vec<String>, Vec<String>) {
+    let args = COVERAGE_ARGS.map(String::from).into();
+    let sv = if rtl {
+        vec![COVER_POINTS.to_string()]
+    } else {
+        Vec::new()
+    };
+    (args, sv)
+}
+
+/// What a coverage build passes before `rtl/files.f` ([`COVERAGE_VLT`]); nothing otherwise.
+fn coverage_pre() -> Vec<&'static str> {
+    match coverage_dir() {
+        Some(_) => vec![COVERAGE_VLT],
+        None => Vec::new(),
     }
 }
 
@@ -201,6 +257,18 @@ fn files_in(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
 /// Builds (or reuses) the model; returns the path of its executable. Prints one line to stderr
 /// when it builds.
 pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
+    let mut covered;
+    let spec = if coverage_dir().is_some() {
+        covered = spec.clone();
+        let (args, sv) = coverage_additions(true);
+        covered.tag.push_str("-cov");
+        covered.verilator_args.extend(args);
+        covered.extra_sv.extend(sv);
+        covered.opt = COVERAGE_OPT.into();
+        &covered
+    } else {
+        spec
+    };
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let root = rtl_root()?;
     let list = FileList::read(&root)?;
@@ -211,6 +279,8 @@ pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
     inputs.push(root.join(&spec.cpp));
     let include = root.join(BENCH_INCLUDE);
     inputs.extend(files_in(&include, &["h"])?);
+    let pre = coverage_pre();
+    inputs.extend(pre.iter().map(PathBuf::from));
     h.files(&inputs)?;
     h.bytes(spec.top.as_bytes());
     for f in &spec.cflags {
@@ -240,6 +310,7 @@ pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
                 "-Mdir",
             ])
             .arg(tmp)
+            .args(&pre)
             .args(["-f", "rtl/files.f"])
             .args(&spec.verilator_args)
             .args(&spec.extra_sv)
@@ -364,6 +435,18 @@ pub struct LibSpec {
 /// Builds (or reuses) a model as a shared library (see [`LibSpec`]); returns its path. Prints
 /// one line to stderr when it builds.
 pub fn build_library(spec: &LibSpec) -> Result<PathBuf> {
+    let mut covered;
+    let spec = if coverage_dir().is_some() {
+        covered = spec.clone();
+        let (args, sv) = coverage_additions(spec.file_list);
+        covered.tag.push_str("-cov");
+        covered.verilator_args.extend(args);
+        covered.extra_sv.extend(sv);
+        covered.opt = COVERAGE_OPT.into();
+        &covered
+    } else {
+        spec
+    };
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let root = rtl_root()?;
     let mut h = Key::new();
@@ -372,6 +455,7 @@ pub fn build_library(spec: &LibSpec) -> Result<PathBuf> {
         let list = FileList::read(&root)?;
         h.bytes(list.text.as_bytes());
         inputs.extend(list.inputs(&root));
+        inputs.extend(coverage_pre().iter().map(PathBuf::from));
     }
     inputs.extend(spec.extra_sv.iter().map(|f| root.join(f)));
     inputs.extend(files_in(&spec.include_dir, &["h", "hpp", "cpp", "cc"])?);
@@ -408,6 +492,7 @@ fn build_lib(spec: &LibSpec, root: &Path, tmp: &Path, lib: &str) -> Result<()> {
         .args(["--top-module", &spec.top, "--Mdir"])
         .arg(tmp);
     if spec.file_list {
+        v.args(coverage_pre());
         v.args(["-f", "rtl/files.f"]);
     }
     v.args(&spec.verilator_args);

@@ -7,6 +7,8 @@
 //! - [`chip`]: [`SimTransport`], the model of `tessera_top` as a driver transport (AXI4-Lite
 //!   manager, AXI4-Stream source and sink with seeded random gaps and backpressure
 //!   ([`StreamTiming`]), weight backdoor, FST traces).
+//! - [`coverage`]: Verilator coverage data read and summed up per RTL file (`scripts/coverage`,
+//!   with the coverage builds of [`builder::COVERAGE_ENV`]).
 //! - [`uart_sim`]: [`uart_sim::UartSim`], the model of the ULX3S board top behind a
 //!   pseudo-terminal, for the driver's UART transport.
 //!
@@ -19,6 +21,7 @@ use tessera_driver::{Error, Result};
 
 pub mod builder;
 pub mod chip;
+pub mod coverage;
 pub mod uart_sim;
 
 pub use builder::{

@@ -21,6 +21,7 @@
 
 #include "Vtessera_top.h"
 #include "verilated.h"
+#include "coverage.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -164,12 +165,14 @@ int main(int argc, char** argv) {
     if (!ok) {
       std::cout << "sverror " << cycles << std::endl;
       m->final();
+      tessera::write_coverage(m->contextp(), "tessera_top_ports");
       delete m;
       return 3;
     }
     std::cout << os.str() << std::endl;
   }
   m->final();
+  tessera::write_coverage(m->contextp(), "tessera_top_ports");
   delete m;
   return 0;
 }
