@@ -6,7 +6,8 @@
 //! without logits, the token at position 1 and one in five of the others with the trace flag
 //! (its beats under the same output backpressure). Faults must agree too, code and instruction index: a full KV cache
 //! (`ErrKvFull`), a token past the vocabulary (`ErrToken`), illegal instructions (`ErrInstr`)
-//! and a MATVEC past the weight memory, each followed by a correct token after the soft reset.
+//! and a MATVEC past the weight memory, each followed by a correct token after the soft reset;
+//! every operand check of every opcode, by a sweep of each operand word over breaking values.
 //! A soft reset in the middle of a token leaves the chip ready and its memories intact; ENG_LOAD
 //! and TOKEN descriptors that break their checks raise the codes of `Descriptor::check_engine`.
 //!
@@ -555,5 +556,121 @@ fn chip_token_descriptor_checks() {
     }
     // Nothing refused was written: the program and the constants are intact.
     assert!(bench.same(&mut engine, 4, 1, true, "after").is_ok());
+    bench.finish();
+}
+
+/// Every operand check of every instruction, in the chip against the interpreter: for the first
+/// instruction of each opcode in a compiled program, each operand word in turn takes values
+/// chosen to break one check or to pass it (zero, one, odd, the last and first address past the
+/// vector memory, the data memory's size, past the context, its neighbours for partial
+/// overlaps, the largest word), and each word past the operands a nonzero value. A token then
+/// runs on both: a fault must agree in code and instruction index, a legal program in every
+/// output bit. The memories stay in step (the interpreter writes what the chip writes), so the
+/// variants run one after the other on one chip; the program is restored after each.
+#[test]
+fn chip_token_every_operand_check_matches_the_interpreter() {
+    if !have_verilator() {
+        return;
+    }
+    let test = "chip_token_every_operand_check_matches_the_interpreter";
+    let seed = seed(test);
+    let mut bench = Bench::open("tiny", test, seed);
+    let cfg = bench.cfg.clone();
+    let context = 4u32;
+    let (p, mut engine, _) = fixed_model(&mut bench, context as usize);
+    let good = bench.rt.program().to_vec();
+    let w = INSTR_WORDS;
+    let (vm, dm) = (cfg.vmem_words as u32, cfg.dmem_words as u32);
+    let mut faults: Vec<(tessera_abi::token::TokOp, ErrorCode)> = Vec::new();
+    let mut legal = 0usize;
+    let mut seen_ops = Vec::new();
+    for (pc, instr) in p.program.iter().enumerate() {
+        let op = instr.op();
+        if seen_ops.contains(&op) {
+            continue;
+        }
+        seen_ops.push(op);
+        let fields = instr.fields();
+        let orig = &good[pc * w..(pc + 1) * w];
+        for k in 1..w {
+            let values: Vec<u32> = if k <= fields.len() {
+                let o = orig[k];
+                vec![
+                    0,
+                    1,
+                    3,
+                    vm - 1,
+                    vm,
+                    4 * dm,
+                    cfg.context as u32 + 1,
+                    o.wrapping_add(1),
+                    o.wrapping_sub(1),
+                    u32::MAX,
+                ]
+            } else {
+                vec![1]
+            };
+            for v in values {
+                if v == orig[k] {
+                    continue;
+                }
+                let mut word = orig.to_vec();
+                word[k] = v;
+                let what = format!("{op:?} at pc {pc}, word {k} = {v:#x}");
+                bench
+                    .rt
+                    .write_program(pc * w, &word)
+                    .unwrap_or_else(|e| panic!("{what}: program write: {e}"));
+                engine.program[pc * w..(pc + 1) * w].copy_from_slice(&word);
+                match bench.same(&mut engine, 1, 0, false, &what) {
+                    Err(f) => {
+                        assert!(f.pc <= pc, "{what}: a fault after the patch: {f:?}");
+                        if f.pc == pc && !faults.contains(&(op, f.code)) {
+                            faults.push((op, f.code));
+                        }
+                    }
+                    Ok(_) => legal += 1,
+                }
+                bench
+                    .rt
+                    .write_program(pc * w, orig)
+                    .unwrap_or_else(|e| panic!("{what}: program restore: {e}"));
+                engine.program[pc * w..(pc + 1) * w].copy_from_slice(orig);
+            }
+        }
+    }
+    eprintln!(
+        "[{test}] {} opcodes; faults (opcode, code): {faults:?}; {legal} legal variants",
+        seen_ops.len()
+    );
+    // Every opcode with operands fails some check, and every check code of the engine and of
+    // MATVEC's descriptor is reached.
+    for op in &seen_ops {
+        let operands = p.program.iter().find(|i| i.op() == *op).unwrap().fields();
+        assert!(
+            faults.iter().any(|(o, _)| o == op),
+            "{op:?} ({} operands): no variant faulted",
+            operands.len()
+        );
+    }
+    for code in [
+        ErrorCode::Instr,
+        ErrorCode::Shape,
+        ErrorCode::VmemRange,
+        ErrorCode::DmemRange,
+        ErrorCode::AbufRange,
+        ErrorCode::RbufRange,
+        ErrorCode::WeightRange,
+    ] {
+        assert!(
+            faults.iter().any(|(_, c)| *c == code),
+            "no variant raised {code:?}: {faults:?}"
+        );
+    }
+    // The restored program still runs, in step with the interpreter.
+    for pos in 0..context {
+        let out = bench.same(&mut engine, 2 + pos, pos, true, "the restored program");
+        assert!(out.is_ok(), "position {pos}: {out:?}");
+    }
     bench.finish();
 }
