@@ -667,6 +667,32 @@ fn chip_token_every_operand_check_matches_the_interpreter() {
             "no variant raised {code:?}: {faults:?}"
         );
     }
+    // END made a NOP: the engine runs on through NOPs (written over the rest of the program
+    // memory, as the interpreter's program memory holds them) and stops with ErrProgRange at
+    // the end of the program memory.
+    let end = p.program.len() - 1;
+    assert_eq!(p.program[end], Instr::End);
+    let rest = vec![0u32; (cfg.prog_instrs - end) * w];
+    bench
+        .rt
+        .write_program(end * w, &rest)
+        .unwrap_or_else(|e| panic!("NOPs from END on: {e}"));
+    engine.program.resize(end * w, 0);
+    engine.program.extend_from_slice(&rest);
+    let out = bench.same(&mut engine, 1, 0, false, "END made a NOP");
+    assert_eq!(
+        out,
+        Err(Fault {
+            code: ErrorCode::ProgRange,
+            pc: cfg.prog_instrs
+        })
+    );
+    bench
+        .rt
+        .write_program(end * w, &good[end * w..])
+        .unwrap_or_else(|e| panic!("END restored: {e}"));
+    engine.program.truncate(end * w);
+    engine.program.extend_from_slice(&good[end * w..]);
     // The restored program still runs, in step with the interpreter.
     for pos in 0..context {
         let out = bench.same(&mut engine, 2 + pos, pos, true, "the restored program");
