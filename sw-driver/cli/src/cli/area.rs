@@ -579,12 +579,16 @@ pub fn logic_blocks(q: &Query, est: &Value) -> Result<Vec<Block>> {
                 (a0 + a1 * tiles).max(0.0)
             })
         };
-        let w = mix_of(&b["mix"], &format!("estimate: {name}"))?;
         rf_bits += eval("rf_bits").unwrap_or(0.0);
+        let (cells, ffs) = (eval("cells")?, eval("ffs")?);
+        if cells == 0.0 && ffs == 0.0 {
+            continue;
+        }
+        let w = mix_of(&b["mix"], &format!("estimate: {name}"))?;
         out.push(Block::logic(
             name,
-            eval("cells")?,
-            eval("ffs")?,
+            cells,
+            ffs,
             w,
             n,
             format!("fit {model} at N = {}", c.tiles()),
@@ -624,8 +628,8 @@ fn estimate_path(a: &Args) -> Result<PathBuf> {
 fn read_estimate(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
-            "{}: cannot be read (scripts/synth-estimate writes it; about an hour of Yosys, \
-             --reuse reprints)",
+            "{}: cannot be read (scripts/synth-estimate writes it in about 40 minutes of \
+             Yosys)",
             path.display()
         )
     })?;
@@ -634,8 +638,9 @@ fn read_estimate(path: &Path) -> Result<Value> {
 
 /// The whole result as JSON.
 pub fn to_json(q: &Query, blocks: &[Block], estimate: &str) -> Value {
-    let total: f64 = blocks.iter().map(|b| b.mm2).sum();
-    let transistors: f64 = blocks.iter().map(Block::transistors).sum();
+    // Sums start at +0.0 (an empty `f64` sum is -0.0).
+    let total = blocks.iter().fold(0.0, |s, b| s + b.mm2);
+    let transistors = blocks.iter().fold(0.0, |s, b| s + b.transistors());
     let rows: Vec<Value> = blocks
         .iter()
         .map(|b| {
@@ -660,8 +665,7 @@ pub fn to_json(q: &Query, blocks: &[Block], estimate: &str) -> Value {
         blocks
             .iter()
             .filter(|b| kinds.contains(&b.kind))
-            .map(|b| b.mm2)
-            .sum()
+            .fold(0.0, |s, b| s + b.mm2)
     };
     json!({
         "config": q.config.name,
@@ -776,16 +780,20 @@ pub fn run(a: Args) -> Result<()> {
         si(v["transistors"].as_f64().unwrap_or(0.0))
     );
     let margin = RETICLE_MM2 - total;
-    outln!(
-        "One reticle is {RETICLE_MM2:.0} mm²: {} by {:.1} mm² ({:+.1} %).",
-        if margin >= 0.0 {
-            "fits, with a margin of"
-        } else {
-            "does not fit, over"
-        },
-        margin.abs(),
-        100.0 * -margin / RETICLE_MM2
-    );
+    if margin >= 0.0 {
+        outln!(
+            "One reticle is {RETICLE_MM2:.0} mm²: fits, with a margin of {margin:.1} mm² \
+             ({:.1} % of the reticle).",
+            100.0 * margin / RETICLE_MM2
+        );
+    } else {
+        outln!(
+            "One reticle is {RETICLE_MM2:.0} mm²: does not fit, {:.1} mm² over ({:.2} \
+             reticles).",
+            -margin,
+            total / RETICLE_MM2
+        );
+    }
     outln!(
         "Constants: {} MTr/mm² logic (NAND2 eq. {:.4} µm²) at {:.0} % utilisation; SRAM cell \
          {} µm², ROM cell {:.5} µm², array efficiency {:.0} %. {}",
