@@ -175,3 +175,26 @@ fn cli_area_to_dev_full_is_an_error_not_a_panic() {
         assert!(err.contains("No space left on device"), "{err}");
     }
 }
+
+/// Without `--estimate`, a clean checkout uses the recorded estimate (or a local run's): int8
+/// weights in SRAM do not fit one reticle at N5, 4-bit weights in mask ROM do.
+#[test]
+fn cli_area_default_estimate_answers_the_reticle_question() {
+    let int8 = json_of(&["area", "--json"]);
+    assert_eq!(int8["config"], "t1-8b");
+    assert_eq!(int8["fits_reticle"], false, "{int8}");
+    assert!(int8["total_mm2"].as_f64().unwrap() > 858.0);
+    assert!(int8["estimate"].as_str().unwrap().ends_with(".json"));
+    let rom = json_of(&[
+        "area",
+        "--json",
+        "--weight-bits",
+        "4.25",
+        "--weight-mem",
+        "rom",
+        "--dmem",
+        "kv",
+    ]);
+    assert_eq!(rom["fits_reticle"], true, "{rom}");
+    assert!(rom["total_mm2"].as_f64().unwrap() < int8["total_mm2"].as_f64().unwrap() / 4.0);
+}

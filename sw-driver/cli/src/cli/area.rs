@@ -49,7 +49,8 @@ pub struct Args {
     #[arg(long, default_value = "config", value_name = "WHAT")]
     pub dmem: String,
     /// The synthesis estimate to read [default: build/synth/estimate/estimate.json of the
-    /// checkout, written by scripts/synth-estimate].
+    /// checkout when scripts/synth-estimate has written one, else the recorded
+    /// docs/synth-estimate.json].
     #[arg(long, value_name = "FILE")]
     pub estimate: Option<PathBuf>,
     /// Print JSON instead of the table.
@@ -616,13 +617,20 @@ pub fn logic_blocks(q: &Query, est: &Value) -> Result<Vec<Block>> {
     Ok(out)
 }
 
-/// The estimate file: `--estimate`, else the checkout's build/synth/estimate/estimate.json.
+/// The estimate file: `--estimate`; else the checkout's build/synth/estimate/estimate.json when
+/// a local run of scripts/synth-estimate wrote one; else the recorded docs/synth-estimate.json
+/// (the run docs/area.md's tables come from).
 fn estimate_path(a: &Args) -> Result<PathBuf> {
     if let Some(p) = &a.estimate {
         return Ok(p.clone());
     }
     let root = tessera_sim::rtl_root()?;
-    Ok(root.join("build/synth/estimate/estimate.json"))
+    let local = root.join("build/synth/estimate/estimate.json");
+    Ok(if local.is_file() {
+        local
+    } else {
+        root.join("docs/synth-estimate.json")
+    })
 }
 
 fn read_estimate(path: &Path) -> Result<Value> {
