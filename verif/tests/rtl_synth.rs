@@ -96,7 +96,7 @@ fn param(doc: &serde_json::Value, key: &str) -> u64 {
 
 /// Per-block report of `tessera_top` on `tiny` (generic gates, hierarchy kept): every block is
 /// there with flip-flops, the tiles hold the multipliers, and the SRAM bits of the tiles and
-/// the vector buffer are exactly what the parameters say.
+/// the vector buffer are exactly what the parameters say (check bits included).
 #[test]
 fn rtl_synth_nightly_tessera_top_tiny_blocks() {
     let Some(doc) = synth_json(
@@ -150,9 +150,11 @@ fn rtl_synth_nightly_tessera_top_tiny_blocks() {
         num(tile, "muls"),
         n * lanes * kwidth
     );
+    // The weight memory stores 8 SECDED check bits per 64 data bits (prim_ram_1r1w_ecc).
+    let word_bits = lanes * kwidth * 8;
     assert_eq!(
         num(tile, "sram_bits"),
-        n * (param(&doc, "WeightWords") * lanes * kwidth * 8
+        n * (param(&doc, "WeightWords") * (word_bits + word_bits / 64 * 8)
             + param(&doc, "ActWords") * kwidth * 8),
         "tile SRAM bits"
     );

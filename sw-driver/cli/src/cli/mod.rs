@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and the shared model-loading helpers.
 
+mod area;
 mod bringup;
 mod eval;
 mod generate;
@@ -63,6 +64,10 @@ pub enum Command {
     /// The board bring-up sequence on a chip: ID and version, scratch, configuration, weight
     /// memory, one matrix-vector product, one layer; each step PASS or FAIL with what it read.
     Bringup(bringup::Args),
+    /// Silicon area of a chip configuration at a process node, per block and in total, against
+    /// one reticle: logic from the synthesis estimate in NAND2 equivalents, memories as bits
+    /// times a published bit cell (docs/area.md).
+    Area(area::Args),
 }
 
 /// How a command ended, for the exit status.
@@ -128,6 +133,7 @@ pub fn run(cli: Cli) -> Result<Ended> {
         }),
         Command::Report(a) => report::run(a).map(|_| Ended::Ok),
         Command::Bringup(a) => bringup::run(a),
+        Command::Area(a) => area::run(a).map(|_| Ended::Ok),
     }
 }
 
