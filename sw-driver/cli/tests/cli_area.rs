@@ -124,7 +124,7 @@ fn cli_area_json_shape_and_figures() {
 fn cli_area_bad_input_is_one_line_and_status_2() {
     let est = estimate("cli_area_bad");
     let e = est.to_str().unwrap();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 10] = [
         (&["--config", "nosuch"], "--config nosuch"),
         (&["--weight-bits", "nan"], "--weight-bits nan"),
         (&["--weight-bits", "inf"], "--weight-bits inf"),
@@ -136,6 +136,9 @@ fn cli_area_bad_input_is_one_line_and_status_2() {
             &["--estimate", "/nonexistent/estimate.json"],
             "/nonexistent/estimate.json",
         ),
+        // A device is refused, not read without end; a folder is not a file.
+        (&["--estimate", "/dev/zero"], "is a device"),
+        (&["--estimate", "/tmp"], "is a directory"),
     ];
     for (extra, want) in cases {
         let mut args = vec!["area"];

@@ -634,13 +634,15 @@ fn estimate_path(a: &Args) -> Result<PathBuf> {
 }
 
 fn read_estimate(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "{}: cannot be read (scripts/synth-estimate writes it in about 40 minutes of \
-             Yosys)",
-            path.display()
-        )
-    })?;
+    // A regular file of at most the config limit (the recorded estimate is 17 KB).
+    let text = tessera_golden::limits::read_text(path, tessera_golden::limits::CONFIG_BYTES)
+        .with_context(|| {
+            format!(
+                "--estimate {}: the synthesis estimate (scripts/synth-estimate writes one in \
+                 about 40 minutes of Yosys)",
+                path.display()
+            )
+        })?;
     serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))
 }
 
