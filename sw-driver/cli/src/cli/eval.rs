@@ -1,10 +1,11 @@
-//! `tessera eval`: perplexity on a text, FP32 and (with `--quant w8a8`) the chip's arithmetic.
+//! `tessera eval`: perplexity on a text, FP32 and (with `--quant`) the chip's arithmetic.
 //!
 //! The text is tokenized once (with the tokenizer's special tokens, e.g. BOS) and cut into
 //! consecutive windows of `--context` tokens; each window is one forward pass from position 0,
 //! and every token after the first of a window is scored. Perplexity is
 //! `exp(mean negative log-likelihood)`. Top-1 agreement is the share of scored positions where
-//! the w8a8 model's most likely next token equals FP32's.
+//! the quantized model's most likely next token equals FP32's. `--quant` takes a
+//! comma-separated list, so several arithmetics are scored against one FP32 pass.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -28,9 +29,14 @@ pub struct Args {
     /// UTF-8 text file to score.
     #[arg(long, value_name = "FILE")]
     pub text: PathBuf,
-    /// `w8a8` or `chip` also scores that arithmetic and compares its top-1 with FP32.
-    #[arg(long, value_enum, default_value_t = Quant::None)]
-    pub quant: Quant,
+    /// Also score these arithmetics (comma-separated) and compare their top-1 with FP32's:
+    /// `w8a8`, `chip` (numerics v2), `chip:mx8` (MXINT8 weights and activations) or
+    /// `chip:mx4` (4-bit weights by the recipe's rule, MXINT8 activations). MX modifiers:
+    /// `+rtn` (round-to-nearest without the rotation); for chip:mx4 also `+int4` (MXINT4
+    /// instead of MXFP4), `+head4` (lm_head 4-bit too), `+down8` (down_proj MXINT8), `+edge8`
+    /// (first and last layer MXINT8). Example: `--quant chip:mx8,chip:mx4,chip:mx4+rtn`.
+    #[arg(long, default_value = "none", value_parser = super::parse_quant, value_delimiter = ',')]
+    pub quant: Vec<Quant>,
     /// Tokens per forward window (at least 2; at most the model's max_position_embeddings).
     #[arg(long, default_value_t = 512, value_parser = |s: &str| super::parse_count(s, 2, 1 << 28))]
     pub context: usize,
@@ -89,10 +95,12 @@ pub fn run(a: Args) -> Result<()> {
         bail!("{}: fewer than 2 tokens to score", a.text.display());
     }
     let (ckpt, f32_model) = load_model(&a.model, Quant::None, a.allow_nonfinite)?;
-    let q_model = match a.quant {
-        Quant::W8a8 | Quant::Chip => Some(load_model(&a.model, a.quant, a.allow_nonfinite)?.1),
-        Quant::None => None,
-    };
+    let mut q_models = Vec::new();
+    for &q in &a.quant {
+        if q != Quant::None && !q_models.iter().any(|(p, _)| *p == q) {
+            q_models.push((q, load_model(&a.model, q, a.allow_nonfinite)?.1));
+        }
+    }
     let cfg = ckpt.config();
     let context = a.context.min(cfg.max_position_embeddings);
 
@@ -103,7 +111,9 @@ pub fn run(a: Args) -> Result<()> {
     )?);
     bar.set_message("eval");
     let start = Instant::now();
-    let (mut nll_f, mut nll_q, mut agree, mut n) = (0.0f64, 0.0f64, 0usize, 0usize);
+    let (mut nll_f, mut n) = (0.0f64, 0usize);
+    let mut nll_q = vec![0.0f64; q_models.len()];
+    let mut agree = vec![0usize; q_models.len()];
     for w in ids.chunks(context) {
         if w.len() < 2 {
             continue;
@@ -112,11 +122,11 @@ pub fn run(a: Args) -> Result<()> {
         let lf = window_logits(&f32_model, cfg, w)?;
         let (nf, tf) = score(&lf, targets)?;
         nll_f += nf.iter().sum::<f64>();
-        if let Some(qm) = &q_model {
+        for (i, (_, qm)) in q_models.iter().enumerate() {
             let lq = window_logits(qm, cfg, w)?;
             let (nq, tq) = score(&lq, targets)?;
-            nll_q += nq.iter().sum::<f64>();
-            agree += tf.iter().zip(&tq).filter(|(a, b)| a == b).count();
+            nll_q[i] += nq.iter().sum::<f64>();
+            agree[i] += tf.iter().zip(&tq).filter(|(a, b)| a == b).count();
         }
         n += targets.len();
         bar.set_position(n as u64);
@@ -129,16 +139,12 @@ pub fn run(a: Args) -> Result<()> {
         secs
     );
     outln!("fp32 perplexity: {:.4}", (nll_f / n as f64).exp());
-    if q_model.is_some() {
-        let name = if a.quant == Quant::Chip {
-            "chip"
-        } else {
-            "w8a8"
-        };
-        outln!("{name} perplexity: {:.4}", (nll_q / n as f64).exp());
+    for (i, (q, _)) in q_models.iter().enumerate() {
+        outln!("{q} perplexity: {:.4}", (nll_q[i] / n as f64).exp());
         outln!(
-            "{name} top-1 agreement with fp32: {:.2}% ({agree}/{n})",
-            100.0 * agree as f64 / n as f64
+            "{q} top-1 agreement with fp32: {:.2}% ({}/{n})",
+            100.0 * agree[i] as f64 / n as f64,
+            agree[i]
         );
     }
     Ok(())
