@@ -91,7 +91,7 @@ pub fn residual_rotation(n: usize, seed: u64) -> Result<Array2<f64>> {
     }))
 }
 
-fn f32_weight<'a>(l: &'a mut Linear) -> Result<&'a mut Array2<f32>> {
+fn f32_weight(l: &mut Linear) -> Result<&mut Array2<f32>> {
     match &mut l.weight {
         Weight::F32(w) => Ok(w),
         _ => Err(Error::InvalidArgument(format!(
