@@ -407,7 +407,8 @@ impl MxRecipe {
         },
         rotate: true,
     };
-    /// `chip:mx4`: MXFP4 weights except `lm_head`, rotated.
+    /// `chip:mx4`: MXFP4 weights except `lm_head`, round-to-nearest without the rotation
+    /// (which measured worse with 4-bit weights, `docs/numerics.md`).
     pub const MX4: MxRecipe = MxRecipe {
         w4: Some(ElemFormat::Fp4),
         keep8: Keep8 {
@@ -415,13 +416,14 @@ impl MxRecipe {
             down: false,
             edge_layers: false,
         },
-        rotate: true,
+        rotate: false,
     };
 
-    /// The recipe a name gives: `chip:mx8` or `chip:mx4`, then any of the modifiers `+rtn`
-    /// (no rotation, plain round-to-nearest), `+int4` (MXINT4 instead of MXFP4), `+head4`
-    /// (`lm_head` 4-bit too), `+down8` (`down_proj` MXINT8), `+edge8` (first and last layer
-    /// MXINT8). The 4-bit modifiers need `chip:mx4`.
+    /// The recipe a name gives: `chip:mx8` (rotated) or `chip:mx4` (not rotated), then any of
+    /// the modifiers `+rtn` (no rotation, plain round-to-nearest), `+rot` (the rotation),
+    /// `+int4` (MXINT4 instead of MXFP4), `+head4` (`lm_head` 4-bit too), `+down8`
+    /// (`down_proj` MXINT8), `+edge8` (first and last layer MXINT8). The 4-bit modifiers need
+    /// `chip:mx4`.
     pub fn from_name(name: &str) -> Result<MxRecipe> {
         let mut parts = name.split('+');
         let base = parts.next().unwrap_or_default();
@@ -430,8 +432,8 @@ impl MxRecipe {
             "chip:mx4" => MxRecipe::MX4,
             _ => {
                 return Err(Error::InvalidArgument(format!(
-                    "unknown MX recipe `{name}` (chip:mx8 or chip:mx4, modifiers +rtn +int4 \
-                     +head4 +down8 +edge8)"
+                    "unknown MX recipe `{name}` (chip:mx8 or chip:mx4, modifiers +rtn +rot \
+                     +int4 +head4 +down8 +edge8)"
                 )))
             }
         };
@@ -439,6 +441,7 @@ impl MxRecipe {
             let four = r.w4.is_some();
             match m {
                 "rtn" => r.rotate = false,
+                "rot" => r.rotate = true,
                 "int4" if four => r.w4 = Some(ElemFormat::Int4),
                 "head4" if four => r.keep8.lm_head = false,
                 "down8" if four => r.keep8.down = true,
@@ -446,7 +449,7 @@ impl MxRecipe {
                 _ => {
                     return Err(Error::InvalidArgument(format!(
                         "`{name}`: unknown modifier `+{m}` for {base} (chip:mx8: +rtn; \
-                         chip:mx4: +rtn +int4 +head4 +down8 +edge8)"
+                         chip:mx4: +rot +int4 +head4 +down8 +edge8)"
                     )))
                 }
             }
@@ -461,8 +464,10 @@ impl MxRecipe {
         } else {
             "chip:mx8"
         });
-        if !self.rotate {
-            n.push_str("+rtn");
+        match (self.w4.is_some(), self.rotate) {
+            (false, false) => n.push_str("+rtn"),
+            (true, true) => n.push_str("+rot"),
+            _ => {}
         }
         if self.w4.is_some() {
             if self.w4 == Some(ElemFormat::Int4) {
@@ -513,7 +518,8 @@ mod tests {
             "chip:mx8",
             "chip:mx8+rtn",
             "chip:mx4",
-            "chip:mx4+rtn+int4+head4+down8+edge8",
+            "chip:mx4+rot+int4+head4+down8+edge8",
+            "chip:mx4+int4",
             "chip:mx4+down8",
         ] {
             assert_eq!(MxRecipe::from_name(n).unwrap().name(), n);

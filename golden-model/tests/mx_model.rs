@@ -60,7 +60,7 @@ fn mx_modes_track_fp32() {
     let f = run(&load(Precision::F32, true), &TOKENS);
     let c = run(&load(Precision::Chip, true), &TOKENS);
     let (dc, range) = max_diff(&c, &f);
-    for name in ["chip:mx8", "chip:mx8+rtn", "chip:mx4", "chip:mx4+rtn+int4"] {
+    for name in ["chip:mx8", "chip:mx8+rtn", "chip:mx4", "chip:mx4+rot+int4"] {
         let r = MxRecipe::from_name(name).unwrap();
         let l = run(&load(Precision::Mx(r), true), &TOKENS);
         let (d, _) = max_diff(&l, &f);

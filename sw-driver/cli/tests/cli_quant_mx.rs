@@ -66,14 +66,14 @@ fn cli_quant_mx_logits_and_eval() {
         "--text",
         text.to_str().unwrap(),
         "--quant",
-        "chip:mx8,chip:mx4+rtn+int4",
+        "chip:mx8,chip:mx4+rot+int4",
         "--context",
         "100",
     ]);
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("chip:mx8 perplexity:"), "{s}");
     assert!(
-        s.contains("chip:mx4+rtn+int4 top-1 agreement with fp32:"),
+        s.contains("chip:mx4+rot+int4 top-1 agreement with fp32:"),
         "{s}"
     );
 }

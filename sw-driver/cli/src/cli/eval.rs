@@ -31,10 +31,11 @@ pub struct Args {
     pub text: PathBuf,
     /// Also score these arithmetics (comma-separated) and compare their top-1 with FP32's:
     /// `w8a8`, `chip` (numerics v2), `chip:mx8` (MXINT8 weights and activations) or
-    /// `chip:mx4` (4-bit weights by the recipe's rule, MXINT8 activations). MX modifiers:
-    /// `+rtn` (round-to-nearest without the rotation); for chip:mx4 also `+int4` (MXINT4
-    /// instead of MXFP4), `+head4` (lm_head 4-bit too), `+down8` (down_proj MXINT8), `+edge8`
-    /// (first and last layer MXINT8). Example: `--quant chip:mx8,chip:mx4,chip:mx4+rtn`.
+    /// `chip:mx4` (MXFP4 weights except lm_head, MXINT8 activations). chip:mx8 is rotated
+    /// (QuaRot, folded), chip:mx4 plain round-to-nearest. Modifiers: `+rtn` (chip:mx8 without
+    /// the rotation); for chip:mx4 `+rot` (with it), `+int4` (MXINT4 instead of MXFP4),
+    /// `+head4` (lm_head 4-bit too), `+down8` (down_proj MXINT8), `+edge8` (first and last
+    /// layer MXINT8). Example: `--quant chip:mx8,chip:mx4,chip:mx4+rot`.
     #[arg(long, default_value = "none", value_parser = super::parse_quant, value_delimiter = ',')]
     pub quant: Vec<Quant>,
     /// Tokens per forward window (at least 2; at most the model's max_position_embeddings).
