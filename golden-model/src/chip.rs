@@ -45,6 +45,8 @@ pub struct Fz(f32);
 impl Fz {
     pub const ZERO: Fz = Fz(0.0);
     pub const ONE: Fz = Fz(1.0);
+    /// The one NaN the vector unit produces: the canonical quiet NaN, sign clear.
+    pub const NAN: Fz = Fz(f32::NAN); // 0x7fc00000 (chip_nan_results_are_canonical)
 
     /// A binary32 value as the vector unit reads it: a subnormal becomes a zero of its sign.
     #[inline]
@@ -76,8 +78,11 @@ impl Fz {
     /// binary32 with an unbounded exponent, then flushes below 2^-126.
     #[inline]
     pub fn round(v: f64) -> Fz {
+        if v.is_nan() {
+            return Fz::NAN;
+        }
         let a = v.abs();
-        if a >= MIN_NORMAL || v.is_nan() {
+        if a >= MIN_NORMAL {
             // Normal range or overflow: the conversion is the unbounded-exponent rounding.
             return Fz(v as f32);
         }
@@ -221,7 +226,7 @@ pub const EXP_UNDER: u32 = 0xc2d0_0000; // -104
 /// ```
 pub fn exp(x: Fz) -> Fz {
     if x.0.is_nan() {
-        return x;
+        return Fz::NAN;
     }
     if x.0 > f32::from_bits(EXP_OVER) {
         return Fz(f32::INFINITY);
@@ -261,7 +266,7 @@ pub const RECIP_STEPS: usize = 3;
 pub fn recip(d: Fz) -> Fz {
     let x = d.0;
     if x.is_nan() {
-        return d;
+        return Fz::NAN;
     }
     let neg = x.is_sign_negative();
     let sign = |v: f32| Fz(if neg { -v } else { v });
@@ -573,6 +578,34 @@ mod tests {
     }
 
     #[test]
+    fn chip_nan_results_are_canonical() {
+        let inf = Fz::new(f32::INFINITY);
+        let nans = [
+            -f32::NAN,
+            f32::NAN,
+            f32::from_bits(0x7f80_0001),
+            f32::from_bits(0xffff_ffff),
+        ];
+        let mut got = vec![inf - inf, -inf + inf, Fz::ZERO * inf, Fz::ZERO / Fz::ZERO];
+        got.push(Fz::new(-1.0).sqrt());
+        for n in nans {
+            let n = Fz::new(n);
+            got.extend([n + Fz::ONE, Fz::ONE - n, n * n, n / Fz::ONE, n.sqrt()]);
+            got.extend([
+                exp(n),
+                recip(n),
+                rsqrt(n),
+                silu(n),
+                ldexp(n, 3),
+                Fz::ZERO + -n,
+            ]);
+        }
+        for (i, v) in got.iter().enumerate() {
+            assert_eq!(v.to_bits(), 0x7fc0_0000, "result {i}");
+        }
+    }
+
+    #[test]
     fn chip_ftz_flushes_inputs_and_results() {
         let sub = f32::from_bits(0x0000_0001);
         assert_eq!(Fz::new(sub).to_bits(), 0);
@@ -624,7 +657,7 @@ mod tests {
         assert_eq!(exp(Fz::new(89.5)).get(), f32::INFINITY);
         assert_eq!(exp(Fz::new(-88.0)).get(), 0.0); // e^-88 < 2^-126: flushed
         assert_eq!(exp(Fz::new(-1e30)).get(), 0.0);
-        assert!(exp(Fz::new(f32::NAN)).get().is_nan());
+        assert_eq!(exp(Fz::new(-f32::NAN)).to_bits(), 0x7fc0_0000);
     }
 
     #[test]

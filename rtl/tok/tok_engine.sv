@@ -944,6 +944,7 @@ module tok_engine
         end
       end
       TokTrace: begin
+        r_d.icyc = r_q.icyc;  // the beat's payload: held while it waits for ready
         if (m_ready_i) begin
           r_d.pc = r_q.pc + 32'd1;
           r_d.k  = '0;

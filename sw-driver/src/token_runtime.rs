@@ -93,16 +93,18 @@ pub struct TokenRuntime<T: Transport> {
     tokens: u64,
     /// Cycle budget of a wait for the next output beat of a token.
     pub timeout_cycles: u64,
-    /// Cycles the chip runs between two checks of `STATUS.error` while a beat is awaited.
+    /// Cycles the chip runs between two looks at the interrupt line while a beat is awaited.
     pub poll_cycles: u64,
 }
 
 impl<T: Transport> TokenRuntime<T> {
     /// A runtime on `dev`; soft-resets the chip (clearing any error; memories keep their
-    /// contents).
+    /// contents) and enables the error interrupt, which is how a token's fault is noticed
+    /// without a register read.
     pub fn new(mut dev: Device<T>) -> Result<TokenRuntime<T>> {
         dev.soft_reset()?;
         dev.clear_interrupts()?;
+        dev.enable_interrupts(false, true)?;
         let cfg = dev.config().clone();
         Ok(TokenRuntime {
             dev,
@@ -438,11 +440,22 @@ impl<T: Transport> TokenRuntime<T> {
                         break;
                     }
                     Err(Error::Timeout { .. }) => {
-                        if self.dev.status()?.error {
-                            return Ok(None);
+                        // The error interrupt is a line, not a bus access: waiting costs no
+                        // host bytes (a STATUS read per poll would cost eight).
+                        if self.dev.transport().wait_irq(0)? {
+                            if self.dev.status()?.error {
+                                return Ok(None);
+                            }
+                            // A stale interrupt: an error the chip was reset from outside
+                            // this runtime. Cleared; the wait goes on.
+                            self.dev.clear_interrupts()?;
                         }
                         waited += self.poll_cycles;
                         if waited > self.timeout_cycles {
+                            // An error raised between the look at STATUS and the clear.
+                            if self.dev.status()?.error {
+                                return Ok(None);
+                            }
                             return Err(Error::Timeout {
                                 what: format!(
                                     "TOKEN: output beat {} of {beats} did not come",
@@ -465,6 +478,7 @@ impl<T: Transport> TokenRuntime<T> {
         self.tokens += 1;
         self.total.add(&self.last);
         self.dev.soft_reset()?;
+        self.dev.clear_interrupts()?;
         self.dev.drain_output()?;
         Ok(Err(Fault {
             code,

@@ -296,6 +296,49 @@ fn uart_e2e_run_small_llama_bit_exact() {
     );
 }
 
+/// `tessera run` on the token engine of the simulated board: token id in, next token id out,
+/// the program and the constants loaded by ENG_LOAD over the link, every token bit-exact with
+/// the reference interpreter (the board's bitstream leaves the engine out: docs/fpga.md).
+#[test]
+fn uart_e2e_token_engine_small_llama_bit_exact() {
+    let _g = serial();
+    let Some(sim) = board() else { return };
+    let t = transport(sim.pty());
+    let args = [
+        "run",
+        "--transport",
+        &t,
+        "--config",
+        BOARD,
+        "--synthetic",
+        "small",
+        "--layers",
+        "2",
+        "--tokens",
+        "3",
+        "--json",
+    ];
+    let (out, secs) = tessera(&args);
+    let (_, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    let v = json(&out);
+    assert_eq!(v["engine"], "token", "{v}");
+    assert_eq!(v["bit_exact"], true, "{v}");
+    assert_eq!(v["config"], BOARD);
+    let per = v["per_token"].as_array().expect("per_token");
+    assert_eq!(per.len(), 3, "{v}");
+    for t in per {
+        // TOKEN in (32 B), NEXT and the count out (two 4-byte beats), no register access.
+        assert_eq!(t["stream_to_chip"], 32, "{t}");
+        assert_eq!(t["register_accesses"], 0, "{t}");
+    }
+    assert_eq!(v["link"]["retries"], 0, "{}", v["link"]);
+    eprintln!(
+        "token engine over the simulated link: {secs:.1} s; median {} cycles per token",
+        v["cycles_per_token"]["median"]
+    );
+}
+
 #[test]
 fn uart_e2e_faulty_link_retries_dead_link_fails_recovery_bit_exact() {
     let _g = serial();

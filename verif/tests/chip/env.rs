@@ -56,6 +56,28 @@ pub fn seed(test: &str) -> u64 {
     DEFAULT
 }
 
+/// The proptest runner of part `k` of a chip test (a kind of case, an operation): its random
+/// stream from the test's seed and `k`, `cases` cases, no failure file, at most `shrink`
+/// shrinking steps (each a simulation).
+pub fn proptest_runner(
+    seed: u64,
+    k: usize,
+    cases: u32,
+    shrink: u32,
+) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..16].copy_from_slice(&(k as u64).to_le_bytes());
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: shrink,
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+}
+
 /// One result-buffer read-back: where, and the int32 words.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Readback {

@@ -23,6 +23,8 @@
 //!   CMD_FIFO, against a reference model of the command processor (proptest, shrinking);
 //! - [`ecc`]: SECDED of the weight memories and the engine's DMEM under injected single and
 //!   double bit flips during tokens;
+//! - [`soak`]: thousands of random tokens and models through the token engine with random
+//!   backpressure, legal faults, soft resets and a faulty UART link, against the interpreter;
 //! - [`latency`]: the cycle model of the projection against the RTL (calibration ignored);
 //! - [`bench`]: Llama 3.1 8B shapes on `sim` (ignored).
 
@@ -36,6 +38,8 @@ mod latency;
 mod matvec;
 mod noc;
 mod regs;
+mod soak;
 mod streams;
 mod token;
 mod token_cycles;
+mod token_ops;

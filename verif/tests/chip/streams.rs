@@ -33,9 +33,7 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use proptest::prelude::*;
-use proptest::test_runner::{
-    Config as PtConfig, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
-};
+use proptest::test_runner::{TestCaseError, TestError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tessera_abi::{ChipConfig, Descriptor, ErrorCode, Opcode};
@@ -1569,20 +1567,6 @@ fn cases_per_kind(kinds: usize) -> u32 {
     total.div_ceil(kinds as u32).max(1)
 }
 
-/// The proptest runner of kind number `k`, from the test's seed.
-fn runner(seed: u64, k: usize, cases: u32) -> TestRunner {
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    bytes[8..16].copy_from_slice(&(k as u64).to_le_bytes());
-    let config = PtConfig {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: 1000,
-        ..PtConfig::default()
-    };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
-}
-
 #[test]
 fn chip_random_command_streams() {
     if !have_verilator() {
@@ -1597,7 +1581,7 @@ fn chip_random_command_streams() {
     let tally = RefCell::new(Tally::default());
     let t0 = std::time::Instant::now();
     for (k, kind) in kinds.iter().enumerate() {
-        let result = runner(seed, k, per_kind).run(&case_strategy(*kind), |case| {
+        let result = proptest_runner(seed, k, per_kind, 1000).run(&case_strategy(*kind), |case| {
             let mut chip = slot.borrow_mut().take().unwrap_or_else(open_chip);
             run_case(&mut chip, &case, &mut tally.borrow_mut()).map_err(TestCaseError::fail)?;
             *slot.borrow_mut() = Some(chip);
@@ -1647,7 +1631,7 @@ fn chip_random_command_streams() {
 fn chip_random_command_streams_cover_every_check() {
     let cfg = tiny();
     for (k, kind) in Kind::all().into_iter().enumerate() {
-        runner(1, k, 40)
+        proptest_runner(1, k, 40, 1000)
             .run(&case_strategy(kind), |case| {
                 let (weights, _) = init_state(&cfg, case.init);
                 let mut model = Model::new(&cfg, weights);

@@ -3,7 +3,8 @@
 //! models compiled for `tiny` are loaded into the chip by the driver's `TokenRuntime` (tile
 //! weights by WEIGHT_LOAD or the backdoor, program and DMEM by ENG_LOAD) and into the
 //! interpreter, and every token's `NEXT`, logits bits and instruction count must agree, with and
-//! without logits. Faults must agree too, code and instruction index: a full KV cache
+//! without logits, the token at position 1 and one in five of the others with the trace flag
+//! (its beats under the same output backpressure). Faults must agree too, code and instruction index: a full KV cache
 //! (`ErrKvFull`), a token past the vocabulary (`ErrToken`), illegal instructions (`ErrInstr`)
 //! and a MATVEC past the weight memory, each followed by a correct token after the soft reset.
 //! A soft reset in the middle of a token leaves the chip ready and its memories intact; ENG_LOAD
@@ -34,17 +35,17 @@ use crate::env::*;
 /// what a token of these models takes, far below a hang.
 const WAIT_CYCLES: u64 = 4_000_000;
 
-type Outcome = Result<TokenOut, Fault>;
+pub(crate) type Outcome = Result<TokenOut, Fault>;
 
 /// The chip's token engine behind the driver, and the interpreter loaded alike.
-struct Bench {
-    rt: TokenRuntime<SimTransport>,
-    cfg: ChipConfig,
+pub(crate) struct Bench {
+    pub(crate) rt: TokenRuntime<SimTransport>,
+    pub(crate) cfg: ChipConfig,
 }
 
 impl Bench {
     /// Starts the chip model of configuration `name` (a waveform when `TESSERA_FST` is set).
-    fn open(name: &str, test: &str, seed: u64) -> Bench {
+    pub(crate) fn open(name: &str, test: &str, seed: u64) -> Bench {
         let mut dev: Device<SimTransport> =
             tessera_sim::open_device(name).unwrap_or_else(|e| panic!("chip model `{name}`: {e}"));
         dev.timeout_cycles = WAIT_CYCLES;
@@ -85,12 +86,12 @@ impl Bench {
         Engine::load(p, image)
     }
 
-    fn cycles(&mut self) -> u64 {
+    pub(crate) fn cycles(&mut self) -> u64 {
         self.rt.device().transport().cycles().expect("cycle count")
     }
 
     /// One token on the chip; a transport error, broken framing or a timeout fails the test.
-    fn step(&mut self, token: u32, pos: u32, logits: bool, what: &str) -> Outcome {
+    pub(crate) fn step(&mut self, token: u32, pos: u32, logits: bool, what: &str) -> Outcome {
         self.rt
             .step(token, pos, logits)
             .unwrap_or_else(|e| panic!("{what}: token {token} at position {pos}: {e}"))
@@ -98,7 +99,7 @@ impl Bench {
 
     /// Chip and interpreter run the same token; their outcomes must be identical (logits bit
     /// for bit). Returns the outcome.
-    fn same(
+    pub(crate) fn same(
         &mut self,
         engine: &mut Engine,
         token: u32,
@@ -117,8 +118,42 @@ impl Bench {
         chip
     }
 
+    /// As [`Self::same`], with the TOKEN trace flag: a trace beat after every instruction but
+    /// END (under output backpressure its payload must hold while it waits: the stream
+    /// assertions of the RTL check it), each a nonzero cycle count.
+    pub(crate) fn same_traced(
+        &mut self,
+        engine: &mut Engine,
+        token: u32,
+        pos: u32,
+        logits: bool,
+        what: &str,
+    ) -> Outcome {
+        let chip = self
+            .rt
+            .step_traced(token, pos, logits)
+            .unwrap_or_else(|e| panic!("{what}: traced token {token} at position {pos}: {e}"))
+            .map(|t| {
+                assert_eq!(
+                    t.cycles.len() + 1,
+                    t.out.instrs,
+                    "{what}: a trace beat each"
+                );
+                assert!(t.cycles.iter().all(|&c| c > 0), "{what}: {:?}", t.cycles);
+                t.out
+            });
+        let want = engine.step(token, pos, logits);
+        assert_eq!(
+            bits(&chip),
+            bits(&want),
+            "{what}: traced token {token} at position {pos}, logits {logits}: chip (left) \
+             against the interpreter (right)"
+        );
+        chip
+    }
+
     /// No error left, nothing busy, no output beat nobody asked for.
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         let dev = self.rt.device();
         let stray = dev.drain_output().expect("drain the output stream");
         assert_eq!(stray, 0, "output beats nobody asked for");
@@ -224,7 +259,13 @@ fn chip_token_random_models_match_the_interpreter() {
         for pos in 0..context as u32 {
             let logits = pos == 0 || pos + 1 == context as u32 || rng.gen_bool(0.5);
             let c0 = bench.cycles();
-            let out = bench.same(&mut engine, tok, pos, logits, &what);
+            // The trace flag at position 1 and now and then (its beats under the same
+            // backpressure).
+            let out = if pos == 1 || rng.gen_bool(0.2) {
+                bench.same_traced(&mut engine, tok, pos, logits, &what)
+            } else {
+                bench.same(&mut engine, tok, pos, logits, &what)
+            };
             cycles += bench.cycles() - c0;
             tokens += 1;
             let out = out.unwrap_or_else(|f| panic!("{what}: position {pos}: {f}"));
