@@ -10,16 +10,19 @@
 //!   units, `c ∈ {0, ±1, ±2, ±3, ±4, ±6, ±8, ±12}`, `f = 1`; MXINT4 (not in the spec, built
 //!   the same way as MXINT8) `c ∈ [-7, 7]`, `f = 2`;
 //! - the shared exponent is the spec's `X = floor(log2(max|v|)) - emax_elem`, clamped to
-//!   [`SCALE_EMIN`, `SCALE_EMAX`]; an all-zero block takes `X = SCALE_EMIN`; NaN or infinity
-//!   is refused;
+//!   the chip's range [`SCALE_EMIN`, `SCALE_EMAX`] (E8M0 bytes 95 to 142); an all-zero block
+//!   takes `X = SCALE_EMIN`; NaN or infinity is refused; a stored E8M0 byte outside the range,
+//!   and the spec's NaN scale 0xFF, are refused ([`scale_of_e8m0`], [`dot`]), never clamped;
 //! - each element is `v · 2^-X` rounded to the format's grid, nearest with ties to even, and
 //!   saturated to its largest magnitude (the symmetric range: -128 and the INT4 code -8 are
 //!   never produced, although [`dot`] accepts any `i8`);
 //! - the product of two blocks is an exact integer sum of 32 code products, shifted by the two
-//!   block exponents into an `i128` accumulator whose least significant bit is
-//!   `2^`[`ACC_LSB_EXP`]; the accumulator cannot overflow for `k ≤` [`K_MAX`] (proof in the
-//!   doc), so the sum is exact and independent of order; [`acc_to_f32`] rounds it to binary32
-//!   once (nearest-even).
+//!   block exponents into an [`ACC_BITS`]-bit two's complement accumulator (an `i128`, every
+//!   add checked) whose least significant bit is `2^`[`ACC_LSB_EXP`]; it cannot overflow for
+//!   `k ≤` [`K_MAX`] with codes of the formats (proof in the doc, restated by a compile-time
+//!   assertion below), so the sum is exact and independent of order; a longer input is refused
+//!   and an add that would leave the width is an error, never a wrap; [`acc_to_f32`] rounds
+//!   the sum to binary32 once (nearest-even).
 
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -37,8 +40,34 @@ pub const SCALE_EMAX: i32 = 15;
 const FRAC_SUM_MAX: i32 = 12;
 /// Weight of the accumulator's least significant bit: `2^(2·SCALE_EMIN - 12) = 2^-76`.
 pub const ACC_LSB_EXP: i32 = 2 * SCALE_EMIN - FRAC_SUM_MAX;
-/// Longest dot product the accumulator is proven for (`docs/numerics.md`).
-pub const K_MAX: usize = 65_536;
+/// Longest dot product the accumulator is proven for: the chip's bound on every product,
+/// `tessera_pkg::MaxK` = 131,072 = 2^17 (`docs/numerics.md`, "Accumulator").
+pub const K_MAX: usize = 131_072;
+/// Width of the MX accumulator in bits (two's complement), the width the RTL implements.
+pub const ACC_BITS: u32 = 128;
+
+/// Largest magnitude of a block product `|Σ c_w·c_x|` times its largest shift, for weights in
+/// `wf` and MXINT8 activations: every code the storage can hold (MXINT8 -128, MXINT4 -8,
+/// MXFP4 ±12) times -128, both exponents at `SCALE_EMAX`.
+const fn block_term_max(w_code_max: u128, wf_frac: i32) -> u128 {
+    let d = BLOCK as u128 * w_code_max * 128;
+    let shift = FRAC_SUM_MAX - wf_frac - 6 + 2 * (SCALE_EMAX - SCALE_EMIN);
+    d << shift
+}
+
+/// The largest `|acc|` of a legal product (`K_MAX / BLOCK` blocks of the largest term): MXFP4
+/// weights give `4096 · 49,152 · 2^99 = 3·2^125`.
+pub const ACC_BOUND: u128 = {
+    let a = block_term_max(128, 6);
+    let b = block_term_max(12, 1);
+    let c = block_term_max(8, 2);
+    let m = if a > b { a } else { b };
+    let m = if m > c { m } else { c };
+    (K_MAX / BLOCK) as u128 * m
+};
+// The proof of docs/numerics.md, checked at compile time: the bound fits the signed width.
+const _: () = assert!(ACC_BOUND < 1u128 << (ACC_BITS - 1));
+const _: () = assert!(K_MAX % BLOCK == 0);
 
 /// Element format of an MX block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -162,9 +191,36 @@ impl ElemFormat {
     }
 }
 
-/// The E8M0 byte of a shared exponent (`X + 127`; 0xFF, NaN, is never produced).
-pub fn e8m0(x: i32) -> u8 {
-    (x.clamp(SCALE_EMIN, SCALE_EMAX) + 127) as u8
+/// The E8M0 byte of a shared exponent in the chip's range (`X + 127`; 0xFF, NaN, is never
+/// produced). An exponent outside [`SCALE_EMIN`, `SCALE_EMAX`] is refused.
+pub fn e8m0(x: i32) -> Result<u8> {
+    check_exp(x)?;
+    Ok((x + 127) as u8)
+}
+
+/// The shared exponent `X` of an E8M0 byte. 0xFF is the spec's NaN scale (every element of
+/// its block NaN): refused, as the model refuses NaN weights. Bytes whose exponent lies
+/// outside the chip's range [`SCALE_EMIN`, `SCALE_EMAX`] (0 to 94 and 143 to 254) are valid
+/// E8M0 but refused too: the accumulator is sized for the chip's range only.
+pub fn scale_of_e8m0(b: u8) -> Result<i32> {
+    if b == 0xff {
+        return Err(Error::Mx("E8M0 scale 0xFF is NaN".into()));
+    }
+    let x = i32::from(b) - 127;
+    check_exp(x)?;
+    Ok(x)
+}
+
+#[inline]
+fn check_exp(x: i32) -> Result<()> {
+    if (SCALE_EMIN..=SCALE_EMAX).contains(&x) {
+        Ok(())
+    } else {
+        Err(Error::Mx(format!(
+            "shared exponent {x} (E8M0 {}) outside the chip's range [{SCALE_EMIN}, {SCALE_EMAX}]",
+            x + 127
+        )))
+    }
 }
 
 /// `floor(log2(m))` of a finite positive f32, exactly (from the exponent of its f64 image,
@@ -213,9 +269,11 @@ pub struct MxMatrix {
 }
 
 impl MxMatrix {
-    /// Quantizes every row of `w` `[rows, cols]` block by block.
+    /// Quantizes every row of `w` `[rows, cols]` block by block. `cols` beyond [`K_MAX`] is
+    /// refused (no product with such a matrix would be legal).
     pub fn quantize(w: ArrayView2<f32>, format: ElemFormat) -> Result<MxMatrix> {
         let (rows, cols) = w.dim();
+        check_k(cols)?;
         let bpr = cols.div_ceil(BLOCK);
         let mut codes = vec![0i8; rows * bpr * BLOCK];
         let mut exps = vec![0i8; rows * bpr];
@@ -278,22 +336,56 @@ pub fn block_dot(a: &[i8], b: &[i8]) -> i32 {
         .fold(0i32, |s, (&x, &y)| s + i32::from(x) * i32::from(y))
 }
 
+fn check_k(k: usize) -> Result<()> {
+    if k > K_MAX {
+        return Err(Error::Mx(format!(
+            "k = {k} exceeds the accumulator's bound {K_MAX}"
+        )));
+    }
+    Ok(())
+}
+
 /// The exact dot product of a row `(wc, we)` in `wf` with a vector `(xc, xe)` in `xf`, in
-/// units of `2^ACC_LSB_EXP`: `Σ_b block_dot_b << ((we_b - EMIN) + (xe_b - EMIN) + 12 - fw - fx)`.
+/// units of `2^ACC_LSB_EXP`: `Σ_b block_dot_b << ((we_b - EMIN) + (xe_b - EMIN) + 12 - fw - fx)`,
+/// accumulated in [`ACC_BITS`] bits.
 ///
-/// Exponents outside [`SCALE_EMIN`, `SCALE_EMAX`] are clamped into it (the quantizers never
-/// produce them). The sum cannot overflow for `k ≤ K_MAX` (`docs/numerics.md`); a longer
-/// input is the caller's error, and the adds wrap like a 128-bit hardware adder.
-pub fn dot(wc: &[i8], we: &[i8], wf: ElemFormat, xc: &[i8], xe: &[i8], xf: ElemFormat) -> i128 {
+/// Refused: codes and exponents of different lengths (`BLOCK` codes per exponent), more than
+/// [`K_MAX`] codes, an exponent outside [`SCALE_EMIN`, `SCALE_EMAX`] (never clamped), and an
+/// add whose result leaves the accumulator's width — which the bound of `docs/numerics.md`
+/// rules out for codes of the formats, so only codes outside them (an MXFP4 code of 127, say)
+/// can reach it.
+pub fn dot(
+    wc: &[i8],
+    we: &[i8],
+    wf: ElemFormat,
+    xc: &[i8],
+    xe: &[i8],
+    xf: ElemFormat,
+) -> Result<i128> {
+    if wc.len() != xc.len() || we.len() != xe.len() || wc.len() != we.len() * BLOCK {
+        return Err(Error::ShapeMismatch(format!(
+            "MX dot of {} codes / {} exponents with {} codes / {} exponents",
+            wc.len(),
+            we.len(),
+            xc.len(),
+            xe.len()
+        )));
+    }
+    check_k(wc.len())?;
     let base = FRAC_SUM_MAX - wf.frac_bits() - xf.frac_bits() - 2 * SCALE_EMIN;
     let mut acc = 0i128;
     for ((wb, &ew), (xb, &ex)) in wc.chunks(BLOCK).zip(we).zip(xc.chunks(BLOCK).zip(xe)) {
+        let (ew, ex) = (i32::from(ew), i32::from(ex));
+        check_exp(ew)?;
+        check_exp(ex)?;
+        // 0 ≤ shift ≤ 12 - 1 - 6 + 64 + 30 = 99; |d| ≤ 2^19: the shifted term fits an i128.
+        let shift = (base + ew + ex) as u32;
         let d = block_dot(wb, xb);
-        let e = |v: i8| i32::from(v).clamp(SCALE_EMIN, SCALE_EMAX);
-        let shift = (base + e(ew) + e(ex)) as u32;
-        acc = acc.wrapping_add(i128::from(d) << shift);
+        acc = acc
+            .checked_add(i128::from(d) << shift)
+            .ok_or_else(|| Error::Mx(format!("MX accumulator overflow ({ACC_BITS} bits)")))?;
     }
-    acc
+    Ok(acc)
 }
 
 /// The accumulator as binary32: `acc · 2^ACC_LSB_EXP`, rounded once to nearest-even (the
@@ -331,12 +423,7 @@ const ROWS_PER_TASK: usize = 32;
 pub fn matmul(w: &MxMatrix, xs: &[MxVector], out: &mut [f32]) -> Result<()> {
     let t = xs.len();
     let n = w.blocks_per_row * BLOCK;
-    if w.cols > K_MAX {
-        return Err(Error::Mx(format!(
-            "k = {} exceeds the accumulator's bound {K_MAX}",
-            w.cols
-        )));
-    }
+    check_k(w.cols)?;
     if out.len() != t * w.rows || xs.iter().any(|x| x.codes.len() != n) {
         return Err(Error::ShapeMismatch(format!(
             "MX product of [{}, {}] with {t} vectors",
@@ -352,13 +439,13 @@ pub fn matmul(w: &MxMatrix, xs: &[MxVector], out: &mut [f32]) -> Result<()> {
             for i in 0..rows {
                 let (wc, we) = (w.row_codes(r0 + i), w.row_exps(r0 + i));
                 for (ti, x) in xs.iter().enumerate() {
-                    let acc = dot(wc, we, w.format, &x.codes, &x.exps, ElemFormat::Int8);
+                    let acc = dot(wc, we, w.format, &x.codes, &x.exps, ElemFormat::Int8)?;
                     o[ti * rows + i] = acc_to_f32(acc);
                 }
             }
-            o
+            Ok(o)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     for (b, o) in blocks.iter().enumerate() {
         let r0 = b * ROWS_PER_TASK;
         let rows = o.len() / t.max(1);
@@ -585,7 +672,7 @@ mod tests {
         assert_eq!(ElemFormat::Fp4.encode(-12).unwrap(), 0xf);
         assert_eq!(ElemFormat::Fp4.encode(3).unwrap(), 0x3);
         assert_eq!(ElemFormat::Int4.decode(0x8), -8);
-        assert_eq!(e8m0(0), 127);
+        assert_eq!(e8m0(0).unwrap(), 127);
     }
 
     #[test]
