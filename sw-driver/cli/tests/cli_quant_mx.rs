@@ -68,12 +68,28 @@ fn cli_quant_mx_logits_and_eval() {
         "--quant",
         "chip:mx8,chip:mx4+rot+int4",
         "--context",
-        "100",
+        "24",
     ]);
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("chip:mx8 perplexity:"), "{s}");
     assert!(
         s.contains("chip:mx4+rot+int4 top-1 agreement with fp32:"),
+        "{s}"
+    );
+    // The same pass scores the second half of each window (positions 12 to 22 of 24) apart:
+    // fewer tokens than all, but more than none.
+    let count = |prefix: &str| -> usize {
+        let line = s.lines().find(|l| l.starts_with(prefix)).expect(prefix);
+        let (_, rest) = line.split_once('(').unwrap();
+        let (_, n) = rest.trim_end_matches(')').split_once('/').unwrap();
+        n.parse().unwrap()
+    };
+    let all = count("chip:mx8 top-1 agreement with fp32:");
+    let half = count("chip:mx8 top-1 agreement with fp32 (second half):");
+    assert!(half > 0 && half < all, "{s}");
+    assert!(s.contains("fp32 perplexity (second half):"), "{s}");
+    assert!(
+        s.contains("chip:mx4+rot+int4 perplexity (second half):"),
         "{s}"
     );
 }

@@ -6,6 +6,11 @@
 //! `exp(mean negative log-likelihood)`. Top-1 agreement is the share of scored positions where
 //! the quantized model's most likely next token equals FP32's. `--quant` takes a
 //! comma-separated list, so several arithmetics are scored against one FP32 pass.
+//!
+//! The same pass also reports the figures over the second half of each window only (the
+//! positions `i ≥ context/2` whose logits predict token `i + 1`): llama.cpp's
+//! `llama-perplexity` scores that way, so every token scored there has at least `context/2`
+//! tokens before it.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -115,6 +120,11 @@ pub fn run(a: Args) -> Result<()> {
     let (mut nll_f, mut n) = (0.0f64, 0usize);
     let mut nll_q = vec![0.0f64; q_models.len()];
     let mut agree = vec![0usize; q_models.len()];
+    // Second half of each window: rows `half..` of its logits.
+    let half = context / 2;
+    let (mut nll_f2, mut n2) = (0.0f64, 0usize);
+    let mut nll_q2 = vec![0.0f64; q_models.len()];
+    let mut agree2 = vec![0usize; q_models.len()];
     for w in ids.chunks(context) {
         if w.len() < 2 {
             continue;
@@ -123,13 +133,19 @@ pub fn run(a: Args) -> Result<()> {
         let lf = window_logits(&f32_model, cfg, w)?;
         let (nf, tf) = score(&lf, targets)?;
         nll_f += nf.iter().sum::<f64>();
+        let h = half.min(targets.len());
+        nll_f2 += nf[h..].iter().sum::<f64>();
         for (i, (_, qm)) in q_models.iter().enumerate() {
             let lq = window_logits(qm, cfg, w)?;
             let (nq, tq) = score(&lq, targets)?;
             nll_q[i] += nq.iter().sum::<f64>();
-            agree[i] += tf.iter().zip(&tq).filter(|(a, b)| a == b).count();
+            nll_q2[i] += nq[h..].iter().sum::<f64>();
+            let same: Vec<bool> = tf.iter().zip(&tq).map(|(a, b)| a == b).collect();
+            agree[i] += same.iter().filter(|&&s| s).count();
+            agree2[i] += same[h..].iter().filter(|&&s| s).count();
         }
         n += targets.len();
+        n2 += targets.len() - h;
         bar.set_position(n as u64);
     }
     bar.finish_and_clear();
@@ -147,6 +163,24 @@ pub fn run(a: Args) -> Result<()> {
             100.0 * agree[i] as f64 / n as f64,
             agree[i]
         );
+    }
+    if n2 > 0 {
+        outln!("second half of each window (positions >= {half}): {n2} scored");
+        outln!(
+            "fp32 perplexity (second half): {:.4}",
+            (nll_f2 / n2 as f64).exp()
+        );
+        for (i, (q, _)) in q_models.iter().enumerate() {
+            outln!(
+                "{q} perplexity (second half): {:.4}",
+                (nll_q2[i] / n2 as f64).exp()
+            );
+            outln!(
+                "{q} top-1 agreement with fp32 (second half): {:.2}% ({}/{n2})",
+                100.0 * agree2[i] as f64 / n2 as f64,
+                agree2[i]
+            );
+        }
     }
     Ok(())
 }
