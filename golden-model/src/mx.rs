@@ -329,11 +329,13 @@ impl MxMatrix {
 }
 
 /// The exact sum of 32 code products (`|result| ≤ 32·128·128 = 2^19`).
-#[inline]
-pub fn block_dot(a: &[i8], b: &[i8]) -> i32 {
-    a.iter()
-        .zip(b)
-        .fold(0i32, |s, (&x, &y)| s + i32::from(x) * i32::from(y))
+#[inline(always)]
+pub fn block_dot(a: &[i8; BLOCK], b: &[i8; BLOCK]) -> i32 {
+    let mut s = 0i32;
+    for i in 0..BLOCK {
+        s += i32::from(a[i]) * i32::from(b[i]);
+    }
+    s
 }
 
 fn check_k(k: usize) -> Result<()> {
@@ -373,13 +375,54 @@ pub fn dot(
     }
     check_k(wc.len())?;
     let base = FRAC_SUM_MAX - wf.frac_bits() - xf.frac_bits() - 2 * SCALE_EMIN;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 support was checked at run time just above.
+            return unsafe { dot_avx2(wc, we, xc, xe, base) };
+        }
+    }
+    dot_body(wc, we, xc, xe, base)
+}
+
+/// [`dot`] without the AVX2 path: the plain twin (the same integer sums, so the same bits).
+pub fn dot_portable(
+    wc: &[i8],
+    we: &[i8],
+    wf: ElemFormat,
+    xc: &[i8],
+    xe: &[i8],
+    xf: ElemFormat,
+) -> Result<i128> {
+    if wc.len() != xc.len() || we.len() != xe.len() || wc.len() != we.len() * BLOCK {
+        return Err(Error::ShapeMismatch("MX dot: lengths differ".into()));
+    }
+    check_k(wc.len())?;
+    let base = FRAC_SUM_MAX - wf.frac_bits() - xf.frac_bits() - 2 * SCALE_EMIN;
+    dot_body(wc, we, xc, xe, base)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_avx2(wc: &[i8], we: &[i8], xc: &[i8], xe: &[i8], base: i32) -> Result<i128> {
+    dot_body(wc, we, xc, xe, base)
+}
+
+/// The block loop of [`dot`] (lengths already checked): one exact block sum, one shift and one
+/// checked 128-bit add per block.
+#[inline(always)]
+fn dot_body(wc: &[i8], we: &[i8], xc: &[i8], xe: &[i8], base: i32) -> Result<i128> {
     let mut acc = 0i128;
-    for ((wb, &ew), (xb, &ex)) in wc.chunks(BLOCK).zip(we).zip(xc.chunks(BLOCK).zip(xe)) {
+    let blocks = wc.chunks_exact(BLOCK).zip(xc.chunks_exact(BLOCK));
+    for ((wb, xb), (&ew, &ex)) in blocks.zip(we.iter().zip(xe)) {
         let (ew, ex) = (i32::from(ew), i32::from(ex));
         check_exp(ew)?;
         check_exp(ex)?;
         // 0 ≤ shift ≤ 12 - 1 - 6 + 64 + 30 = 99; |d| ≤ 2^19: the shifted term fits an i128.
         let shift = (base + ew + ex) as u32;
+        let (Ok(wb), Ok(xb)) = (wb.try_into(), xb.try_into()) else {
+            unreachable!("chunks_exact yields whole blocks");
+        };
         let d = block_dot(wb, xb);
         acc = acc
             .checked_add(i128::from(d) << shift)

@@ -8,8 +8,9 @@
 
 use proptest::prelude::*;
 use tessera_golden::mx::{
-    acc_to_f32, dot, e8m0, matmul, quantize_activation, quantize_block, scale_of_e8m0, ElemFormat,
-    MxMatrix, MxVector, ACC_BITS, ACC_BOUND, ACC_LSB_EXP, BLOCK, K_MAX, SCALE_EMAX, SCALE_EMIN,
+    acc_to_f32, dot, dot_portable, e8m0, matmul, quantize_activation, quantize_block,
+    scale_of_e8m0, ElemFormat, MxMatrix, MxVector, ACC_BITS, ACC_BOUND, ACC_LSB_EXP, BLOCK, K_MAX,
+    SCALE_EMAX, SCALE_EMIN,
 };
 
 const FORMATS: [ElemFormat; 3] = [ElemFormat::Int8, ElemFormat::Fp4, ElemFormat::Int4];
@@ -115,6 +116,19 @@ proptest! {
         prop_assert_eq!(acc, reference(&wc, &we, wf, &xc, &xe, ElemFormat::Int8));
         prop_assert_eq!(acc_to_f32(acc).to_bits(),
             (rne_to_f32(acc) * 2f32.powi(ACC_LSB_EXP)).to_bits());
+    }
+
+    #[test]
+    fn mx_dot_fast_path_equals_its_plain_twin(
+        (k, wf, s) in row_strategy(64), s2 in any::<u64>(), extreme in any::<bool>()
+    ) {
+        // `dot` (AVX2 where the CPU has it) and `dot_portable` give the same sums.
+        let (wc, we) = random_row_in(k, wf, s, extreme);
+        let (xc, xe) = random_row_in(k, ElemFormat::Int8, s2, extreme);
+        prop_assert_eq!(
+            dot(&wc, &we, wf, &xc, &xe, ElemFormat::Int8).unwrap(),
+            dot_portable(&wc, &we, wf, &xc, &xe, ElemFormat::Int8).unwrap()
+        );
     }
 
     #[test]
