@@ -1178,7 +1178,7 @@ impl Llama {
         let quantize = |l: &mut Linear| -> Result<()> {
             if let Weight::F32(w) = &l.weight {
                 let fmt = recipe.weight_format(l.id, n);
-                l.weight = Weight::Mx(MxMatrix::quantize(w.view(), fmt)?);
+                l.weight = Weight::Mx(MxMatrix::quantize_with(w.view(), fmt, recipe.search)?);
             }
             Ok(())
         };

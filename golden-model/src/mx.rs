@@ -253,6 +253,42 @@ pub fn quantize_block(v: &[f32], fmt: ElemFormat, codes: &mut [i8]) -> Result<i3
     Ok(x)
 }
 
+/// Quantizes one weight block like [`quantize_block`], then tries the shared exponents one
+/// below and one above the spec's `X` (within the chip's range) and keeps the one whose
+/// dequantized block has the least squared error (ties keep the spec's `X`, then the lower
+/// one). One below clips the largest elements for a grid twice as fine; one above saturates
+/// nothing. The result is an ordinary MX block: only the offline choice of `X` differs.
+pub fn quantize_block_searched(v: &[f32], fmt: ElemFormat, codes: &mut [i8]) -> Result<i32> {
+    let x0 = quantize_block(v, fmt, codes)?;
+    let err = |x: i32, c: &[i8]| -> f64 {
+        let unit = 2f64.powi(x - fmt.frac_bits());
+        v.iter()
+            .zip(c)
+            .map(|(&a, &q)| (f64::from(a) - f64::from(q) * unit).powi(2))
+            .sum()
+    };
+    let mut best = (err(x0, codes), x0);
+    if best.0 == 0.0 {
+        return Ok(x0);
+    }
+    let mut tmp = [0i8; BLOCK];
+    for x in [x0 - 1, x0 + 1] {
+        if !(SCALE_EMIN..=SCALE_EMAX).contains(&x) {
+            continue;
+        }
+        let inv = 2f64.powi(-x);
+        for (i, c) in tmp.iter_mut().enumerate() {
+            *c = v.get(i).map_or(0, |&a| fmt.round(f64::from(a) * inv));
+        }
+        let e = err(x, &tmp);
+        if e < best.0 {
+            best = (e, x);
+            codes.copy_from_slice(&tmp[..codes.len()]);
+        }
+    }
+    Ok(best.1)
+}
+
 /// A vector or the rows of a matrix in one MX format: each row padded with zeros to whole
 /// blocks.
 #[derive(Clone, Debug, PartialEq)]
@@ -272,6 +308,12 @@ impl MxMatrix {
     /// Quantizes every row of `w` `[rows, cols]` block by block. `cols` beyond [`K_MAX`] is
     /// refused (no product with such a matrix would be legal).
     pub fn quantize(w: ArrayView2<f32>, format: ElemFormat) -> Result<MxMatrix> {
+        MxMatrix::quantize_with(w, format, false)
+    }
+
+    /// [`MxMatrix::quantize`], each block's exponent searched
+    /// ([`quantize_block_searched`]) when `search`.
+    pub fn quantize_with(w: ArrayView2<f32>, format: ElemFormat, search: bool) -> Result<MxMatrix> {
         let (rows, cols) = w.dim();
         check_k(cols)?;
         let bpr = cols.div_ceil(BLOCK);
@@ -286,7 +328,11 @@ impl MxMatrix {
                 for (b, (cb, eb)) in c.chunks_mut(BLOCK).zip(e.iter_mut()).enumerate() {
                     let lo = (b * BLOCK).min(cols);
                     let hi = ((b + 1) * BLOCK).min(cols);
-                    *eb = quantize_block(&row[lo..hi], format, cb)? as i8;
+                    *eb = if search {
+                        quantize_block_searched(&row[lo..hi], format, cb)?
+                    } else {
+                        quantize_block(&row[lo..hi], format, cb)?
+                    } as i8;
                 }
                 Ok::<(), Error>(())
             })?;
@@ -521,6 +567,9 @@ pub struct MxRecipe {
     pub keep8: Keep8,
     /// Fold the norms and rotate the residual stream and the values ([`crate::rotate`]).
     pub rotate: bool,
+    /// Search each weight block's exponent for the least squared error
+    /// ([`quantize_block_searched`]) instead of the spec's rule alone.
+    pub search: bool,
 }
 
 /// Seed of the residual rotation of every MX recipe.
@@ -536,6 +585,7 @@ impl MxRecipe {
             edge_layers: false,
         },
         rotate: true,
+        search: false,
     };
     /// `chip:mx4`: MXFP4 weights except `lm_head`, round-to-nearest without the rotation
     /// (which measured worse with 4-bit weights, `docs/numerics.md`).
@@ -547,12 +597,14 @@ impl MxRecipe {
             edge_layers: false,
         },
         rotate: false,
+        search: false,
     };
 
     /// The recipe a name gives: `chip:mx8` (rotated) or `chip:mx4` (not rotated), then any of
     /// the modifiers `+rtn` (no rotation, plain round-to-nearest), `+rot` (the rotation),
     /// `+int4` (MXINT4 instead of MXFP4), `+head4` (`lm_head` 4-bit too), `+down8`
-    /// (`down_proj` MXINT8), `+edge8` (first and last layer MXINT8). The 4-bit modifiers need
+    /// (`down_proj` MXINT8), `+edge8` (first and last layer MXINT8), `+mse` (each weight
+    /// block's exponent searched, [`quantize_block_searched`]). The 4-bit modifiers need
     /// `chip:mx4`.
     pub fn from_name(name: &str) -> Result<MxRecipe> {
         let mut parts = name.split('+');
@@ -563,7 +615,7 @@ impl MxRecipe {
             _ => {
                 return Err(Error::InvalidArgument(format!(
                     "unknown MX recipe `{name}` (chip:mx8 or chip:mx4, modifiers +rtn +rot \
-                     +int4 +head4 +down8 +edge8)"
+                     +int4 +head4 +down8 +edge8 +mse)"
                 )))
             }
         };
@@ -571,6 +623,7 @@ impl MxRecipe {
             let four = r.w4.is_some();
             match m {
                 "rtn" => r.rotate = false,
+                "mse" => r.search = true,
                 "rot" => r.rotate = true,
                 "int4" if four => r.w4 = Some(ElemFormat::Int4),
                 "head4" if four => r.keep8.lm_head = false,
@@ -578,8 +631,8 @@ impl MxRecipe {
                 "edge8" if four => r.keep8.edge_layers = true,
                 _ => {
                     return Err(Error::InvalidArgument(format!(
-                        "`{name}`: unknown modifier `+{m}` for {base} (chip:mx8: +rtn; \
-                         chip:mx4: +rot +int4 +head4 +down8 +edge8)"
+                        "`{name}`: unknown modifier `+{m}` for {base} (chip:mx8: +rtn +mse; \
+                         chip:mx4: +rot +int4 +head4 +down8 +edge8 +mse)"
                     )))
                 }
             }
@@ -612,6 +665,9 @@ impl MxRecipe {
             if self.keep8.edge_layers {
                 n.push_str("+edge8");
             }
+        }
+        if self.search {
+            n.push_str("+mse");
         }
         n
     }
@@ -651,6 +707,8 @@ mod tests {
             "chip:mx4+rot+int4+head4+down8+edge8",
             "chip:mx4+int4",
             "chip:mx4+down8",
+            "chip:mx8+mse",
+            "chip:mx4+down8+edge8+mse",
         ] {
             assert_eq!(MxRecipe::from_name(n).unwrap().name(), n);
         }

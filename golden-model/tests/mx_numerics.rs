@@ -4,13 +4,13 @@
 //! magnitude, the widest exponent spread), refuses what lies outside it (longer K, E8M0
 //! bytes outside the chip's range, the NaN scale) and rounds once to binary32; quantization
 //! round-trips representable blocks, maps all-zero blocks to zero and saturates the largest
-//! values.
+//! values; the searched exponent is never worse than the spec rule.
 
 use proptest::prelude::*;
 use tessera_golden::mx::{
     acc_to_f32, dot, dot_portable, e8m0, matmul, quantize_activation, quantize_block,
-    scale_of_e8m0, ElemFormat, MxMatrix, MxVector, ACC_BITS, ACC_BOUND, ACC_LSB_EXP, BLOCK, K_MAX,
-    SCALE_EMAX, SCALE_EMIN,
+    quantize_block_searched, scale_of_e8m0, ElemFormat, MxMatrix, MxVector, ACC_BITS, ACC_BOUND,
+    ACC_LSB_EXP, BLOCK, K_MAX, SCALE_EMAX, SCALE_EMIN,
 };
 
 const FORMATS: [ElemFormat; 3] = [ElemFormat::Int8, ElemFormat::Fp4, ElemFormat::Int4];
@@ -165,6 +165,31 @@ proptest! {
         let e = quantize_block(&v, f, &mut back).unwrap();
         prop_assert_eq!(e, x);
         prop_assert_eq!(&back[..], &c[..BLOCK]);
+    }
+
+    #[test]
+    fn mx_searched_exponent_never_worse(seed in any::<u64>(), f in 0..3usize, len in 1..=BLOCK,
+                                        mag in -40i32..20) {
+        // The searched block is an ordinary block (codes of the format, an exponent within one
+        // of the spec's and in range) whose squared error is at most the spec rule's.
+        let f = FORMATS[f];
+        let mut s = seed | 1;
+        let v: Vec<f32> = (0..len).map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2f32.powi(mag)
+        }).collect();
+        let (mut c0, mut c1) = ([0i8; BLOCK], [0i8; BLOCK]);
+        let x0 = quantize_block(&v, f, &mut c0).unwrap();
+        let x1 = quantize_block_searched(&v, f, &mut c1).unwrap();
+        prop_assert!((x1 - x0).abs() <= 1 && (SCALE_EMIN..=SCALE_EMAX).contains(&x1));
+        let set = codes_of(f);
+        prop_assert!(c1.iter().all(|c| set.contains(c)));
+        prop_assert!(c1[len..].iter().all(|&c| c == 0));
+        let err = |x: i32, c: &[i8]| -> f64 {
+            let unit = 2f64.powi(x - f.frac_bits());
+            v.iter().zip(c).map(|(&a, &q)| (f64::from(a) - f64::from(q) * unit).powi(2)).sum()
+        };
+        prop_assert!(err(x1, &c1) <= err(x0, &c0));
     }
 
     #[test]

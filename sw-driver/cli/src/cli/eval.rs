@@ -40,7 +40,8 @@ pub struct Args {
     /// (QuaRot, folded), chip:mx4 plain round-to-nearest. Modifiers: `+rtn` (chip:mx8 without
     /// the rotation); for chip:mx4 `+rot` (with it), `+int4` (MXINT4 instead of MXFP4),
     /// `+head4` (lm_head 4-bit too), `+down8` (down_proj MXINT8), `+edge8` (first and last
-    /// layer MXINT8). Example: `--quant chip:mx8,chip:mx4,chip:mx4+rot`.
+    /// layer MXINT8); for both `+mse` (each weight block's exponent chosen for the least
+    /// squared error). Example: `--quant chip:mx8,chip:mx4,chip:mx4+rot`.
     #[arg(long, default_value = "none", value_parser = super::parse_quant, value_delimiter = ',')]
     pub quant: Vec<Quant>,
     /// Tokens per forward window (at least 2; at most the model's max_position_embeddings).

@@ -91,7 +91,7 @@ pub enum Quant {
 
 /// What `--quant` accepts, for help texts and errors.
 pub const QUANT_NAMES: &str = "none, w8a8, chip, chip:mx8, chip:mx4 (MX modifiers: chip:mx8 \
-                               +rtn; chip:mx4 +rot +int4 +head4 +down8 +edge8)";
+                               +rtn +mse; chip:mx4 +rot +int4 +head4 +down8 +edge8 +mse)";
 
 impl std::str::FromStr for Quant {
     type Err = String;
