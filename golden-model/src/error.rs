@@ -98,6 +98,9 @@ pub enum Error {
     /// A chat template failed to compile or render.
     #[error("chat template: {0}")]
     Template(String),
+    /// An MX block holds NaN or infinity, or a shape is beyond the MX accumulator's bound.
+    #[error("MX block format: {0}")]
+    Mx(String),
     /// An argument is out of its legal range (e.g. a sampling parameter, an empty prompt).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

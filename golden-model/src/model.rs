@@ -20,6 +20,7 @@ use crate::checkpoint::Checkpoint;
 use crate::chip::{self, Fz, Q31};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::mx::{self, MxMatrix, MxRecipe};
 use crate::quant::{quantize_vector, MatVecEngine, MatrixId, MatrixKind, QuantMatrix};
 
 /// Arithmetic of the linear layers.
@@ -34,6 +35,17 @@ pub enum Precision {
     /// ([`crate::chip`]): binary32 with flush-to-zero, no libm, order-free reductions, an int8
     /// KV cache with attention as int8 products.
     Chip,
+    /// Numerics v3 (block formats): the chip mode with every weight product in OCP MX
+    /// ([`crate::mx`]): MXINT8 activations, MXINT8 or 4-bit weights by the recipe, exact
+    /// order-free sums; attention, the KV cache and the vector unit as [`Precision::Chip`].
+    Mx(MxRecipe),
+}
+
+impl Precision {
+    /// Whether the decode step runs the chip's vector-unit arithmetic (v2 or v3).
+    pub fn is_chip(self) -> bool {
+        matches!(self, Precision::Chip | Precision::Mx(_))
+    }
 }
 
 /// Dot product with a fixed summation order: 16 interleaved partial sums (lane `j` takes
@@ -143,6 +155,8 @@ fn matmul_t(x: ArrayView2<f32>, w: &Array2<f32>) -> Array2<f32> {
 pub enum Weight {
     F32(Array2<f32>),
     Quant(QuantMatrix),
+    /// Numerics v3: an MX block matrix (MXINT8, MXFP4 or MXINT4 elements).
+    Mx(MxMatrix),
 }
 
 /// A bias-free linear layer (`nn.Linear(in, out, bias=False)`).
@@ -153,10 +167,12 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// Build from an f32 `[out, in]` matrix, quantizing it for [`Precision::W8A8`].
+    /// Build from an f32 `[out, in]` matrix, quantizing it for [`Precision::W8A8`] and
+    /// [`Precision::Chip`]. [`Precision::Mx`] keeps it f32 here: [`Llama::load`] transforms
+    /// and quantizes the whole model at once.
     pub fn from_f32(id: MatrixId, w: Array2<f32>, precision: Precision) -> Linear {
         let weight = match precision {
-            Precision::F32 => Weight::F32(w.as_standard_layout().into_owned()),
+            Precision::F32 | Precision::Mx(_) => Weight::F32(w.as_standard_layout().into_owned()),
             Precision::W8A8 | Precision::Chip => Weight::Quant(QuantMatrix::quantize(w.view())),
         };
         Linear { id, weight }
@@ -182,6 +198,7 @@ impl Linear {
         match &self.weight {
             Weight::F32(w) => w.nrows(),
             Weight::Quant(q) => q.rows,
+            Weight::Mx(m) => m.rows,
         }
     }
 
@@ -189,6 +206,7 @@ impl Linear {
         match &self.weight {
             Weight::F32(w) => w.ncols(),
             Weight::Quant(q) => q.cols,
+            Weight::Mx(m) => m.cols,
         }
     }
 }
@@ -268,9 +286,17 @@ fn linear_group_with(
         .iter()
         .filter_map(|l| match &l.weight {
             Weight::Quant(q) => Some((l.id, q)),
-            Weight::F32(_) => None,
+            Weight::F32(_) | Weight::Mx(_) => None,
         })
         .collect();
+    // MX matrices: the input quantized to MXINT8 once per token for the whole group.
+    let mx_x = if group.iter().any(|l| matches!(l.weight, Weight::Mx(_))) {
+        x.outer_iter()
+            .map(|row| mx::quantize_activation(&row.to_vec()))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
     let mut qouts = Vec::new();
     let mut xscales = Vec::new();
     if !quant.is_empty() {
@@ -303,6 +329,14 @@ fn linear_group_with(
     for l in group {
         match &l.weight {
             Weight::F32(w) => outs.push(matmul_t(x, w)),
+            Weight::Mx(m) => {
+                let mut y = Array2::<f32>::zeros((t, m.rows));
+                let o = y
+                    .as_slice_mut()
+                    .ok_or_else(|| Error::Engine("output not contiguous".into()))?;
+                mx::matmul(m, &mx_x, o)?;
+                outs.push(y);
+            }
             Weight::Quant(m) => {
                 let acc = qiter
                     .next()
@@ -1014,7 +1048,7 @@ impl DecoderLayer {
         rope: &RopeTables,
         engine: &mut dyn MatVecEngine,
     ) -> Result<Array2<f32>> {
-        if self.precision == Precision::Chip {
+        if self.precision.is_chip() {
             return self.forward_chip(x, cache, rope, engine);
         }
         let residual = x;
@@ -1067,15 +1101,18 @@ pub struct Llama {
 
 /// The rotary frequencies of `precision`: [`Rope::chip`] for [`Precision::Chip`].
 fn rope_for(cfg: &Config, precision: Precision) -> Result<Rope> {
-    match precision {
-        Precision::Chip => Rope::chip(cfg),
-        _ => Rope::new(cfg),
+    if precision.is_chip() {
+        Rope::chip(cfg)
+    } else {
+        Rope::new(cfg)
     }
 }
 
 /// The bfloat16 embedding table of [`Precision::Chip`].
 fn embed_for(embed: &Array2<f32>, precision: Precision) -> Option<Array2<half::bf16>> {
-    (precision == Precision::Chip).then(|| embed.mapv(half::bf16::from_f32))
+    precision
+        .is_chip()
+        .then(|| embed.mapv(half::bf16::from_f32))
 }
 
 impl Llama {
@@ -1113,7 +1150,7 @@ impl Llama {
             )?
         };
         let rope = rope_for(&cfg, precision)?;
-        Ok(Llama {
+        Llama {
             embed_chip: embed_for(&embed_tokens, precision),
             embed_tokens,
             layers,
@@ -1122,7 +1159,45 @@ impl Llama {
             rope,
             precision,
             config: cfg,
-        })
+        }
+        .finish_mx()
+    }
+
+    /// [`Precision::Mx`]: the recipe's offline transform on the f32 weights, then every
+    /// linear quantized to its MX format (and the chip's embedding table made again from the
+    /// transformed one). Other precisions are returned as they are.
+    fn finish_mx(mut self) -> Result<Llama> {
+        let Precision::Mx(recipe) = self.precision else {
+            return Ok(self);
+        };
+        if recipe.rotate {
+            crate::rotate::rotate_model(&mut self, mx::ROTATION_SEED)?;
+            self.embed_chip = embed_for(&self.embed_tokens, self.precision);
+        }
+        let n = self.layers.len();
+        let quantize = |l: &mut Linear| -> Result<()> {
+            if let Weight::F32(w) = &l.weight {
+                let fmt = recipe.weight_format(l.id, n);
+                l.weight = Weight::Mx(MxMatrix::quantize_with(w.view(), fmt, recipe.search)?);
+            }
+            Ok(())
+        };
+        for layer in &mut self.layers {
+            let (a, m) = (&mut layer.self_attn, &mut layer.mlp);
+            for l in [
+                &mut a.q_proj,
+                &mut a.k_proj,
+                &mut a.v_proj,
+                &mut a.o_proj,
+                &mut m.gate_proj,
+                &mut m.up_proj,
+                &mut m.down_proj,
+            ] {
+                quantize(l)?;
+            }
+        }
+        quantize(&mut self.lm_head)?;
+        Ok(self)
     }
 
     /// Assemble a model from parts (for tests and benchmarks).
@@ -1151,7 +1226,7 @@ impl Llama {
         if head.dim() != (config.vocab_size, config.hidden_size) {
             return Err(Error::ShapeMismatch("lm_head shape".into()));
         }
-        Ok(Llama {
+        Llama {
             rope: rope_for(&config, precision)?,
             embed_chip: embed_for(&embed_tokens, precision),
             norm: RmsNorm::new(norm, config.rms_norm_eps),
@@ -1160,7 +1235,8 @@ impl Llama {
             layers,
             precision,
             config,
-        })
+        }
+        .finish_mx()
     }
 
     pub fn config(&self) -> &Config {
@@ -1217,7 +1293,7 @@ impl Llama {
                 max: cfg.max_position_embeddings,
             });
         }
-        let chip_mode = self.precision == Precision::Chip;
+        let chip_mode = self.precision.is_chip();
         let rope = if chip_mode {
             self.rope.tables_chip(pos0, t)
         } else {

@@ -210,8 +210,9 @@ pub fn model_matrices<'a>(model: &'a Llama) -> Result<Vec<(MatrixId, &'a QuantMa
                 out.push((l.id, q));
                 Ok(())
             }
-            Weight::F32(_) => Err(Error::Config(format!(
-                "{:?} is f32: load the model with Precision::W8A8 to run it on the chip",
+            Weight::F32(_) | Weight::Mx(_) => Err(Error::Config(format!(
+                "{:?} is not int8: load the model with Precision::W8A8 to run it on the chip \
+                 (MX block formats run in the golden model only)",
                 l.id
             ))),
         }

@@ -630,7 +630,7 @@ impl Plan {
         let scales = |q: &QuantMatrix| q.scales.clone();
         let quant = |l: &tessera_golden::model::Linear| match &l.weight {
             tessera_golden::model::Weight::Quant(q) => Ok(scales(q)),
-            tessera_golden::model::Weight::F32(_) => {
+            tessera_golden::model::Weight::F32(_) | tessera_golden::model::Weight::Mx(_) => {
                 Err(Error::Config(format!("{:?} is not int8", l.id)))
             }
         };

@@ -184,6 +184,12 @@ pub fn run(a: Args) -> Result<()> {
     // The context must fit the model before it loads.
     let cfg = tessera_golden::config::Config::from_file(dir.join("config.json"))?;
     check_context(&cfg, 0, prompt_ids.len(), opts.max_new).context("--max-new / prompt")?;
+    if let (true, Quant::Mx(r)) = (a.rtl, a.model.quant) {
+        bail!(
+            "--quant {}: MX block formats run in the golden model only (drop --rtl)",
+            r.name()
+        );
+    }
     if a.rtl && a.engine.unwrap_or(Engine::Token) == Engine::Token {
         return run_on_engine(&a, &cfg, tok.as_ref(), &prompt_ids, &opts);
     }

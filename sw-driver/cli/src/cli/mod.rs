@@ -14,11 +14,12 @@ mod token;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use tessera_driver::runtime::RtlEngine;
 use tessera_driver::Transport;
 use tessera_golden::checkpoint::Checkpoint;
 use tessera_golden::model::{Llama, Precision};
+use tessera_golden::mx::MxRecipe;
 use tessera_sim::SimTransport;
 
 /// Tessera: a weight-stationary compute-in-memory inference chip for Llama-3.1-class models.
@@ -52,7 +53,8 @@ pub enum Command {
     Generate(generate::Args),
     /// Write a deterministic synthetic checkpoint (Llama 3.1 8B shapes, or a tiny test model).
     SynthWeights(synth::Args),
-    /// Measure perplexity on a text file, and how often w8a8 picks FP32's top-1 token.
+    /// Measure perplexity on a text file, and how often each --quant arithmetic (w8a8, chip,
+    /// chip:mx8, chip:mx4, …) picks FP32's top-1 token.
     Eval(eval::Args),
     /// The main job: a Llama model's tokens on the simulated chip's token engine, every token
     /// checked bit for bit against the reference interpreter, with cycles per token, host bytes
@@ -77,16 +79,54 @@ pub enum Ended {
     Mismatch,
 }
 
-/// Which arithmetic runs the linear layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// Which arithmetic runs the linear layers (`--quant`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Quant {
-    /// FP32 everywhere: the reference equal to transformers.
+    /// `none`: FP32 everywhere, the reference equal to transformers.
     None,
-    /// The chip's int8 × int8 → int32 matrix-vector products (numerics v1).
+    /// `w8a8`: the chip's int8 × int8 → int32 matrix-vector products (numerics v1).
     W8a8,
-    /// The whole decode step as the chip computes it (numerics v2): the w8a8 products, the
-    /// vector unit's binary32 arithmetic (flush-to-zero, no libm) and an int8 KV cache.
+    /// `chip`: the whole decode step as the chip computes it (numerics v2): the w8a8 products,
+    /// the vector unit's binary32 arithmetic (flush-to-zero, no libm) and an int8 KV cache.
     Chip,
+    /// `chip:mx8`, `chip:mx4` (and their `+modifier` variants): the chip mode with OCP MX
+    /// block-format products (numerics v3), in the golden model only.
+    Mx(MxRecipe),
+}
+
+/// What `--quant` accepts, for help texts and errors.
+pub const QUANT_NAMES: &str = "none, w8a8, chip, chip:mx8, chip:mx4 (MX modifiers: chip:mx8 \
+                               +rtn +mse; chip:mx4 +rot +int4 +head4 +down8 +edge8 +mse)";
+
+impl std::str::FromStr for Quant {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Quant, String> {
+        match s {
+            "none" => Ok(Quant::None),
+            "w8a8" => Ok(Quant::W8a8),
+            "chip" => Ok(Quant::Chip),
+            _ if s.starts_with("chip:") => MxRecipe::from_name(s)
+                .map(Quant::Mx)
+                .map_err(|e| e.to_string()),
+            _ => Err(format!("unknown arithmetic `{s}`: expected {QUANT_NAMES}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Quant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Quant::None => f.write_str("none"),
+            Quant::W8a8 => f.write_str("w8a8"),
+            Quant::Chip => f.write_str("chip"),
+            Quant::Mx(r) => f.write_str(&r.name()),
+        }
+    }
+}
+
+/// The `--quant` value parser.
+pub fn parse_quant(s: &str) -> std::result::Result<Quant, String> {
+    s.parse()
 }
 
 impl From<Quant> for Precision {
@@ -95,6 +135,7 @@ impl From<Quant> for Precision {
             Quant::None => Precision::F32,
             Quant::W8a8 => Precision::W8A8,
             Quant::Chip => Precision::Chip,
+            Quant::Mx(r) => Precision::Mx(r),
         }
     }
 }
@@ -275,8 +316,9 @@ pub struct ModelArgs {
     /// Hugging Face checkpoint folder.
     #[arg(long, value_name = "DIR")]
     pub model: PathBuf,
-    /// Arithmetic of the linear layers.
-    #[arg(long, value_enum, default_value_t = Quant::None)]
+    /// Arithmetic: none, w8a8, chip (numerics v2), chip:mx8 or chip:mx4 (v3, MX block
+    /// formats; modifiers in `tessera eval --help`).
+    #[arg(long, default_value = "none", value_parser = parse_quant)]
     pub quant: Quant,
     /// Accept NaN and infinite weights (refused by default).
     #[arg(long)]

@@ -150,7 +150,7 @@ pub struct Args {
     /// Numerics of the forward pass: `chip` (v2, the token engine's and its default) or, with
     /// --engine matvec, `w8a8` (v1, its default) or `chip` (the products on the chip, the rest
     /// in the golden model's chip mode on the host).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = super::parse_quant)]
     pub quant: Option<Quant>,
 }
 
@@ -170,6 +170,11 @@ impl Args {
 fn precision(a: &Args) -> Result<Precision> {
     match a.quant() {
         Quant::None => bail!("--quant none: the chip multiplies int8 (use w8a8 or chip)"),
+        Quant::Mx(r) => bail!(
+            "--quant {}: MX block formats run in the golden model only (tessera eval, logits, \
+             generate); the chip multiplies int8 (use w8a8 or chip)",
+            r.name()
+        ),
         q => Ok(q.into()),
     }
 }

@@ -154,6 +154,11 @@ pub fn run(a: &Args, link: Link) -> Result<Outcome> {
     match a.quant {
         None | Some(Quant::Chip) => {}
         Some(Quant::None) => bail!("--quant none: the chip multiplies int8 (use chip)"),
+        Some(Quant::Mx(r)) => bail!(
+            "--quant {}: MX block formats run in the golden model only; the token engine \
+             computes numerics v2 (use chip)",
+            r.name()
+        ),
         Some(Quant::W8a8) => bail!(
             "--quant w8a8: the token engine computes numerics v2 (--quant chip); products-only \
              runs in w8a8 take --engine matvec"
