@@ -5,6 +5,7 @@ mod eval;
 mod generate;
 mod logits;
 mod report;
+mod rom;
 mod run;
 mod run_token;
 mod synth;
@@ -63,6 +64,9 @@ pub enum Command {
     /// The board bring-up sequence on a chip: ID and version, scratch, configuration, weight
     /// memory, one matrix-vector product, one layer; each step PASS or FAIL with what it read.
     Bringup(bringup::Args),
+    /// Write the weight ROM image of a model for a chip whose weights are in ROM: one
+    /// `$readmemh` file of ECC code words per tile and the digest the driver checks.
+    RomImage(rom::Args),
 }
 
 /// How a command ended, for the exit status.
@@ -128,6 +132,7 @@ pub fn run(cli: Cli) -> Result<Ended> {
         }),
         Command::Report(a) => report::run(a).map(|_| Ended::Ok),
         Command::Bringup(a) => bringup::run(a),
+        Command::RomImage(a) => rom::run(a).map(|_| Ended::Ok),
     }
 }
 
