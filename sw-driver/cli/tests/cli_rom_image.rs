@@ -100,4 +100,18 @@ fn cli_rom_image_writes_the_runtime_images_and_their_digest() {
     ]);
     assert!(!r.status.success());
     assert!(!dir.join("x").exists());
+
+    // `run --rom` takes an image folder, and only on the token engine of a simulated chip.
+    let r = tessera(&[
+        "run",
+        "--config",
+        "tiny",
+        "--rom",
+        dir.join("x").to_str().unwrap(),
+    ]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("digest.txt"));
+    let r = tessera(&["run", "--config", "tiny", "--engine", "matvec", "--rom", o]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--rom: the token engine"));
 }
