@@ -636,6 +636,47 @@ mod tests {
         (rt, Engine::load(&p, image), p, report)
     }
 
+    #[test]
+    fn token_runtime_on_a_rom_chip_loads_no_weights_and_checks_the_digest() {
+        let cfg = ChipConfig::named("tiny").unwrap();
+        let model = small_llama(&SmallShape::tiny(), 7, Precision::Chip).unwrap();
+        let p = plan(&cfg, model.config(), 8).unwrap();
+        let image = p.image(&model).unwrap();
+        let chip = EngineChip::with_rom(&cfg, &image.tiles).unwrap();
+        let dev = Device::open_expecting(chip, &cfg).unwrap();
+        let mut rt = TokenRuntime::new(dev).unwrap();
+
+        // Another model's weights (same shape) are refused before anything is sent.
+        let other = small_llama(&SmallShape::tiny(), 8, Precision::Chip).unwrap();
+        let other_image = p.image(&other).unwrap();
+        let e = rt.load(&p, &other_image, LoadMode::Auto).unwrap_err();
+        assert!(matches!(e, Error::RomMismatch { .. }), "{e}");
+        assert_eq!(rt.device().descriptors_sent(), 0);
+
+        // The ROM's own model: no WEIGHT_LOAD, whatever mode was asked; tokens as the
+        // interpreter's.
+        let r = rt.load(&p, &image, LoadMode::FrontDoor).unwrap();
+        assert_eq!(r.mode, LoadMode::Rom);
+        assert_eq!(r.weight_bytes, 0);
+        let mut engine = Engine::load(&p, image);
+        for pos in 0..4 {
+            let chip = rt.step(3, pos, true).unwrap().unwrap();
+            let want = engine.step(3, pos, true).unwrap();
+            assert_eq!(chip.next, want.next);
+            let bits = |v: &Option<Vec<f32>>| -> Vec<u32> {
+                v.iter().flatten().map(|x| x.to_bits()).collect()
+            };
+            assert_eq!(bits(&chip.logits), bits(&want.logits));
+        }
+
+        // A WEIGHT_LOAD sent anyway stops the chip with ErrWeightRom.
+        let wb = cfg.word_bytes();
+        let d = Descriptor::weight_load(0, 0, 0, 1, &vec![1u8; wb]);
+        rt.device().send(&[d]).unwrap();
+        let (code, _) = rt.device().error().unwrap();
+        assert_eq!(code, ErrorCode::WeightRom);
+    }
+
     type Bits = std::result::Result<(u32, usize, Option<Vec<u32>>), Fault>;
 
     /// A token's outcome with the logits as bits.
