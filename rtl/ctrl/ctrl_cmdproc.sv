@@ -35,6 +35,7 @@ module ctrl_cmdproc
   parameter int unsigned ProgInstrs  = 1024,  // token engine program memory, instructions
   parameter int unsigned DmemWords   = 1048576,  // token engine DMEM, 32-bit words
   parameter bit          TokEngine   = 1'b1,  // 0: no token engine, ENG_LOAD and TOKEN unknown
+  parameter bit          WeightRom   = 1'b0,  // 1: weights in ROM, WEIGHT_LOAD is ErrWeightRom
   localparam int unsigned ChunkBits = KWidth * 8,
   localparam int unsigned WordBits  = Lanes * KWidth * 8,
   localparam int unsigned RWordBits = Lanes * AccWidth,
@@ -250,7 +251,9 @@ module ctrl_cmdproc
       end
       OpWeightLoad: begin
         dec_payload = 1'b1;
-        if (w1 > w2 || w2 >= 32'(NumTiles)) begin
+        if (WeightRom) begin
+          dec_err = ErrWeightRom;
+        end else if (w1 > w2 || w2 >= 32'(NumTiles)) begin
           dec_err = ErrTileRange;
         end else if (w4 == 32'd0) begin
           dec_err = ErrShape;

@@ -19,7 +19,9 @@ module host_csr #(
   parameter int unsigned AbufWords    = 256,
   parameter int unsigned RbufWords    = 256,
   parameter int unsigned StreamWidth  = 64,
-  parameter int unsigned CmdFifoDepth = 16
+  parameter int unsigned CmdFifoDepth = 16,
+  parameter bit          WeightRom       = 1'b0,  // weights in ROM (CFG_WEIGHT_ROM)
+  parameter int unsigned WeightRomDigest = 0      // digest of the ROM image (WEIGHT_ROM_DIGEST)
 ) (
   input  logic        clk_i,
   input  logic        rst_ni,         // power-on reset: registers
@@ -117,6 +119,8 @@ module host_csr #(
   assign hwif_in.CFG_ABUF_WORDS.chunks.next  = 32'(AbufWords);
   assign hwif_in.CFG_RBUF_WORDS.words.next   = 32'(RbufWords);
   assign hwif_in.CFG_STREAM.bits.next        = 32'(StreamWidth);
+  assign hwif_in.CFG_WEIGHT_ROM.rom.next      = WeightRom;
+  assign hwif_in.WEIGHT_ROM_DIGEST.value.next = 32'(WeightRomDigest);
 
   // Status.
   assign hwif_in.STATUS.busy.next        = busy_i;

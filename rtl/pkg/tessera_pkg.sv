@@ -73,7 +73,8 @@ package tessera_pkg;
     ErrToken       = 8'h0f,  // token engine: token id past the embedding table
     ErrProgRange   = 8'h10,  // token engine: program ran past its memory without END
     ErrEccWeight   = 8'h11,  // double-bit ECC error in a weight memory (ECC_FAIL)
-    ErrEccData     = 8'h12   // token engine: double-bit ECC error in the data memory
+    ErrEccData     = 8'h12,  // token engine: double-bit ECC error in the data memory
+    ErrWeightRom   = 8'h13   // WEIGHT_LOAD on a chip whose weights are in ROM
   } err_code_e;
 
   // Token-engine opcodes (sw-driver/abi/src/token.rs).

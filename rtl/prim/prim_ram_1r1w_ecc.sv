@@ -8,6 +8,12 @@
 // rdata_o, single_o and double_o hold while re_i is low. Stored word: the data in bits
 // [Width-1:0], then the check bits of segment s at [Width + CheckBits*s +: CheckBits].
 //
+// ROM variant (Rom = 1): the contents are fixed at build time by `$readmemh(RomFile)`, an image
+// of Depth stored words (data and check bits, as above), one hexadecimal word per line, word 0
+// first (`tessera rom-image` writes it from a model). There is no write port: we_i, waddr_i and
+// wdata_i are ignored, and a write attempt is an assertion failure in simulation (users refuse
+// writes before they reach the memory). Reads, timing and ECC are those of the RAM.
+//
 // Simulation backdoor (not with SYNTHESIS), in the scope of each instance:
 //   ram_backdoor_write(addr, piece, value): data bits [32*piece+31:32*piece] of word addr =
 //                                           value, and the word's check bits re-encoded
@@ -21,6 +27,8 @@
 module prim_ram_1r1w_ecc #(
   parameter int unsigned Width = 64,    // data bits per word, a multiple of 32
   parameter int unsigned Depth = 256,
+  parameter bit          Rom   = 1'b0,  // 1: contents from RomFile, no write port
+  parameter string       RomFile = "",  // $readmemh image of the stored words (Rom only)
   localparam int unsigned AddrWidth = (Depth > 1) ? $clog2(Depth) : 1,
   localparam int unsigned SegWidth  = (Width % 64 == 0) ? 64 : 32,
   localparam int unsigned Segs      = Width / SegWidth,
@@ -57,12 +65,25 @@ module prim_ram_1r1w_ecc #(
     );
   end
 
+  `ASSERT_STATIC(gen_rom_file_A, !Rom || RomFile != "",
+                 "prim_ram_1r1w_ecc: a ROM needs its image file (RomFile)")
+
   logic [StoredWidth-1:0] mem [Depth];
 
-  // Memory inference pattern (write port and registered read port), as prim_ram_1r1w.
-  always_ff @(posedge clk_i) begin
-    if (we_i) begin
-      mem[waddr_i] <= wword;
+  if (Rom) begin : gen_rom
+    // ROM inference pattern: contents from the image, registered read port, no write.
+    initial begin
+      $readmemh(RomFile, mem);
+    end
+    logic unused_write;
+    assign unused_write = ^{we_i, waddr_i, wword};
+    `ASSERT_NEVER(RomWrite_A, we_i, clk_i, 1'b1)
+  end else begin : gen_ram
+    // Memory inference pattern (write port and registered read port), as prim_ram_1r1w.
+    always_ff @(posedge clk_i) begin
+      if (we_i) begin
+        mem[waddr_i] <= wword;
+      end
     end
   end
 

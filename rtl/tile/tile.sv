@@ -15,7 +15,9 @@ module tile
   parameter int unsigned Lanes       = 4,    // output rows per MAC step
   parameter int unsigned KWidth      = 8,    // int8 elements per activation chunk / lane / step
   parameter int unsigned WeightWords = 256,  // weight memory depth; one word = Lanes*KWidth int8
-  parameter int unsigned ActWords    = 64    // activation buffer depth in chunks
+  parameter int unsigned ActWords    = 64,   // activation buffer depth in chunks
+  parameter bit          WeightRom   = 1'b0, // 1: weight memory is a ROM (docs/architecture.md)
+  parameter string       WeightRomFile = ""  // its $readmemh image (WeightRom only)
 ) (
   input  logic                      clk_i,
   input  logic                      rst_ni,       // async, active low
@@ -285,8 +287,10 @@ module tile
   logic [WAddrWidth-1:0] wrd_addr_q;
 
   prim_ram_1r1w_ecc #(
-    .Width (WordWidth),
-    .Depth (WeightWords)
+    .Width   (WordWidth),
+    .Depth   (WeightWords),
+    .Rom     (WeightRom),
+    .RomFile (WeightRomFile)
   ) u_weight_ram (
     .clk_i    (clk_i),
     .we_i     (wr_valid_i && wr_in_range),

@@ -23,7 +23,13 @@ module tessera_top
   parameter int unsigned ProgInstrs  = 1024,     // token engine program memory, instructions
   parameter int unsigned Context     = 256,      // largest KV-cache context of an instruction
   parameter int unsigned HeadDimMax  = 128,      // largest head_dim of ATTEND
-  parameter bit          TokEngine   = 1'b1      // 0: no token engine (ENG_LOAD, TOKEN: ErrOpcode)
+  parameter bit          TokEngine   = 1'b1,     // 0: no token engine (ENG_LOAD, TOKEN: ErrOpcode)
+  // Weights in ROM (docs/architecture.md, "Weights in ROM"): every tile's weight memory is a ROM
+  // whose image is WeightRomDir/tile<t>.hex (`tessera rom-image`); WEIGHT_LOAD fails with
+  // ErrWeightRom; CFG_WEIGHT_ROM and WEIGHT_ROM_DIGEST report the variant and the image's digest.
+  parameter bit          WeightRom       = 1'b0,
+  parameter string       WeightRomDir    = "",
+  parameter int unsigned WeightRomDigest = 0
 ) (
   input  logic                   clk_i,
   input  logic                   rst_ni,
@@ -139,7 +145,9 @@ module tessera_top
     .ActWords    (ActWords),
     .AbufWords   (AbufWords),
     .RbufWords   (RbufWords),
-    .StreamWidth (StreamWidth)
+    .StreamWidth (StreamWidth),
+    .WeightRom   (WeightRom),
+    .WeightRomDigest (WeightRomDigest)
   ) u_csr (
     .clk_i               (clk_i),
     .rst_ni              (rst_ni),
@@ -232,7 +240,8 @@ module tessera_top
     .FlitData    (FlitData),
     .ProgInstrs  (ProgInstrs),
     .DmemWords   (DmemWords),
-    .TokEngine   (TokEngine)
+    .TokEngine   (TokEngine),
+    .WeightRom   (WeightRom)
   ) u_cmdproc (
     .clk_i           (clk_i),
     .rst_ni          (core_rst_n),
@@ -532,10 +541,12 @@ module tessera_top
     );
 
     tile #(
-      .Lanes       (Lanes),
-      .KWidth      (KWidth),
-      .WeightWords (WeightWords),
-      .ActWords    (ActWords)
+      .Lanes         (Lanes),
+      .KWidth        (KWidth),
+      .WeightWords   (WeightWords),
+      .ActWords      (ActWords),
+      .WeightRom     (WeightRom),
+      .WeightRomFile (WeightRom ? $sformatf("%s/tile%0d.hex", WeightRomDir, t) : "")
     ) u_tile (
       .clk_i       (clk_i),
       .rst_ni      (core_rst_n),

@@ -288,6 +288,17 @@ impl<T: Transport> Device<T> {
         })
     }
 
+    /// `CFG_WEIGHT_ROM` and `WEIGHT_ROM_DIGEST`: `Some(digest)` when the chip's weights are in
+    /// ROM (docs/architecture.md, "Weights in ROM"), `None` when they are loaded.
+    pub fn weight_rom(&mut self) -> Result<Option<u32>> {
+        self.regs(|r| {
+            if !r.cfg_weight_rom().try_read()?.rom() {
+                return Ok(None);
+            }
+            Ok(Some(r.weight_rom_digest().try_read()?.value()))
+        })
+    }
+
     /// `ERROR`: the code and the index of the failing descriptor.
     pub fn error(&mut self) -> Result<(ErrorCode, u32)> {
         self.regs(|r| {

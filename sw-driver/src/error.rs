@@ -94,6 +94,13 @@ pub enum Error {
     /// The chip stopped with an error code.
     #[error("device error {code} at descriptor {descriptor}")]
     Device { code: ErrorCode, descriptor: u32 },
+    /// The chip's weights are in ROM and its image is not the model's: the digest the chip
+    /// reports (`WEIGHT_ROM_DIGEST`) differs from the digest of the model's weight images.
+    #[error(
+        "the chip's weights are in ROM, built from another model: image digest {chip:#010x}, \
+         the model's {model:#010x}"
+    )]
+    RomMismatch { chip: u32, model: u32 },
     /// The model does not fit the chip.
     #[error("the model does not fit the chip: {0}")]
     DoesNotFit(String),

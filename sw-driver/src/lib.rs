@@ -21,6 +21,7 @@
 //!   the tiles, the program and the DMEM image, runs one token per TOKEN descriptor.
 //! - [`token_model`]: the cycle model of a whole token on the engine, instruction by
 //!   instruction, and its `t1-8b` projection.
+//! - [`rom`]: the image folder of a chip whose weights are in ROM (`tessera rom-image`).
 //! - [`bringup`]: the board bring-up sequence, step by step, on any transport.
 //! - [`models`]: small and synthetic Llama models for runs and tests.
 //! - [`testing`]: test doubles of the UART transport (a chip and a board in memory, a fault
@@ -34,6 +35,7 @@ pub mod error;
 pub mod mapper;
 pub mod models;
 pub mod projection;
+pub mod rom;
 pub mod runtime;
 pub mod testing;
 pub mod token;

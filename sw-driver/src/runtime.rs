@@ -33,6 +33,10 @@ pub enum LoadMode {
     Backdoor,
     /// WEIGHT_LOAD descriptors on the command stream.
     FrontDoor,
+    /// Nothing: the chip's weights are in ROM (`CFG_WEIGHT_ROM`), and the digest of the model's
+    /// weight images matched the chip's `WEIGHT_ROM_DIGEST`. Chosen by the token runtime on a
+    /// ROM chip whatever was asked.
+    Rom,
 }
 
 /// What a weight load did.
@@ -291,6 +295,13 @@ impl<T: Transport> RtlEngine<T> {
         let mode = match mode {
             LoadMode::Auto if self.dev.transport().sim().is_some() => LoadMode::Backdoor,
             LoadMode::Auto => LoadMode::FrontDoor,
+            LoadMode::Rom => {
+                return Err(Error::Config(
+                    "the matrix-vector runtime loads its weights (LoadMode::Rom is the token \
+                     runtime's)"
+                        .into(),
+                ))
+            }
             m => m,
         };
         let cfg = self.map.cfg.clone();

@@ -92,6 +92,9 @@ impl MiniChip {
             (reg!(cfg_act_words), cfg.act_words as u32),
             (reg!(cfg_abuf_words), cfg.abuf_words as u32),
             (reg!(cfg_rbuf_words), cfg.rbuf_words as u32),
+            // Weights in RAM: no ROM, no digest.
+            (reg!(cfg_weight_rom), 0),
+            (reg!(weight_rom_digest), 0),
             (scratch_addr(), 0),
         ]);
         MiniChip {
@@ -236,6 +239,21 @@ impl EngineChip {
         }
     }
 
+    /// A chip of configuration `cfg` whose weights are in ROM, built from the tile images
+    /// `tiles` (docs/architecture.md, "Weights in ROM"): `CFG_WEIGHT_ROM` reads 1,
+    /// `WEIGHT_ROM_DIGEST` the images' digest, and every WEIGHT_LOAD stops it with
+    /// `ErrWeightRom`, as the RTL does.
+    pub fn with_rom(cfg: &ChipConfig, tiles: &[Vec<u8>]) -> tessera_abi::Result<EngineChip> {
+        let digest = tessera_abi::rom::digest(cfg, tiles)?;
+        let mut chip = EngineChip::new(cfg);
+        for (t, img) in tiles.iter().enumerate() {
+            chip.engine.tiles[t][..img.len()].copy_from_slice(img);
+        }
+        chip.regs.regs.insert(reg!(cfg_weight_rom), 1);
+        chip.regs.regs.insert(reg!(weight_rom_digest), digest);
+        Ok(chip)
+    }
+
     fn stop(&mut self, code: ErrorCode, descriptor: u32) {
         self.error = Some((code.code(), descriptor));
         self.intr_error = true;
@@ -259,6 +277,9 @@ impl EngineChip {
             Some(Opcode::Nop | Opcode::PerfSnapshot) => {}
             Some(Opcode::Fence) => self.intr_done = true,
             Some(Opcode::WeightLoad) => {
+                if self.regs.regs.get(&reg!(cfg_weight_rom)) == Some(&1) {
+                    return self.stop(ErrorCode::WeightRom, index);
+                }
                 let (base, words) = (h[3] as usize, h[4] as usize);
                 if words == 0 {
                     return self.stop(ErrorCode::Shape, index);

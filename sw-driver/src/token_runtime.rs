@@ -3,7 +3,8 @@
 //! ENG_LOAD and TOKEN, and "Token engine program").
 //!
 //! - Load: the tiles' weight images with WEIGHT_LOAD (or the simulation backdoor, as
-//!   [`LoadMode`] says), the program words with ENG_LOAD into program memory, the DMEM
+//!   [`LoadMode`] says; on a chip whose weights are in ROM nothing, once the digest of the images
+//!   matches the chip's `WEIGHT_ROM_DIGEST`, else [`Error::RomMismatch`]), the program words with ENG_LOAD into program memory, the DMEM
 //!   constants with ENG_LOAD into DMEM in chunks of at most [`DMEM_CHUNK_WORDS`] words, each
 //!   padded to whole beats.
 //! - A token: one TOKEN descriptor (eight header words); back come, when logits were asked for,
@@ -167,9 +168,17 @@ impl<T: Transport> TokenRuntime<T> {
             seconds: 0.0,
             cycles: None,
         };
-        let (mode, sent) = self.load_tiles(&image.tiles, mode)?;
+        let (mode, sent) = match self.dev.weight_rom()? {
+            Some(chip) => {
+                self.check_rom(&image.tiles, chip)?;
+                (LoadMode::Rom, (0, 0))
+            }
+            None => self.load_tiles(&image.tiles, mode)?,
+        };
         report.mode = mode;
-        report.weight_bytes = image.tiles.iter().map(|t| t.len() as u64).sum();
+        if mode != LoadMode::Rom {
+            report.weight_bytes = image.tiles.iter().map(|t| t.len() as u64).sum();
+        }
         let words = tessera_abi::token::encode_program(&plan.program);
         let p = self.load_program(&words)?;
         let d = self.load_dmem(0, &image.dmem)?;
@@ -184,6 +193,18 @@ impl<T: Transport> TokenRuntime<T> {
         report.cycles = c0.zip(c1).map(|(a, b)| b - a);
         report.seconds = t0.elapsed().as_secs_f64();
         Ok(report)
+    }
+
+    /// On a chip whose weights are in ROM (`chip`: its `WEIGHT_ROM_DIGEST`): `Ok` when the
+    /// weight images `tiles` are the ROM's ([`tessera_abi::rom::digest`]), else
+    /// [`Error::RomMismatch`]. Nothing is written.
+    pub fn check_rom(&self, tiles: &[Vec<u8>], chip: u32) -> Result<()> {
+        let model = tessera_abi::rom::digest(&self.cfg, tiles)
+            .map_err(|e| Error::Config(format!("tile images: {e}")))?;
+        if model != chip {
+            return Err(Error::RomMismatch { chip, model });
+        }
+        Ok(())
     }
 
     /// Writes every tile's weight image from word 0 on (`tiles[t]`: whole weight words of tile
@@ -212,6 +233,11 @@ impl<T: Transport> TokenRuntime<T> {
         let mode = match mode {
             LoadMode::Auto if self.dev.transport().sim().is_some() => LoadMode::Backdoor,
             LoadMode::Auto => LoadMode::FrontDoor,
+            LoadMode::Rom => {
+                return Err(Error::Config(
+                    "LoadMode::Rom loads nothing: the chip's ROM holds the weights".into(),
+                ))
+            }
             m => m,
         };
         let mut sent = (0usize, 0u64);
@@ -608,6 +634,47 @@ mod tests {
         let mut rt = TokenRuntime::new(dev).unwrap();
         let report = rt.load(&p, &image, LoadMode::Auto).unwrap();
         (rt, Engine::load(&p, image), p, report)
+    }
+
+    #[test]
+    fn token_runtime_on_a_rom_chip_loads_no_weights_and_checks_the_digest() {
+        let cfg = ChipConfig::named("tiny").unwrap();
+        let model = small_llama(&SmallShape::tiny(), 7, Precision::Chip).unwrap();
+        let p = plan(&cfg, model.config(), 8).unwrap();
+        let image = p.image(&model).unwrap();
+        let chip = EngineChip::with_rom(&cfg, &image.tiles).unwrap();
+        let dev = Device::open_expecting(chip, &cfg).unwrap();
+        let mut rt = TokenRuntime::new(dev).unwrap();
+
+        // Another model's weights (same shape) are refused before anything is sent.
+        let other = small_llama(&SmallShape::tiny(), 8, Precision::Chip).unwrap();
+        let other_image = p.image(&other).unwrap();
+        let e = rt.load(&p, &other_image, LoadMode::Auto).unwrap_err();
+        assert!(matches!(e, Error::RomMismatch { .. }), "{e}");
+        assert_eq!(rt.device().descriptors_sent(), 0);
+
+        // The ROM's own model: no WEIGHT_LOAD, whatever mode was asked; tokens as the
+        // interpreter's.
+        let r = rt.load(&p, &image, LoadMode::FrontDoor).unwrap();
+        assert_eq!(r.mode, LoadMode::Rom);
+        assert_eq!(r.weight_bytes, 0);
+        let mut engine = Engine::load(&p, image);
+        for pos in 0..4 {
+            let chip = rt.step(3, pos, true).unwrap().unwrap();
+            let want = engine.step(3, pos, true).unwrap();
+            assert_eq!(chip.next, want.next);
+            let bits = |v: &Option<Vec<f32>>| -> Vec<u32> {
+                v.iter().flatten().map(|x| x.to_bits()).collect()
+            };
+            assert_eq!(bits(&chip.logits), bits(&want.logits));
+        }
+
+        // A WEIGHT_LOAD sent anyway stops the chip with ErrWeightRom.
+        let wb = cfg.word_bytes();
+        let d = Descriptor::weight_load(0, 0, 0, 1, &vec![1u8; wb]);
+        rt.device().send(&[d]).unwrap();
+        let (code, _) = rt.device().error().unwrap();
+        assert_eq!(code, ErrorCode::WeightRom);
     }
 
     type Bits = std::result::Result<(u32, usize, Option<Vec<u32>>), Fault>;

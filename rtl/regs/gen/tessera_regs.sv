@@ -236,6 +236,8 @@ module tessera_regs (
         logic CFG_ABUF_WORDS;
         logic CFG_RBUF_WORDS;
         logic CFG_STREAM;
+        logic CFG_WEIGHT_ROM;
+        logic WEIGHT_ROM_DIGEST;
         logic CTRL;
         logic STATUS;
         logic ERROR;
@@ -300,6 +302,12 @@ module tessera_regs (
         decoded_reg_strb.CFG_STREAM = cpuif_req_masked & (cpuif_addr == 9'h2c) & !cpuif_req_is_wr;
         is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h2c);
         is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h2c) & !cpuif_req_is_wr;
+        decoded_reg_strb.CFG_WEIGHT_ROM = cpuif_req_masked & (cpuif_addr == 9'h30) & !cpuif_req_is_wr;
+        is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h30);
+        is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h30) & !cpuif_req_is_wr;
+        decoded_reg_strb.WEIGHT_ROM_DIGEST = cpuif_req_masked & (cpuif_addr == 9'h34) & !cpuif_req_is_wr;
+        is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h34);
+        is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h34) & !cpuif_req_is_wr;
         decoded_reg_strb.CTRL = cpuif_req_masked & (cpuif_addr == 9'h40) & cpuif_req_is_wr;
         is_valid_addr |= cpuif_req_masked & (cpuif_addr == 9'h40);
         is_valid_rw |= cpuif_req_masked & (cpuif_addr == 9'h40) & cpuif_req_is_wr;
@@ -712,7 +720,7 @@ module tessera_regs (
         end
         if(rd_mux_addr == 9'h4) begin
             readback_data_var[7:0] = 8'h0;
-            readback_data_var[15:8] = 8'h2;
+            readback_data_var[15:8] = 8'h3;
             readback_data_var[23:16] = 8'h0;
         end
         if(rd_mux_addr == 9'h10) begin
@@ -740,6 +748,12 @@ module tessera_regs (
         end
         if(rd_mux_addr == 9'h2c) begin
             readback_data_var[31:0] = hwif_in.CFG_STREAM.bits.next;
+        end
+        if(rd_mux_addr == 9'h30) begin
+            readback_data_var[0] = hwif_in.CFG_WEIGHT_ROM.rom.next;
+        end
+        if(rd_mux_addr == 9'h34) begin
+            readback_data_var[31:0] = hwif_in.WEIGHT_ROM_DIGEST.value.next;
         end
         if(rd_mux_addr == 9'h44) begin
             readback_data_var[0] = hwif_in.STATUS.busy.next;

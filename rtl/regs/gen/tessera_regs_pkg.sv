@@ -84,6 +84,22 @@ package tessera_regs_pkg;
 
     typedef struct {
         logic next;
+    } tessera_regs__CFG_WEIGHT_ROM__rom__in_t;
+
+    typedef struct {
+        tessera_regs__CFG_WEIGHT_ROM__rom__in_t rom;
+    } tessera_regs__CFG_WEIGHT_ROM__in_t;
+
+    typedef struct {
+        logic [31:0] next;
+    } tessera_regs__WEIGHT_ROM_DIGEST__value__in_t;
+
+    typedef struct {
+        tessera_regs__WEIGHT_ROM_DIGEST__value__in_t value;
+    } tessera_regs__WEIGHT_ROM_DIGEST__in_t;
+
+    typedef struct {
+        logic next;
     } tessera_regs__STATUS__busy__in_t;
 
     typedef struct {
@@ -249,6 +265,8 @@ package tessera_regs_pkg;
         tessera_regs__CFG_ABUF_WORDS__in_t CFG_ABUF_WORDS;
         tessera_regs__CFG_RBUF_WORDS__in_t CFG_RBUF_WORDS;
         tessera_regs__CFG_STREAM__in_t CFG_STREAM;
+        tessera_regs__CFG_WEIGHT_ROM__in_t CFG_WEIGHT_ROM;
+        tessera_regs__WEIGHT_ROM_DIGEST__in_t WEIGHT_ROM_DIGEST;
         tessera_regs__STATUS__in_t STATUS;
         tessera_regs__ERROR__in_t ERROR;
         tessera_regs__INTR_STATUS__in_t INTR_STATUS;

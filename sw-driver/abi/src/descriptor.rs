@@ -115,12 +115,15 @@ pub enum ErrorCode {
     /// A double-bit ECC error in the token engine's data memory, found by the instruction in
     /// `ERROR.descriptor`; `ECC_FAIL` names the word.
     EccData,
+    /// WEIGHT_LOAD on a chip whose weights are in ROM (`CFG_WEIGHT_ROM.rom`): its weight
+    /// memories have no write port.
+    WeightRom,
     /// A code this driver does not know.
     Unknown(u8),
 }
 
 impl ErrorCode {
-    pub const KNOWN: [ErrorCode; 19] = [
+    pub const KNOWN: [ErrorCode; 20] = [
         ErrorCode::None,
         ErrorCode::Opcode,
         ErrorCode::Shape,
@@ -140,6 +143,7 @@ impl ErrorCode {
         ErrorCode::ProgRange,
         ErrorCode::EccWeight,
         ErrorCode::EccData,
+        ErrorCode::WeightRom,
     ];
 
     pub fn from_u8(v: u8) -> ErrorCode {
@@ -171,6 +175,7 @@ impl ErrorCode {
             ErrorCode::ProgRange => 0x10,
             ErrorCode::EccWeight => 0x11,
             ErrorCode::EccData => 0x12,
+            ErrorCode::WeightRom => 0x13,
             ErrorCode::Unknown(v) => v,
         }
     }
@@ -197,6 +202,7 @@ impl ErrorCode {
             ErrorCode::ProgRange => "token engine: program ran past its memory without END",
             ErrorCode::EccWeight => "double-bit ECC error in a weight memory (ECC_FAIL)",
             ErrorCode::EccData => "token engine: double-bit ECC error in the data memory",
+            ErrorCode::WeightRom => "WEIGHT_LOAD on a chip whose weights are in ROM",
             ErrorCode::Unknown(_) => "a code this driver does not know",
         }
     }

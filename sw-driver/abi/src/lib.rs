@@ -7,6 +7,7 @@
 //!   enums of `rtl/pkg/tessera_pkg.sv` are generated from here (`scripts/gen-abi`).
 //! - [`ecc`]: the SECDED code of the chip's memories (for backdoor writes of whole code words).
 //! - [`token`]: the token engine's instruction set (encoding, operand checks, memories).
+//! - [`rom`]: the image and digest of a chip whose weights are in ROM.
 //! - [`rtl`]: the RTL file list `rtl/files.f`, read once for every tool, and the generated parts of
 //!   `tessera.core`.
 //!
@@ -17,6 +18,7 @@ pub mod config;
 pub mod descriptor;
 pub mod ecc;
 pub mod error;
+pub mod rom;
 pub mod rtl;
 pub mod token;
 

@@ -5,7 +5,8 @@
 //!
 //! - [`build_model`]: a Verilator executable (`--exe`) that runs as a child process (the chip,
 //!   the board). The key covers the RTL files of `rtl/files.f`, extra sources, the C++ bench and
-//!   the headers of [`BENCH_INCLUDE`], top, flags, parameters and the Verilator version.
+//!   the headers of [`BENCH_INCLUDE`], the files the model reads ([`ModelSpec::key_files`]), top,
+//!   flags, parameters and the Verilator version.
 //! - [`build_library`]: a shared library holding the model (`--cc`), the Verilator runtime, C++
 //!   sources of the caller and a generated entry file, loaded into the calling process (the
 //!   in-process tile models of `tessera-verif`). The key covers the RTL, the extra sources, every
@@ -132,6 +133,9 @@ pub struct ModelSpec {
     pub opt: String,
     /// Extra Verilator options (such as `--trace-fst`).
     pub verilator_args: Vec<String>,
+    /// Files the model reads that are no sources (such as the `$readmemh` images of a chip whose
+    /// weights are in ROM): part of the cache key only.
+    pub key_files: Vec<PathBuf>,
 }
 
 impl ModelSpec {
@@ -155,6 +159,7 @@ impl ModelSpec {
                 .collect(),
             opt: "-O3".into(),
             verilator_args: Vec::new(),
+            key_files: Vec::new(),
         }
     }
 }
@@ -281,6 +286,7 @@ pub fn build_model(spec: &ModelSpec) -> Result<PathBuf> {
     inputs.extend(files_in(&include, &["h"])?);
     let pre = coverage_pre();
     inputs.extend(pre.iter().map(PathBuf::from));
+    inputs.extend(spec.key_files.iter().cloned());
     h.files(&inputs)?;
     h.bytes(spec.top.as_bytes());
     for f in &spec.cflags {

@@ -38,6 +38,51 @@ pub fn chip_model(cfg: &ChipConfig, trace: bool) -> Result<PathBuf> {
     build_model(&spec)
 }
 
+/// The weight ROM of a chip built with its weights in ROM (docs/architecture.md, "Weights in
+/// ROM"): the image folder `tessera rom-image` wrote and the digest of its image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeightRom {
+    /// The folder holding `tile<t>.hex` for every tile (made absolute when the model is built:
+    /// the Verilator model reads the images when it starts).
+    pub dir: PathBuf,
+    pub digest: u32,
+}
+
+/// Builds (or reuses) the model of `tessera_top` in configuration `cfg` with its weights in
+/// ROM: the parameters `WeightRom = 1`, `WeightRomDir` and `WeightRomDigest`; the images are
+/// part of the model's cache key.
+pub fn rom_chip_model(cfg: &ChipConfig, rom: &WeightRom) -> Result<PathBuf> {
+    let dir = rom
+        .dir
+        .canonicalize()
+        .map_err(|e| Error::io(format!("ROM image folder {}", rom.dir.display()), e))?;
+    let shown = dir.display().to_string();
+    if shown.contains(['"', '\\']) || shown.contains(char::is_whitespace) {
+        return Err(Error::Config(format!(
+            "ROM image folder '{shown}': no quotes, backslashes or white space allowed"
+        )));
+    }
+    let mut spec = ModelSpec::chip(cfg, BENCH);
+    spec.extra_sv.push(BENCH_VLT.into());
+    spec.tag = format!("{}-rom", cfg.name);
+    spec.params.push(("WeightRom".into(), "1'b1".into()));
+    spec.params
+        .push(("WeightRomDir".into(), format!("\"{shown}\"")));
+    spec.params
+        .push(("WeightRomDigest".into(), format!("32'd{}", rom.digest)));
+    for t in 0..cfg.tiles() {
+        let f = dir.join(tessera_abi::rom::tile_file(t));
+        if !f.is_file() {
+            return Err(Error::Config(format!(
+                "ROM image folder {shown}: no {}",
+                tessera_abi::rom::tile_file(t)
+            )));
+        }
+        spec.key_files.push(f);
+    }
+    build_model(&spec)
+}
+
 /// Timing of the simulated stream ports: random idle cycles before input beats and random
 /// backpressure on the output, drawn from a seeded generator in the bench, so a run replays
 /// cycle for cycle. [`StreamTiming::NONE`] (the default) is back to back: every input beat
@@ -83,6 +128,13 @@ impl SimTransport {
     pub fn open(config: &str) -> Result<SimTransport> {
         let cfg = ChipConfig::named(config)?;
         let exe = chip_model(&cfg, false)?;
+        Self::spawn(cfg, &exe)
+    }
+
+    /// Like [`SimTransport::open`], with the chip's weights in ROM ([`rom_chip_model`]).
+    pub fn open_rom(config: &str, rom: &WeightRom) -> Result<SimTransport> {
+        let cfg = ChipConfig::named(config)?;
+        let exe = rom_chip_model(&cfg, rom)?;
         Self::spawn(cfg, &exe)
     }
 

@@ -27,7 +27,7 @@ pub mod uart_sim;
 pub use builder::{
     build_library, build_model, cache_dir, have_verilator, require_verilator, LibSpec, ModelSpec,
 };
-pub use chip::{chip_model, open_device, SimTransport, StreamTiming};
+pub use chip::{chip_model, open_device, rom_chip_model, SimTransport, StreamTiming, WeightRom};
 
 /// The environment variable naming the Tessera checkout whose RTL the simulated chips are built
 /// from (the folder that holds `rtl/files.f`).

@@ -21,6 +21,8 @@
 //!   by instruction (calibration on 64 and 256 tiles ignored);
 //! - [`streams`]: random command streams, legal and illegal mixed, over the stream port and
 //!   CMD_FIFO, against a reference model of the command processor (proptest, shrinking);
+//! - [`rom`]: a chip whose weights are in ROM against the SRAM chip and the interpreter, the
+//!   refused WEIGHT_LOAD and the refused model;
 //! - [`ecc`]: SECDED of the weight memories and the engine's DMEM under injected single and
 //!   double bit flips during tokens;
 //! - [`soak`]: thousands of random tokens and models through the token engine with random
@@ -38,6 +40,7 @@ mod latency;
 mod matvec;
 mod noc;
 mod regs;
+mod rom;
 mod soak;
 mod streams;
 mod token;

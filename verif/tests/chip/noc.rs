@@ -28,6 +28,7 @@ fn bench(leaves: usize, lanes: usize) -> std::path::PathBuf {
         ],
         opt: "-O2".into(),
         verilator_args: Vec::new(),
+        key_files: Vec::new(),
     };
     build_model(&spec).unwrap_or_else(|e| panic!("network bench ({leaves} leaves): {e}"))
 }

@@ -6,6 +6,7 @@ mod eval;
 mod generate;
 mod logits;
 mod report;
+mod rom;
 mod run;
 mod run_token;
 mod synth;
@@ -70,6 +71,9 @@ pub enum Command {
     /// one reticle: logic from the synthesis estimate in NAND2 equivalents, memories as bits
     /// times a published bit cell (docs/area.md).
     Area(area::Args),
+    /// Write the weight ROM image of a model for a chip whose weights are in ROM: one
+    /// `$readmemh` file of ECC code words per tile and the digest the driver checks.
+    RomImage(rom::Args),
 }
 
 /// How a command ended, for the exit status.
@@ -175,6 +179,7 @@ pub fn run(cli: Cli) -> Result<Ended> {
         Command::Report(a) => report::run(a).map(|_| Ended::Ok),
         Command::Bringup(a) => bringup::run(a),
         Command::Area(a) => area::run(a).map(|_| Ended::Ok),
+        Command::RomImage(a) => rom::run(a).map(|_| Ended::Ok),
     }
 }
 

@@ -138,6 +138,11 @@ pub struct Args {
     /// RTL checkout].
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
+    /// Token engine, simulated chip: the chip with its weights in ROM, built from the image in
+    /// DIR (`tessera rom-image` of the same model); no weight is loaded, and a model whose
+    /// weights are not the image's is refused.
+    #[arg(long, value_name = "DIR")]
+    pub rom: Option<PathBuf>,
     /// Corrupt one weight word after loading (simulation only), to exercise the mismatch path.
     #[arg(long, hide = true)]
     pub inject_fault: bool,
@@ -306,6 +311,16 @@ pub fn run(a: Args) -> Result<Outcome> {
         ChipConfig::named(c).with_context(|| format!("--config {c}"))?;
     }
     ChipConfig::named(&a.project).with_context(|| format!("--project {}", a.project))?;
+    if let Some(dir) = &a.rom {
+        if a.engine != Engine::Token || !matches!(link, Link::Sim(_)) {
+            bail!("--rom: the token engine on a simulated chip only");
+        }
+        if a.inject_fault {
+            bail!("--rom and --inject-fault: a ROM is not written");
+        }
+        tessera_driver::rom::read_digest(dir)
+            .with_context(|| format!("--rom {}", dir.display()))?;
+    }
     if a.engine == Engine::Token {
         return super::run_token::run(&a, link);
     }

@@ -176,7 +176,17 @@ pub fn run(a: &Args, link: Link) -> Result<Outcome> {
             let cfg = ChipConfig::named(&c).with_context(|| format!("--config {c}"))?;
             let prep = prepare(a, &cfg, projection)?;
             announce(a, &prep, &cfg);
-            let t = SimTransport::open(&c).with_context(|| format!("opening the `{c}` chip"))?;
+            let t = match &a.rom {
+                Some(dir) => {
+                    let rom = tessera_sim::WeightRom {
+                        dir: dir.clone(),
+                        digest: tessera_driver::rom::read_digest(dir)?,
+                    };
+                    SimTransport::open_rom(&c, &rom)
+                }
+                None => SimTransport::open(&c),
+            }
+            .with_context(|| format!("opening the `{c}` chip"))?;
             let mut dev = Device::open_expecting(Counting::new(t), &cfg)
                 .with_context(|| format!("opening the `{c}` chip"))?;
             let pid = dev.transport().inner.pid();

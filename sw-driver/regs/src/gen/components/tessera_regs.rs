@@ -12,6 +12,7 @@ pub mod cfg_rbuf_words;
 pub mod cfg_stream;
 pub mod cfg_tile;
 pub mod cfg_vbuf_words;
+pub mod cfg_weight_rom;
 pub mod cfg_weight_words;
 pub mod cmd_fifo;
 pub mod ctrl;
@@ -35,6 +36,7 @@ pub mod perf_stall_output_lo;
 pub mod scratch;
 pub mod status;
 pub mod version;
+pub mod weight_rom_digest;
 
 /// Tessera control and status registers
 ///
@@ -217,6 +219,36 @@ impl<'io, IO: peakrdl_rust::io::RegisterIO> TesseraRegs<'io, IO> {
     pub const fn cfg_stream(&self) -> peakrdl_rust::reg::Reg<'io, cfg_stream::CfgStream, IO> {
         unsafe {
             peakrdl_rust::reg::Reg::from_ptr_with(self.ptr.wrapping_byte_add(0x2C).cast(), self.io)
+        }
+    }
+
+    /// Build configuration: weights in ROM
+    ///
+    /// 1 when the tiles' weight memories are ROMs whose contents were fixed at build time
+    /// from an image (docs/architecture.md, "Weights in ROM"): WEIGHT_LOAD then fails with
+    /// ERROR.code 0x13 and WEIGHT_ROM_DIGEST names the image.
+    #[inline(always)]
+    #[must_use]
+    pub const fn cfg_weight_rom(
+        &self,
+    ) -> peakrdl_rust::reg::Reg<'io, cfg_weight_rom::CfgWeightRom, IO> {
+        unsafe {
+            peakrdl_rust::reg::Reg::from_ptr_with(self.ptr.wrapping_byte_add(0x30).cast(), self.io)
+        }
+    }
+
+    /// Digest of the weight ROM image
+    ///
+    /// FNV-1a (32 bits) of the data bytes of every tile's weight words, tile 0 first, word 0
+    /// first, all WeightWords words of each tile (`tessera rom-image` computes it); 0 when
+    /// CFG_WEIGHT_ROM.rom is 0. The driver refuses to run a model whose weights have another digest.
+    #[inline(always)]
+    #[must_use]
+    pub const fn weight_rom_digest(
+        &self,
+    ) -> peakrdl_rust::reg::Reg<'io, weight_rom_digest::WeightRomDigest, IO> {
+        unsafe {
+            peakrdl_rust::reg::Reg::from_ptr_with(self.ptr.wrapping_byte_add(0x34).cast(), self.io)
         }
     }
 

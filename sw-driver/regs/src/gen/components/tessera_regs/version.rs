@@ -16,7 +16,7 @@ unsafe impl Sync for Version {}
 
 impl core::default::Default for Version {
     fn default() -> Self {
-        Self(0x200)
+        Self(0x300)
     }
 }
 
@@ -101,7 +101,7 @@ mod tests {
     fn test_default() {
         let reg = Version::default();
         assert_eq!(reg.patch(), 0);
-        assert_eq!(reg.minor(), 2);
+        assert_eq!(reg.minor(), 3);
         assert_eq!(reg.major(), 0);
     }
 }
