@@ -38,6 +38,7 @@ fn sim_nightly_coverage_build_writes_cover_points() {
         ],
         opt: "-O1".into(),
         verilator_args: Vec::new(),
+        key_files: Vec::new(),
     };
     let exe = build_model(&spec).expect("coverage build of the network bench");
     let folder = exe.parent().unwrap().file_name().unwrap().to_string_lossy();
