@@ -96,6 +96,12 @@ fn regs_layer_offsets_match_the_documentation() {
     probe("CFG_STREAM", &|| {
         let _ = regs.cfg_stream().read();
     });
+    probe("CFG_WEIGHT_ROM", &|| {
+        let _ = regs.cfg_weight_rom().read();
+    });
+    probe("WEIGHT_ROM_DIGEST", &|| {
+        let _ = regs.weight_rom_digest().read();
+    });
     probe("CTRL", &|| regs.ctrl().write(|r| r.set_start(true)));
     probe("STATUS", &|| {
         let _ = regs.status().read();
@@ -173,7 +179,7 @@ fn regs_reset_values_of_constant_registers() {
     let id = tessera_regs::tessera_regs::id::Id::default();
     assert_eq!(id.magic(), 0x5445_5353);
     let v = tessera_regs::tessera_regs::version::Version::default();
-    assert_eq!((v.major(), v.minor(), v.patch()), (0, 2, 0));
+    assert_eq!((v.major(), v.minor(), v.patch()), (0, 3, 0));
 }
 
 #[test]
