@@ -16,6 +16,7 @@ use tessera_driver::ChipConfig;
 use tessera_golden::checkpoint::Checkpoint;
 use tessera_golden::model::{Llama, Precision};
 
+use super::synth::{beside, swap_in};
 use super::token::{compile, context};
 use crate::out::{errln, outln};
 
@@ -130,15 +131,6 @@ fn check_out(out: &Path, force: bool) -> Result<bool> {
     Ok(true)
 }
 
-/// `out` with a name that marks it as this process's (`.NAME.SUFFIX-PID`).
-fn beside(out: &Path, suffix: &str) -> PathBuf {
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "rom".into());
-    out.with_file_name(format!(".{name}.{suffix}-{}", std::process::id()))
-}
-
 pub fn run(a: Args) -> Result<()> {
     let cfg = ChipConfig::named(&a.config).with_context(|| format!("--config {}", a.config))?;
     let replace = check_out(&a.out, a.force)?;
@@ -162,24 +154,7 @@ pub fn run(a: Args) -> Result<()> {
             return Err(e).with_context(|| format!("--out {}", a.out.display()));
         }
     };
-    let old = beside(&a.out, "old");
-    if replace {
-        if let Err(e) = std::fs::rename(&a.out, &old) {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e).with_context(|| format!("--out {}: moving it aside", a.out.display()));
-        }
-    }
-    if let Err(e) = std::fs::rename(&tmp, &a.out) {
-        if replace {
-            let _ = std::fs::rename(&old, &a.out);
-        }
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e).with_context(|| format!("--out {}", a.out.display()));
-    }
-    if replace {
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("removing the replaced image {}", old.display()))?;
-    }
+    swap_in(&tmp, &a.out, replace, "image")?;
 
     let used = image.tiles.iter().map(|t| t.len()).max().unwrap_or(0) / cfg.word_bytes();
     let dir = a.out.display().to_string();

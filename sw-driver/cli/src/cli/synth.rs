@@ -56,12 +56,37 @@ fn check_out(out: &Path, force: bool) -> Result<bool> {
 }
 
 /// `dir` beside `out` with a name that marks it as this process's (`.NAME.SUFFIX-PID`).
-fn beside(out: &Path, suffix: &str) -> PathBuf {
+pub(super) fn beside(out: &Path, suffix: &str) -> PathBuf {
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "checkpoint".into());
     out.with_file_name(format!(".{name}.{suffix}-{}", std::process::id()))
+}
+
+/// Puts the finished folder `tmp` (written [`beside`] `out`) in place of `out`: the folder being
+/// replaced (`replace`: a `what` that `--force` allows to go) is moved aside, `tmp` renamed in,
+/// then the old one deleted; on a failure `out` is left as it was and `tmp` removed.
+pub(super) fn swap_in(tmp: &Path, out: &Path, replace: bool, what: &str) -> Result<()> {
+    let old = beside(out, "old");
+    if replace {
+        if let Err(e) = std::fs::rename(out, &old) {
+            let _ = std::fs::remove_dir_all(tmp);
+            return Err(e).with_context(|| format!("--out {}: moving it aside", out.display()));
+        }
+    }
+    if let Err(e) = std::fs::rename(tmp, out) {
+        if replace {
+            let _ = std::fs::rename(&old, out);
+        }
+        let _ = std::fs::remove_dir_all(tmp);
+        return Err(e).with_context(|| format!("--out {}", out.display()));
+    }
+    if replace {
+        std::fs::remove_dir_all(&old)
+            .with_context(|| format!("removing the replaced {what} {}", old.display()))?;
+    }
+    Ok(())
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -100,25 +125,7 @@ pub fn run(a: Args) -> Result<()> {
             return Err(e.into());
         }
     };
-    // Move the old checkpoint aside, the new one in, then delete the old one.
-    let old = beside(&a.out, "old");
-    if replace {
-        if let Err(e) = std::fs::rename(&a.out, &old) {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e).with_context(|| format!("--out {}: moving it aside", a.out.display()));
-        }
-    }
-    if let Err(e) = std::fs::rename(&tmp, &a.out) {
-        if replace {
-            let _ = std::fs::rename(&old, &a.out);
-        }
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e).with_context(|| format!("--out {}", a.out.display()));
-    }
-    if replace {
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("removing the replaced checkpoint {}", old.display()))?;
-    }
+    swap_in(&tmp, &a.out, replace, "checkpoint")?;
     errln!(
         "tessera: wrote {} tensors, {} parameters ({:.2} GB bf16) in {} file(s) to {} in {:.1} s",
         summary.tensors,
