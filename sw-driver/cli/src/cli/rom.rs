@@ -103,32 +103,10 @@ fn model(a: &Args) -> Result<(Llama, String)> {
 /// Checks what `--out` holds now: nothing, an empty folder or (with `--force`) a ROM image.
 /// Returns whether something is to be replaced.
 fn check_out(out: &Path, force: bool) -> Result<bool> {
-    let shown = out.display();
     if out.file_name().is_none() {
-        bail!("--out {shown}: name a folder");
+        bail!("--out {}: name a folder", out.display());
     }
-    let meta = match std::fs::symlink_metadata(out) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e).with_context(|| format!("--out {shown}")),
-    };
-    if !meta.is_dir() {
-        bail!("--out {shown}: exists and is not a folder");
-    }
-    let mut entries = std::fs::read_dir(out).with_context(|| format!("--out {shown}"))?;
-    if entries.next().is_none() {
-        return Ok(true);
-    }
-    if !force {
-        bail!("--out {shown}: already exists and is not empty; --force replaces it");
-    }
-    if !out.join(tessera_abi::rom::DIGEST_FILE).is_file() {
-        bail!(
-            "--out {shown}: not a ROM image folder (no {}); refusing to replace it",
-            tessera_abi::rom::DIGEST_FILE
-        );
-    }
-    Ok(true)
+    super::synth::check_out(out, force, tessera_abi::rom::DIGEST_FILE, "ROM image")
 }
 
 pub fn run(a: Args) -> Result<()> {

@@ -30,9 +30,9 @@ pub struct Args {
     pub force: bool,
 }
 
-/// Checks what `--out` holds now: nothing, an empty folder or (with `--force`) a checkpoint.
-/// Returns whether something is to be replaced.
-fn check_out(out: &Path, force: bool) -> Result<bool> {
+/// Checks what `--out` holds now: nothing, an empty folder or (with `--force`) a `kind` of
+/// folder, known by its file `marker`. Returns whether something is to be replaced.
+pub(super) fn check_out(out: &Path, force: bool, marker: &str, kind: &str) -> Result<bool> {
     let shown = out.display();
     let meta = match std::fs::symlink_metadata(out) {
         Ok(m) => m,
@@ -49,8 +49,8 @@ fn check_out(out: &Path, force: bool) -> Result<bool> {
     if !force {
         bail!("--out {shown}: already exists and is not empty; --force replaces it");
     }
-    if !out.join("config.json").is_file() {
-        bail!("--out {shown}: not a checkpoint folder (no config.json); refusing to replace it");
+    if !out.join(marker).is_file() {
+        bail!("--out {shown}: not a {kind} folder (no {marker}); refusing to replace it");
     }
     Ok(true)
 }
@@ -103,7 +103,7 @@ pub fn run(a: Args) -> Result<()> {
         .progress_chars("=> "),
     );
     let start = std::time::Instant::now();
-    let replace = check_out(&a.out, a.force)?;
+    let replace = check_out(&a.out, a.force, "config.json", "checkpoint")?;
     if a.out.file_name().is_none() {
         bail!("--out {}: name a folder", a.out.display());
     }
