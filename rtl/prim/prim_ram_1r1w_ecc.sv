@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // 1-read 1-write synchronous RAM with SECDED: each 64-bit segment of a word (32-bit when Width
-// is not a multiple of 64) is stored with its check bits (prim_secded_enc); a read returns the
-// corrected word and flags a corrected single-bit error or a detected double-bit error in any
-// segment.
+// is not a multiple of 64) is stored with its check bits (prim_secded_enc's code); a read
+// returns the corrected word and flags a corrected single-bit error or a detected double-bit
+// error in any segment.
 //
 // Ports and timing as prim_ram_1r1w: a read issued with re_i returns in the next cycle, and
 // rdata_o, single_o and double_o hold while re_i is low. Stored word: the data in bits
@@ -52,18 +52,34 @@ module prim_ram_1r1w_ecc #(
                  "prim_ram_1r1w_ecc: Width must be a multiple of 32")
   `ASSERT_STATIC(gen_depth_check_A, Depth >= 2, "prim_ram_1r1w_ecc: Depth must be at least 2")
 
-  logic [StoredWidth-1:0] wword, rword_q;
+  logic [StoredWidth-1:0] rword_q;
   logic [Segs-1:0]        seg_single, seg_double;
 
-  assign wword[Width-1:0] = wdata_i;
-  for (genvar s = 0; s < Segs; s++) begin : gen_enc
-    prim_secded_enc #(
-      .DataWidth (SegWidth)
-    ) u_enc (
-      .data_i  (wdata_i[SegWidth*s +: SegWidth]),
-      .check_o (wword[Width + CheckBits*s +: CheckBits])
-    );
-  end
+  // The code of prim_secded_enc, as functions: the write port encodes inside its `if (we_i)`,
+  // so a simulation computes the check bits of the words written, not of the write port's
+  // inputs in every cycle (the same logic in synthesis).
+  localparam int unsigned MaxData = prim_secded_pkg::MaxData;
+  localparam logic [8*MaxData-1:0] Masks = prim_secded_pkg::column_masks(SegWidth);
+
+  // The check bits of one segment.
+  function automatic logic [CheckBits-1:0] encode(logic [SegWidth-1:0] d);
+    logic [CheckBits-1:0] c;
+    for (int unsigned b = 0; b < CheckBits - 1; b++) begin
+      c[b] = ^(d & Masks[MaxData*b +: SegWidth]);
+    end
+    c[CheckBits-1] = (^d) ^ (^c[CheckBits-2:0]);
+    return c;
+  endfunction
+
+  // The stored word of a data word: the data, then each segment's check bits.
+  function automatic logic [StoredWidth-1:0] code_word(logic [Width-1:0] d);
+    logic [StoredWidth-1:0] w;
+    w[Width-1:0] = d;
+    for (int unsigned s = 0; s < Segs; s++) begin
+      w[Width + CheckBits*s +: CheckBits] = encode(d[SegWidth*s +: SegWidth]);
+    end
+    return w;
+  endfunction
 
   `ASSERT_STATIC(gen_rom_file_A, !Rom || RomFile != "",
                  "prim_ram_1r1w_ecc: a ROM needs its image file (RomFile)")
@@ -76,13 +92,13 @@ module prim_ram_1r1w_ecc #(
       $readmemh(RomFile, mem);
     end
     logic unused_write;
-    assign unused_write = ^{we_i, waddr_i, wword};
+    assign unused_write = ^{we_i, waddr_i, wdata_i};
     `ASSERT_NEVER(RomWrite_A, we_i, clk_i, 1'b1)
   end else begin : gen_ram
     // Memory inference pattern (write port and registered read port), as prim_ram_1r1w.
     always_ff @(posedge clk_i) begin
       if (we_i) begin
-        mem[waddr_i] <= wword;
+        mem[waddr_i] <= code_word(wdata_i);
       end
     end
   end
@@ -114,16 +130,6 @@ module prim_ram_1r1w_ecc #(
   export "DPI-C" function ram_backdoor_write;
   export "DPI-C" function ram_backdoor_read;
   export "DPI-C" function ram_backdoor_flip;
-
-  // The check bits of one segment, as the encoder computes them.
-  function automatic logic [CheckBits-1:0] encode(logic [SegWidth-1:0] d);
-    logic [CheckBits-1:0] c;
-    for (int unsigned b = 0; b < CheckBits - 1; b++) begin
-      c[b] = ^(d & SegWidth'(prim_secded_pkg::column_mask(SegWidth, b)));
-    end
-    c[CheckBits-1] = (^d) ^ (^c[CheckBits-2:0]);
-    return c;
-  endfunction
 
   function automatic void ram_backdoor_write(input int unsigned addr, input int unsigned piece,
                                              input int unsigned value);
