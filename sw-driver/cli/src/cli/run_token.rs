@@ -729,6 +729,9 @@ fn leave_artifacts(
     if let Some(c) = &a.config {
         cmd.push_str(&format!(" --config {c}"));
     }
+    if let Some(r) = &a.rom {
+        cmd.push_str(&format!(" --rom {}", r.display()));
+    }
     cmd.push_str(&format!(
         " --layers {layers} --tokens {} --seed {} --context {}",
         a.tokens, a.seed, p.context
@@ -761,12 +764,20 @@ fn leave_artifacts(
         return Ok((replay, None));
     }
     let fst = dir.join(format!("run-{stamp}-token{token}.fst"));
-    let traced = trace_token(a, p, fed, token, &fst);
-    Ok((replay, traced.ok().map(|_| fst)))
+    match trace_token(a, p, fed, token, &fst) {
+        Ok(()) => Ok((replay, Some(fst))),
+        Err(e) => {
+            errln!("tessera run: no waveform: {e:#}");
+            Ok((replay, None))
+        }
+    }
 }
 
 /// Runs tokens `0..=token` again on a traced model, dumping only token `token`'s cycles.
 fn trace_token(a: &Args, p: &Prepared, fed: &[u32], token: usize, fst: &Path) -> Result<()> {
+    if a.rom.is_some() {
+        bail!("the weight-ROM chip has no traced model; rerun the replay command without --rom for the SRAM chip's waveform");
+    }
     errln!("tessera run: re-running token {token} on a traced model for its waveform");
     let cfg = &p.plan.cfg;
     let t = SimTransport::open_traced(&cfg.name)?;
