@@ -7,10 +7,9 @@
 // names (0: the parity bit itself, a power of two: a check bit, otherwise a data bit, which is
 // flipped back). Parity even and syndrome non-zero: two errors, detected, not corrected.
 //
-// The data bit to flip is looked up from the syndrome (a table of the code's positions) and
-// flipped with one shifted mask, rather than by comparing the syndrome with every data bit's
-// position: the same logic (a decoder of the syndrome), and in simulation a few word
-// operations per read instead of one per data bit.
+// The comparison of the syndrome with every data bit's position sits under `if (parity)`: the
+// same logic in synthesis, and a simulation runs it only for a word with an odd parity, not
+// for every word in every cycle.
 
 module prim_secded_dec #(
   parameter int unsigned DataWidth = 64,
@@ -27,22 +26,21 @@ module prim_secded_dec #(
 
   localparam int unsigned MaxData = prim_secded_pkg::MaxData;
   localparam logic [8*MaxData-1:0] Masks = prim_secded_pkg::column_masks(DataWidth);
-  localparam int unsigned Positions = 1 << (prim_secded_pkg::check_bits(MaxData) - 1);
-  localparam logic [8*Positions-1:0] Index = prim_secded_pkg::data_indices(DataWidth);
+  localparam logic [8*MaxData-1:0] Pos   = prim_secded_pkg::data_positions();
 
   logic [R-1:0] syndrome;
   logic         parity;
-  logic [7:0]   index;  // the data bit the syndrome names, 8'hff for none
 
   always_comb begin
     for (int unsigned j = 0; j < R; j++) begin
       syndrome[j] = check_i[j] ^ (^(data_i & Masks[MaxData*j +: DataWidth]));
     end
     parity = (^data_i) ^ (^check_i);
-    index  = Index[8*syndrome +: 8];
     data_o = data_i;
-    if (parity && index != 8'hff) begin
-      data_o = data_i ^ (DataWidth'(1) << index);
+    if (parity) begin
+      for (int unsigned i = 0; i < DataWidth; i++) begin
+        data_o[i] = data_i[i] ^ (8'(syndrome) == Pos[8*i +: 8]);
+      end
     end
   end
 

@@ -49,17 +49,13 @@ package prim_secded_pkg;
     return m;
   endfunction
 
-  // The data bit at each Hamming position, position s in bits [8*s +: 8]; 8'hff where the
-  // position holds no data bit of `data` (0, a power of two: the parity or a check bit; past the
-  // last data bit). The decoder flips the bit a single error's syndrome names through it.
-  function automatic logic [8*(1 << (check_bits(MaxData) - 1))-1:0] data_indices(
-      int unsigned data);
-    logic [8*(1 << (check_bits(MaxData) - 1))-1:0] t;
-    t = '1;
-    for (int unsigned i = 0; i < data; i++) begin
-      t[8*data_pos(i) +: 8] = 8'(i);
+  // Every data bit's position, data bit i in bits [8*i +: 8] (evaluated once, as a parameter).
+  function automatic logic [8*MaxData-1:0] data_positions();
+    logic [8*MaxData-1:0] p;
+    for (int unsigned i = 0; i < MaxData; i++) begin
+      p[8*i +: 8] = 8'(data_pos(i));
     end
-    return t;
+    return p;
   endfunction
 
 endpackage
