@@ -29,7 +29,8 @@ use crate::transport::Transport;
 pub enum LoadMode {
     /// Backdoor when the transport is a simulator, front door otherwise.
     Auto,
-    /// Simulation backdoor writes of the weight images.
+    /// Simulation backdoor writes of the weight images (and, in the token runtime, of the data
+    /// memory's constants).
     Backdoor,
     /// WEIGHT_LOAD descriptors on the command stream.
     FrontDoor,

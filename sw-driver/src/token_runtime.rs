@@ -71,6 +71,9 @@ pub struct EngineLoadReport {
     pub program_words: usize,
     /// DMEM words written (the constants, padded to whole beats).
     pub dmem_words: usize,
+    /// The DMEM constants went in by the simulation backdoor (`Backdoor`, or `Auto` on a
+    /// simulator), not by ENG_LOAD.
+    pub dmem_backdoor: bool,
     /// Descriptors sent.
     pub descriptors: usize,
     /// Bytes sent on the input stream.
@@ -163,10 +166,16 @@ impl<T: Transport> TokenRuntime<T> {
             weight_bytes: 0,
             program_words: 0,
             dmem_words: 0,
+            dmem_backdoor: false,
             descriptors: 0,
             stream_bytes: 0,
             seconds: 0.0,
             cycles: None,
+        };
+        let backdoor = match mode {
+            LoadMode::Backdoor => true,
+            LoadMode::Auto => self.dev.transport().sim().is_some(),
+            LoadMode::FrontDoor | LoadMode::Rom => false,
         };
         let (mode, sent) = match self.dev.weight_rom()? {
             Some(chip) => {
@@ -181,9 +190,14 @@ impl<T: Transport> TokenRuntime<T> {
         }
         let words = tessera_abi::token::encode_program(&plan.program);
         let p = self.load_program(&words)?;
-        let d = self.load_dmem(0, &image.dmem)?;
+        let d = if backdoor {
+            self.load_dmem_backdoor(0, &image.dmem)?
+        } else {
+            self.load_dmem(0, &image.dmem)?
+        };
         report.program_words = p.1;
         report.dmem_words = d.1;
+        report.dmem_backdoor = backdoor;
         for (n, bytes) in [sent, (p.0, p.2), (d.0, d.2)] {
             report.descriptors += n;
             report.stream_bytes += bytes;
@@ -349,6 +363,26 @@ impl<T: Transport> TokenRuntime<T> {
             self.dev.send(&[d])?;
         }
         Ok(out)
+    }
+
+    /// Like [`TokenRuntime::load_dmem`], by the simulation backdoor: no descriptor, no stream
+    /// byte, no cycle. Returns (0, words, 0).
+    pub fn load_dmem_backdoor(&mut self, at: u64, bytes: &[u8]) -> Result<(usize, usize, u64)> {
+        let bw = self.cfg.beat_words().max(1);
+        if at % (4 * bw as u64) != 0 {
+            return Err(Error::Config(format!(
+                "DMEM load at byte {at}: not a whole beat ({} bytes)",
+                4 * bw
+            )));
+        }
+        let mut words = bytes_to_words(bytes);
+        words.resize(words.len().div_ceil(bw) * bw, 0);
+        let sim =
+            self.dev.transport().sim().ok_or_else(|| {
+                Error::Config("backdoor loading needs a simulator transport".into())
+            })?;
+        sim.dmem_backdoor_write((at / 4) as usize, &words)?;
+        Ok((0, words.len(), 0))
     }
 
     /// Re-reads the program copy: the `n` of each LOGITS before the first END.

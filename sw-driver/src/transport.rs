@@ -96,6 +96,11 @@ pub trait SimControl {
         word_bytes: usize,
     ) -> Result<Vec<u8>>;
 
+    /// Writes 32-bit words into the token engine's data memory (DMEM) from word `word` on,
+    /// bypassing the ports (each stored with its check bits); `word` and the count are whole
+    /// rows of the memory's banks (`StreamWidth / 32` words).
+    fn dmem_backdoor_write(&mut self, word: usize, words: &[u32]) -> Result<()>;
+
     /// Clock cycles since power-on.
     fn cycles(&mut self) -> Result<u64>;
 }

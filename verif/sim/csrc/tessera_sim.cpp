@@ -25,6 +25,10 @@
 //   F <scope> <addr> <bit>           flip stored bit <bit> of word <addr> of the memory array in
 //                                    the named scope (public with tessera_sim.vlt)
 //                                                                -> "ok" | "noscope"
+//   M <scope> <addr> <n> <bytes> + n*bytes  write n stored words of <bytes> bytes (the size of
+//                                    an entry of the array) into the memory array of the named
+//                                    scope from word <addr> on
+//                                    -> "ok" | "noscope" | "range" (size or words past the end)
 //   g <gap> <ready> <seed>           stream timing from now on: before presenting each input
 //                                    beat the source idles a cycle with probability gap/1000,
 //                                    and the sink raises TREADY in a cycle with probability
@@ -212,6 +216,23 @@ static bool flip_bit(const std::string& scope, unsigned addr, unsigned bit) {
   return true;
 }
 
+// Writes n stored words of `bytes` bytes from `buf` into the memory array `mem` of the named
+// scope from word addr on: "ok", "noscope" (no such scope or array) or "range" (another entry
+// size, or words past the end).
+static const char* write_words(const std::string& scope, unsigned addr, unsigned n,
+                               unsigned bytes, const uint8_t* buf) {
+  svScope s = svGetScopeFromName(scope.c_str());
+  if (!s) return "noscope";
+  const VerilatedScope* vs = static_cast<const VerilatedScope*>(s);
+  VerilatedVar* v = vs->varFind("mem");
+  if (!v || v->udims() != 1) return "noscope";
+  size_t depth = static_cast<size_t>(v->unpacked().elements());
+  if (v->entSize() != bytes || static_cast<size_t>(addr) + n > depth) return "range";
+  uint8_t* base = static_cast<uint8_t*>(v->datap()) + static_cast<size_t>(addr) * bytes;
+  std::memcpy(base, buf, static_cast<size_t>(n) * bytes);
+  return "ok";
+}
+
 // Copies n words of `bytes` bytes between `buf` and tile t's memory at addr when the memory is
 // directly reachable with that word size; false otherwise (the caller uses the DPI backdoor).
 static bool direct_copy(unsigned t, unsigned addr, unsigned n, unsigned bytes, uint8_t* buf,
@@ -328,6 +349,13 @@ int main(int argc, char** argv) {
               p[static_cast<size_t>(i) * pieces + j] = Vtessera_top::ram_backdoor_read(addr + i, j);
         }
       }
+    } else if (cmd == "M") {
+      std::string scope;
+      unsigned addr = 0, n = 0, bytes = 0;
+      is >> scope >> addr >> n >> bytes;
+      buf.resize(static_cast<size_t>(n) * bytes);
+      if (!read_exact(buf.data(), buf.size())) break;
+      os << write_words(scope, addr, n, bytes, buf.data());
     } else if (cmd == "F") {
       // Fault injection: flip one stored bit (data or ECC check bit) of a public memory.
       std::string scope;

@@ -292,6 +292,37 @@ impl SimTransport {
             .map(|_| ())
     }
 
+    /// Writes stored words of `entry_bytes` bytes each (the size of one entry of the array, as
+    /// Verilator holds it) into the memory array of the named scope from word `addr` on,
+    /// bypassing its ports.
+    pub fn mem_write(
+        &mut self,
+        scope: &str,
+        addr: usize,
+        entry_bytes: usize,
+        data: &[u8],
+    ) -> Result<()> {
+        if scope.contains(char::is_whitespace) {
+            return Err(Error::Sim(format!(
+                "memory write: scope `{scope}` has white space"
+            )));
+        }
+        if entry_bytes == 0 || data.len() % entry_bytes != 0 {
+            return Err(Error::Sim(format!(
+                "memory write of {} bytes in entries of {entry_bytes}",
+                data.len()
+            )));
+        }
+        // Bounded requests keep the bench's buffer small.
+        let per = ((16 << 20) / entry_bytes).max(1);
+        for (i, part) in data.chunks(per * entry_bytes).enumerate() {
+            let n = part.len() / entry_bytes;
+            let line = format!("M {scope} {} {n} {entry_bytes}", addr + i * per);
+            self.req_ok(&line, part)?;
+        }
+        Ok(())
+    }
+
     /// The interrupt line now.
     pub fn irq(&mut self) -> Result<bool> {
         let r = self.req_ok("irq", &[])?;
@@ -452,6 +483,38 @@ impl SimControl for SimTransport {
             .chunks_exact(stored)
             .flat_map(|w| w[..word_bytes].to_vec())
             .collect())
+    }
+
+    fn dmem_backdoor_write(&mut self, word: usize, words: &[u32]) -> Result<()> {
+        let banks = self.cfg.beat_words().max(1);
+        if word % banks != 0 || words.len() % banks != 0 {
+            return Err(Error::Sim(format!(
+                "DMEM backdoor write of {} words at word {word}: not whole rows of {banks} banks",
+                words.len()
+            )));
+        }
+        if (word + words.len()) as u64 > self.cfg.dmem_words as u64 {
+            return Err(Error::DoesNotFit(format!(
+                "data memory: {} words from word {word}, configuration `{}` has {}",
+                words.len(),
+                self.cfg.name,
+                self.cfg.dmem_words
+            )));
+        }
+        // A stored word is 32 data bits, then 7 check bits: one 64-bit entry.
+        for b in 0..banks {
+            let raw: Vec<u8> = words
+                .iter()
+                .skip(b)
+                .step_by(banks)
+                .flat_map(|&w| {
+                    let check = u64::from(ecc::encode(u64::from(w), 32));
+                    (u64::from(w) | check << 32).to_le_bytes()
+                })
+                .collect();
+            self.mem_write(&dmem_bank_scope(b), word / banks, 8, &raw)?;
+        }
+        Ok(())
     }
 
     fn cycles(&mut self) -> Result<u64> {

@@ -84,6 +84,11 @@ impl Bench {
             r.stream_bytes,
             r.cycles
         );
+        assert_eq!(
+            r.dmem_backdoor,
+            mode != LoadMode::FrontDoor,
+            "DMEM by the backdoor exactly when the load mode is the backdoor"
+        );
         Engine::load(p, image)
     }
 
@@ -294,6 +299,35 @@ fn chip_token_random_models_match_the_interpreter() {
 
 /// The 32-bit stream of `ulx3s`: ENG_LOAD one word per beat, NEXT and the count in two final
 /// beats, logits one word per beat.
+#[test]
+fn chip_token_dmem_backdoor_refuses_partial_rows_and_words_past_the_end() {
+    if !have_verilator() {
+        return;
+    }
+    let test = "chip_token_dmem_backdoor_refuses_partial_rows_and_words_past_the_end";
+    let mut bench = Bench::open("tiny", test, 0);
+    let (banks, words) = (bench.cfg.beat_words(), bench.cfg.dmem_words);
+    assert!(banks > 1, "`tiny` has a banked DMEM");
+    let sim = bench.rt.device().transport();
+    let row = vec![7u32; banks];
+    let e = sim.dmem_backdoor_write(1, &row).unwrap_err().to_string();
+    assert!(e.contains("not whole rows"), "{e}");
+    let e = sim
+        .dmem_backdoor_write(0, &row[1..])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not whole rows"), "{e}");
+    let e = sim
+        .dmem_backdoor_write(words, &row)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("data memory"), "{e}");
+    // The last row is writable, and the model still answers.
+    sim.dmem_backdoor_write(words - banks, &row)
+        .expect("the last row");
+    assert!(sim.cycles().expect("cycles") > 0);
+}
+
 #[test]
 fn chip_token_ulx3s_stream_of_one_word() {
     if !have_verilator() {

@@ -257,11 +257,18 @@ fn announce(a: &Args, p: &Prepared, cfg: &ChipConfig) {
         s.vmem_words,
         s.vmem_max
     );
-    errln!(
-        "tessera run: loading {:.1} MB of DMEM constants by ENG_LOAD and the weights (a minute \
-         per 40 MB or so of DMEM on `sim`)",
-        s.const_bytes as f64 / 1e6
-    );
+    if on_sim(a) {
+        errln!(
+            "tessera run: writing the weights and {:.1} MB of DMEM constants into the simulated \
+             memories (backdoor), the program by ENG_LOAD",
+            s.const_bytes as f64 / 1e6
+        );
+    } else {
+        errln!(
+            "tessera run: loading {:.1} MB of DMEM constants by ENG_LOAD and the weights",
+            s.const_bytes as f64 / 1e6
+        );
+    }
 }
 
 /// The figures of a run, for both outputs.
@@ -327,11 +334,16 @@ fn job<T: Transport>(
     if !a.json {
         errln!(
             "tessera run: loaded {:.1} MB of weights ({:?}), {} program words and {} DMEM words \
-             in {:.1} s",
+             ({}) in {:.1} s",
             chip.load.weight_bytes as f64 / 1e6,
             chip.load.mode,
             chip.load.program_words,
             chip.load.dmem_words,
+            if chip.load.dmem_backdoor {
+                "Backdoor"
+            } else {
+                "ENG_LOAD"
+            },
             chip.load.seconds
         );
     }
@@ -549,6 +561,7 @@ fn print_json(
     v["load"] = json!({
         "mode": format!("{:?}", load.mode), "weight_bytes": load.weight_bytes,
         "program_words": load.program_words, "dmem_words": load.dmem_words,
+        "dmem_backdoor": load.dmem_backdoor,
         "descriptors": load.descriptors, "stream_bytes": load.stream_bytes,
         "seconds": load.seconds, "cycles": load.cycles,
     });
