@@ -8,11 +8,17 @@
 // rdata_o, single_o and double_o hold while re_i is low. Stored word: the data in bits
 // [Width-1:0], then the check bits of segment s at [Width + CheckBits*s +: CheckBits].
 //
-// ROM variant (Rom = 1): the contents are fixed at build time by `$readmemh(RomFile)`, an image
-// of Depth stored words (data and check bits, as above), one hexadecimal word per line, word 0
-// first (`tessera rom-image` writes it from a model). There is no write port: we_i, waddr_i and
-// wdata_i are ignored, and a write attempt is an assertion failure in simulation (users refuse
-// writes before they reach the memory). Reads, timing and ECC are those of the RAM.
+// ROM variant (Rom = 1): the contents are fixed at build time, Depth stored words (data and
+// check bits, as above), from one of two sources (`tessera rom-image` writes both from a model):
+//   RomInit  the words as a constant (packed: word w in RomInit[w]); used when RomFile is empty.
+//            This is the synthesizable form: Yosys (read_slang) turns it into a memory with
+//            initial contents. read_slang takes packed values of up to 2^24 - 1 bits.
+//   RomFile  a `$readmemh` image, one hexadecimal word per line, word 0 first; simulation only
+//            (a synthesis build with RomFile set fails to elaborate). RomInit then has one word,
+//            so that a large simulated ROM carries no constant array.
+// There is no write port: we_i, waddr_i and wdata_i are ignored, and a write attempt is an
+// assertion failure in simulation (users refuse writes before they reach the memory). Reads,
+// timing and ECC are those of the RAM.
 //
 // Simulation backdoor (not with SYNTHESIS), in the scope of each instance:
 //   ram_backdoor_write(addr, piece, value): data bits [32*piece+31:32*piece] of word addr =
@@ -27,13 +33,16 @@
 module prim_ram_1r1w_ecc #(
   parameter int unsigned Width = 64,    // data bits per word, a multiple of 32
   parameter int unsigned Depth = 256,
-  parameter bit          Rom   = 1'b0,  // 1: contents from RomFile, no write port
-  parameter string       RomFile = "",  // $readmemh image of the stored words (Rom only)
+  parameter bit          Rom   = 1'b0,  // 1: contents from RomInit or RomFile, no write port
+  parameter string       RomFile = "",  // $readmemh image of the stored words (Rom, simulation)
   localparam int unsigned AddrWidth = (Depth > 1) ? $clog2(Depth) : 1,
   localparam int unsigned SegWidth  = (Width % 64 == 0) ? 64 : 32,
   localparam int unsigned Segs      = Width / SegWidth,
   localparam int unsigned CheckBits = prim_secded_pkg::check_bits(SegWidth),
-  localparam int unsigned StoredWidth = Width + Segs * CheckBits
+  localparam int unsigned StoredWidth = Width + Segs * CheckBits,
+  localparam int unsigned RomInitDepth = (Rom && RomFile == "") ? Depth : 1,
+  // The stored words of a ROM without RomFile, word w in RomInit[w].
+  parameter logic [RomInitDepth-1:0][StoredWidth-1:0] RomInit = '0
 ) (
   input  logic                 clk_i,
   // Write port
@@ -81,15 +90,26 @@ module prim_ram_1r1w_ecc #(
     return w;
   endfunction
 
-  `ASSERT_STATIC(gen_rom_file_A, !Rom || RomFile != "",
-                 "prim_ram_1r1w_ecc: a ROM needs its image file (RomFile)")
+`ifdef SYNTHESIS
+  `ASSERT_STATIC(gen_rom_file_A, !Rom || RomFile == "",
+                 "prim_ram_1r1w_ecc: a synthesized ROM takes RomInit (RomFile: simulation only)")
+`endif
 
   logic [StoredWidth-1:0] mem [Depth];
 
   if (Rom) begin : gen_rom
-    // ROM inference pattern: contents from the image, registered read port, no write.
+    // ROM inference pattern: initial contents, registered read port, no write.
     initial begin
-      $readmemh(RomFile, mem);
+`ifndef SYNTHESIS
+      if (RomFile != "") begin
+        $readmemh(RomFile, mem);
+      end else
+`endif
+      begin
+        for (int unsigned i = 0; i < RomInitDepth; i++) begin
+          mem[i] = RomInit[i];
+        end
+      end
     end
     logic unused_write;
     assign unused_write = ^{we_i, waddr_i, wdata_i};

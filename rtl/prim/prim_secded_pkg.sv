@@ -17,6 +17,14 @@ package prim_secded_pkg;
     return r + 1;
   endfunction
 
+  // Stored bits of a `width`-bit word of prim_ram_1r1w_ecc (a multiple of 32): the data, then the
+  // check bits of each 64-bit segment (32-bit when width is not a multiple of 64).
+  function automatic int unsigned stored_width(int unsigned width);
+    int unsigned seg;
+    seg = (width % 64 == 0) ? 64 : 32;
+    return width + (width / seg) * check_bits(seg);
+  endfunction
+
   // Hamming position of data bit i: the (i+1)-th integer >= 3 that is not a power of two,
   // counted past every power of two it reaches (positions 1 and 2 come before 3).
   function automatic int unsigned data_pos(int unsigned i);

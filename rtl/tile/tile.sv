@@ -17,7 +17,12 @@ module tile
   parameter int unsigned WeightWords = 256,  // weight memory depth; one word = Lanes*KWidth int8
   parameter int unsigned ActWords    = 64,   // activation buffer depth in chunks
   parameter bit          WeightRom   = 1'b0, // 1: weight memory is a ROM (docs/architecture.md)
-  parameter string       WeightRomFile = ""  // its $readmemh image (WeightRom only)
+  parameter string       WeightRomFile = "", // its $readmemh image (WeightRom, simulation only)
+  // The ROM's stored words (data and ECC check bits, as prim_ram_1r1w_ecc stores them; word w in
+  // WeightRomInit[w]) when there is no WeightRomFile: the synthesizable form of the image.
+  localparam int unsigned WeightStoredWidth = prim_secded_pkg::stored_width(Lanes * KWidth * 8),
+  localparam int unsigned WeightRomDepth = (WeightRom && WeightRomFile == "") ? WeightWords : 1,
+  parameter logic [WeightRomDepth-1:0][WeightStoredWidth-1:0] WeightRomInit = '0
 ) (
   input  logic                      clk_i,
   input  logic                      rst_ni,       // async, active low
@@ -290,7 +295,8 @@ module tile
     .Width   (WordWidth),
     .Depth   (WeightWords),
     .Rom     (WeightRom),
-    .RomFile (WeightRomFile)
+    .RomFile (WeightRomFile),
+    .RomInit (WeightRomInit)
   ) u_weight_ram (
     .clk_i    (clk_i),
     .we_i     (wr_valid_i && wr_in_range),

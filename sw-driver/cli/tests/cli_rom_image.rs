@@ -34,6 +34,13 @@ fn cli_rom_image_writes_the_runtime_images_and_their_digest() {
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).expect("one JSON object");
     assert_eq!(v["rom_bits_per_tile"], 256 * 288);
     assert_eq!(v["tiles"], 4);
+    assert!(
+        v["synth"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("--config tiny --rom {o}")),
+        "{v}"
+    );
 
     // The images are the token runtime's for the same model, code words with check bits.
     let cfg = ChipConfig::named("tiny").unwrap();
@@ -49,6 +56,13 @@ fn cli_rom_image_writes_the_runtime_images_and_their_digest() {
     let digest = tessera_abi::rom::digest(&cfg, &image.tiles).unwrap();
     assert_eq!(v["digest"], format!("{digest:#010x}"));
     assert_eq!(tessera_driver::rom::read_digest(&out).unwrap(), digest);
+    // The package for synthesis holds the same words (tessera_abi::rom::package_sv).
+    let pkg = out.join(tessera_abi::rom::PACKAGE_FILE);
+    assert_eq!(v["package"], pkg.display().to_string());
+    assert_eq!(
+        std::fs::read_to_string(&pkg).unwrap(),
+        tessera_abi::rom::package_sv(&cfg, &image.tiles).unwrap()
+    );
     for (t, img) in image.tiles.iter().enumerate() {
         let text = std::fs::read_to_string(out.join(tessera_abi::rom::tile_file(t))).unwrap();
         let back = tessera_abi::rom::parse_tile_hex(&cfg, &text).unwrap();

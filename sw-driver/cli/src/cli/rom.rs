@@ -1,8 +1,9 @@
 //! `tessera rom-image`: the image a chip with its weights in ROM is built from
 //! (docs/architecture.md, "Weights in ROM"). The model is compiled for the token engine of
 //! `--config` as `tessera run` compiles it, its tile weight images are encoded as stored code
-//! words (data and ECC check bits), one `$readmemh` file per tile, and their digest is written
-//! beside them for the build parameter `WeightRomDigest`.
+//! words (data and ECC check bits), one `$readmemh` file per tile for simulation and the
+//! SystemVerilog package `tessera_weight_rom_pkg.sv` of the same words for synthesis, and their
+//! digest is written beside them for the build parameter `WeightRomDigest`.
 //!
 //! The folder is written beside `--out` and renamed into place: a folder that holds anything is
 //! never touched without `--force`, and even then only when it is a ROM image (`digest.txt`).
@@ -36,7 +37,8 @@ Examples:
 
 Then build the chip with -GWeightRom=\"1'b1\" -GWeightRomDir='\"DIR\"' -GWeightRomDigest=\"32'dN\" (the
 command prints them); the driver skips the weight load on it and refuses a model whose digest
-differs.")]
+differs. Synthesis reads the package instead of the $readmemh files:
+  scripts/synth --top tessera_top --configs rtl/top/configs.toml --config tiny --rom DIR")]
 pub struct Args {
     /// Chip configuration (rtl/top/configs.toml) the image is for.
     #[arg(long, default_value = "tiny")]
@@ -143,6 +145,10 @@ pub fn run(a: Args) -> Result<()> {
         abs.display(),
         written.digest
     );
+    let synth = format!(
+        "scripts/synth --top tessera_top --configs rtl/top/configs.toml --config {} --rom {dir}",
+        cfg.name
+    );
     if a.json {
         outln!(
             "{}",
@@ -158,6 +164,8 @@ pub fn run(a: Args) -> Result<()> {
                 "rom_bits_per_tile": written.bits_per_tile,
                 "bytes": written.bytes,
                 "params": params,
+                "package": a.out.join(tessera_abi::rom::PACKAGE_FILE).display().to_string(),
+                "synth": synth,
             })
         );
     } else {
@@ -173,6 +181,7 @@ pub fn run(a: Args) -> Result<()> {
         );
         outln!("  digest {:#010x}", written.digest);
         outln!("  build parameters: {params}");
+        outln!("  synthesis: {synth}");
     }
     errln!(
         "tessera: wrote {} files, {} bytes",
