@@ -38,9 +38,9 @@ module tessera_fpga_ulx3s #(
   output logic       wifi_gpio0   // held high: keeps the ESP32 from resetting the board
 );
 
-  // The token engine with its arithmetic units registered inside (FpStages 1) places at an
-  // estimated 27.9 MHz on the ECP5 (docs/fpga.md); the bitstream leaves it out until a full
-  // build routes it at the board's 25 MHz. Simulations of this top keep it.
+  // The token engine with its arithmetic units registered inside (FpStages 1) routes at 24.92
+  // MHz on the ECP5 (docs/fpga.md), just short of the board's 25 MHz: the bitstream leaves it
+  // out until it closes. Simulations of this top keep it.
 `ifdef TESSERA_ECP5
   localparam bit BoardEngine = 1'b0;
 `else
