@@ -40,6 +40,7 @@ module tok_engine
   parameter int unsigned ProgInstrs  = 1024,     // program memory, instructions
   parameter int unsigned Context     = 256,      // largest context of ROPE, KV_APPEND, ATTEND
   parameter int unsigned HeadDimMax  = 128,      // largest head_dim of ATTEND
+  parameter int unsigned FpStages    = 0,        // 1: the arithmetic units registered inside
   localparam int unsigned ChunkBits = KWidth * 8,
   localparam int unsigned RWordBits = Lanes * AccWidth,
   localparam int unsigned BeatWords = StreamWidth / 32,
@@ -114,6 +115,7 @@ module tok_engine
                  (ProgInstrs & (ProgInstrs - 1)) == 0 && Context >= 2 &&
                  HeadDimMax >= 2 && HeadDimMax <= 4096,
                  "tok_engine: memory sizes out of range")
+  `ASSERT_STATIC(gen_fp_stages_A, FpStages <= 1, "tok_engine: FpStages must be 0 or 1")
 
   // Constants (binary32).
   localparam logic [31:0] FOne    = 32'h3f80_0000;
@@ -301,15 +303,32 @@ module tok_engine
   // Arithmetic units  //
   ///////////////////////
 
+  // With FpStages 1 the adder, the multiplier and the conversions have a register inside, and
+  // the integer multiplier one at its output: a result is that of the operands of the cycle
+  // before. A state that takes one runs twice (fp_wait below); so does the check, whose codes
+  // are registered too.
   logic [31:0] add_a, add_b, add_y, mul_a, mul_b, mul_y, cmp_a, cmp_b, cmp_max;
   logic        add_sub, cmp_gt;
   logic [31:0] i2f_in, i2f_y, l2f_y, f2i_in, f2i_y, ldx_x, ldx_n, ldx_y;
   logic [63:0] l2f_in;
   logic [31:0] imul_a, imul_b;
-  logic [63:0] imul_p;
+  logic [63:0] imul_p, imul_c;
 
-  vec_fp_add u_add (.a_i(add_a), .b_i(add_b), .sub_i(add_sub), .sum_o(add_y));
-  vec_fp_mul u_mul (.a_i(mul_a), .b_i(mul_b), .prod_o(mul_y));
+  vec_fp_add #(.Stages(FpStages)) u_add (
+    .clk_i  (clk_i),
+    .rst_ni (rst_ni),
+    .a_i    (add_a),
+    .b_i    (add_b),
+    .sub_i  (add_sub),
+    .sum_o  (add_y)
+  );
+  vec_fp_mul #(.Stages(FpStages)) u_mul (
+    .clk_i  (clk_i),
+    .rst_ni (rst_ni),
+    .a_i    (mul_a),
+    .b_i    (mul_b),
+    .prod_o (mul_y)
+  );
   vec_fp_cmp u_cmp (
     .a_i     (cmp_a),
     .b_i     (cmp_b),
@@ -319,13 +338,40 @@ module tok_engine
     .unord_o (),
     .max_o   (cmp_max)
   );
-  vec_i2f #(.IntWidth(32)) u_i2f (.int_i(i2f_in), .fp_o(i2f_y));
-  vec_i2f #(.IntWidth(64)) u_l2f (.int_i(l2f_in), .fp_o(l2f_y));
-  vec_f2i u_f2i (.fp_i(f2i_in), .int_o(f2i_y));
+  vec_i2f #(.IntWidth(32), .Stages(FpStages)) u_i2f (
+    .clk_i  (clk_i),
+    .rst_ni (rst_ni),
+    .int_i  (i2f_in),
+    .fp_o   (i2f_y)
+  );
+  vec_i2f #(.IntWidth(64), .Stages(FpStages)) u_l2f (
+    .clk_i  (clk_i),
+    .rst_ni (rst_ni),
+    .int_i  (l2f_in),
+    .fp_o   (l2f_y)
+  );
+  vec_f2i #(.Stages(FpStages)) u_f2i (
+    .clk_i  (clk_i),
+    .rst_ni (rst_ni),
+    .fp_i   (f2i_in),
+    .int_o  (f2i_y)
+  );
   vec_fp_ldexp u_ldexp (.x_i(ldx_x), .n_i(ldx_n), .y_o(ldx_y));
 
   // One integer multiplier for the range checks, addresses and the sum of squares.
-  assign imul_p = 64'(imul_a) * 64'(imul_b);
+  assign imul_c = 64'(imul_a) * 64'(imul_b);
+
+  if (FpStages == 1) begin : gen_out_regs
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        imul_p <= '0;
+      end else begin
+        imul_p <= imul_c;
+      end
+    end
+  end else begin : gen_out_comb
+    assign imul_p = imul_c;
+  end
 
   logic        dv_valid, dv_ready, dv_res_valid, fn_valid, fn_ready, fn_res_valid;
   logic [1:0]  dv_op, fn_op;
@@ -344,7 +390,9 @@ module tok_engine
     .res_y_o     (dv_y)
   );
 
-  vec_fn u_fn (
+  vec_fn #(
+    .Stages      (FpStages)
+  ) u_fn (
     .clk_i       (clk_i),
     .rst_ni      (rst_ni),
     .req_valid_i (fn_valid),
@@ -442,63 +490,75 @@ module tok_engine
   end
 
   // Instr::check with the products of TokMul1..3 (p1, p2, p3) and the remainder of
-  // heads / kv_heads; ErrNone when legal.
-  logic [7:0] chk_err;
+  // heads / kv_heads; ErrNone when legal. FpStages 1 registers it (TokCheck runs twice).
+  logic [7:0] chk_err, chk_err_c;
   always_comb begin
-    chk_err = ErrNone;
+    chk_err_c = ErrNone;
     unique case (op)
       TokEmbed: begin  // dst table n rows
-        if (f3 == 0 || f4 == 0) chk_err = ErrShape;
-        else if (vm_bad(f1, 64'(f3))) chk_err = ErrVmemRange;
-        else if (dm_bad(f2, {r_q.p1, 2'b0} >> 1, 2'd1)) chk_err = ErrDmemRange;
+        if (f3 == 0 || f4 == 0) chk_err_c = ErrShape;
+        else if (vm_bad(f1, 64'(f3))) chk_err_c = ErrVmemRange;
+        else if (dm_bad(f2, {r_q.p1, 2'b0} >> 1, 2'd1)) chk_err_c = ErrDmemRange;
       end
       TokRmsNorm: begin  // dst src gamma n eps
-        if (f4 == 0) chk_err = ErrShape;
-        else if (vm_bad(f1, 64'(f4)) || vm_bad(f2, 64'(f4))) chk_err = ErrVmemRange;
-        else if (dm_bad(f3, 66'(f4) << 2, 2'd2)) chk_err = ErrDmemRange;
-        else if (partial(f1, f2, f4)) chk_err = ErrVmemRange;
+        if (f4 == 0) chk_err_c = ErrShape;
+        else if (vm_bad(f1, 64'(f4)) || vm_bad(f2, 64'(f4))) chk_err_c = ErrVmemRange;
+        else if (dm_bad(f3, 66'(f4) << 2, 2'd2)) chk_err_c = ErrDmemRange;
+        else if (partial(f1, f2, f4)) chk_err_c = ErrVmemRange;
       end
       TokQuant: begin  // src n abuf chunks
-        if (f2 == 0 || f4 == 0 || 64'(f2) > (64'(f4) << LgKWidth)) chk_err = ErrShape;
-        else if (vm_bad(f1, 64'(f2))) chk_err = ErrVmemRange;
-        else if (33'(f3) + 33'(f4) > 33'(AbufWords)) chk_err = ErrAbufRange;
+        if (f2 == 0 || f4 == 0 || 64'(f2) > (64'(f4) << LgKWidth)) chk_err_c = ErrShape;
+        else if (vm_bad(f1, 64'(f2))) chk_err_c = ErrVmemRange;
+        else if (33'(f3) + 33'(f4) > 33'(AbufWords)) chk_err_c = ErrAbufRange;
       end
       TokDequant: begin  // dst rbuf rows scales
-        if (f3 == 0) chk_err = ErrShape;
-        else if (vm_bad(f1, 64'(f3))) chk_err = ErrVmemRange;
+        if (f3 == 0) chk_err_c = ErrShape;
+        else if (vm_bad(f1, 64'(f3))) chk_err_c = ErrVmemRange;
         else if ((66'(f2) << LgLanes) + 66'(f3) > 66'(RbufWords) * 66'(Lanes))
-          chk_err = ErrRbufRange;
-        else if (dm_bad(f4, 66'(f3) << 2, 2'd2)) chk_err = ErrDmemRange;
+          chk_err_c = ErrRbufRange;
+        else if (dm_bad(f4, 66'(f3) << 2, 2'd2)) chk_err_c = ErrDmemRange;
       end
       TokRope: begin  // vec heads head_dim table context
-        if (f2 == 0 || f3 == 0 || f3[0] || f5 == 0 || f5 > 32'(Context)) chk_err = ErrShape;
-        else if (vm_bad(f1, r_q.p1)) chk_err = ErrVmemRange;
-        else if (dm_bad(f4, 66'(r_q.p2) << 2, 2'd2)) chk_err = ErrDmemRange;
+        if (f2 == 0 || f3 == 0 || f3[0] || f5 == 0 || f5 > 32'(Context)) chk_err_c = ErrShape;
+        else if (vm_bad(f1, r_q.p1)) chk_err_c = ErrVmemRange;
+        else if (dm_bad(f4, 66'(r_q.p2) << 2, 2'd2)) chk_err_c = ErrDmemRange;
       end
       TokKvAppend: begin  // k v kv_heads head_dim cache context
-        if (f3 == 0 || f4 == 0 || f4[0] || f6 == 0 || f6 > 32'(Context)) chk_err = ErrShape;
-        else if (vm_bad(f1, r_q.p1) || vm_bad(f2, r_q.p1)) chk_err = ErrVmemRange;
-        else if (dm_bad(f5, 66'(r_q.p3), 2'd2)) chk_err = ErrDmemRange;
+        if (f3 == 0 || f4 == 0 || f4[0] || f6 == 0 || f6 > 32'(Context)) chk_err_c = ErrShape;
+        else if (vm_bad(f1, r_q.p1) || vm_bad(f2, r_q.p1)) chk_err_c = ErrVmemRange;
+        else if (dm_bad(f5, 66'(r_q.p3), 2'd2)) chk_err_c = ErrDmemRange;
       end
       TokAttend: begin  // dst q heads kv_heads head_dim cache context
         if (f3 == 0 || f4 == 0 || r_q.rem != 33'd0 || f5 == 0 || f5[0] || f7 == 0 ||
-            f7 > 32'(Context) || f5 > 32'(HeadDimMax)) chk_err = ErrShape;
-        else if (vm_bad(f1, r_q.p1) || vm_bad(f2, r_q.p1)) chk_err = ErrVmemRange;
-        else if (dm_bad(f6, 66'(r_q.p3), 2'd2)) chk_err = ErrDmemRange;
-        else if (partial(f1, f2, r_q.p1[31:0])) chk_err = ErrVmemRange;
+            f7 > 32'(Context) || f5 > 32'(HeadDimMax)) chk_err_c = ErrShape;
+        else if (vm_bad(f1, r_q.p1) || vm_bad(f2, r_q.p1)) chk_err_c = ErrVmemRange;
+        else if (dm_bad(f6, 66'(r_q.p3), 2'd2)) chk_err_c = ErrDmemRange;
+        else if (partial(f1, f2, r_q.p1[31:0])) chk_err_c = ErrVmemRange;
       end
       TokSiluMul, TokAdd: begin  // dst a b n
-        if (f4 == 0) chk_err = ErrShape;
+        if (f4 == 0) chk_err_c = ErrShape;
         else if (vm_bad(f1, 64'(f4)) || vm_bad(f2, 64'(f4)) || vm_bad(f3, 64'(f4)))
-          chk_err = ErrVmemRange;
-        else if (partial(f1, f2, f4) || partial(f1, f3, f4)) chk_err = ErrVmemRange;
+          chk_err_c = ErrVmemRange;
+        else if (partial(f1, f2, f4) || partial(f1, f3, f4)) chk_err_c = ErrVmemRange;
       end
       TokArgmax, TokLogits: begin  // src n
-        if (f2 == 0) chk_err = ErrShape;
-        else if (vm_bad(f1, 64'(f2))) chk_err = ErrVmemRange;
+        if (f2 == 0) chk_err_c = ErrShape;
+        else if (vm_bad(f1, 64'(f2))) chk_err_c = ErrVmemRange;
       end
       default: ;  // NOP, END; MATVEC is checked by the command processor
     endcase
+  end
+
+  if (FpStages == 1) begin : gen_chk_reg
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        chk_err <= ErrNone;
+      end else begin
+        chk_err <= chk_err_c;
+      end
+    end
+  end else begin : gen_chk_comb
+    assign chk_err = chk_err_c;
   end
 
   ///////////////
@@ -536,6 +596,40 @@ module tok_engine
     else if (r_q.fc[31]) q31 = 32'd0;
     else if (r_q.fc[30:0] >= FOne[30:0]) q31 = 32'h8000_0000;
     else q31 = f2iw_y;
+  end
+
+  // FpStages 1: a state that takes a result of the units above runs twice. In its first cycle
+  // (fp_wait_q clear) the units' registers take its operands while every register of the
+  // engine holds and nothing else happens: no memory read or write, no request to a sequenced
+  // unit, no pulse. Read data stay as they were (a memory without a read keeps its output), so
+  // the second cycle sees the same operands and runs the state with the registered results.
+  // The cycle counter of the trace counts both cycles.
+  logic fp_use, fp_stall, fp_wait_q;
+  always_comb begin
+    unique case (r_q.state)
+      TokMul1, TokMul2, TokMul3, TokCheck, TokEmbAddr, TokRnB, TokRnSs, TokRnNf, TokRnEps, TokRnC1,
+      TokRnC2, TokQeMul, TokQeCvt, TokDq1, TokDq2, TokDq3, TokRoAddr, TokRo2, TokRo3, TokRo4,
+      TokRo5, TokRo6, TokRo7, TokKv0, TokKv1, TokKv2, TokAt0, TokAt1, TokAtC, TokAtS1, TokAtS2,
+      TokAtS3, TokAtM, TokAtE1, TokAtE3, TokAtE4, TokAtSum, TokAtPMul, TokAtPCvt, TokAtV0, TokAtV1,
+      TokAtV2, TokSi3, TokAd2: fp_use = 1'b1;
+      default: fp_use = 1'b0;
+    endcase
+  end
+
+  if (FpStages == 1) begin : gen_fp_wait
+    assign fp_stall = fp_use && !fp_wait_q;
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        fp_wait_q <= 1'b0;
+      end else begin
+        fp_wait_q <= fp_stall;
+      end
+    end
+  end else begin : gen_fp_nowait
+    assign fp_stall  = 1'b0;
+    assign fp_wait_q = 1'b0;
+    logic unused_fp;
+    assign unused_fp = fp_use ^ fp_wait_q;
   end
 
   // Operands of the arithmetic units and the memory reads of each state: from registers and
@@ -784,11 +878,27 @@ module tok_engine
       end
       default: ;
     endcase
+
+    if (fp_stall) begin
+      pm_re     = 1'b0;
+      dm_re     = 1'b0;
+      vm_re     = 1'b0;
+      sm_re     = 1'b0;
+      qm_re     = 1'b0;
+      rbuf_re_o = 1'b0;
+      dv_valid  = 1'b0;
+      fn_valid  = 1'b0;
+    end
   end
 
   // Units chained behind the multiplier and the wide conversion within one state.
   vec_fp_ldexp u_ldexp_w (.x_i(l2f_y), .n_i(ldx_n), .y_o(ldxw_y));
-  vec_f2i u_f2i_w (.fp_i(ldx_y), .int_o(f2iw_y));
+  vec_f2i #(.Stages(FpStages)) u_f2i_w (
+    .clk_i  (clk_i),
+    .rst_ni (rst_ni),
+    .fp_i   (ldx_y),
+    .int_o  (f2iw_y)
+  );
   vec_fp_cmp u_cmp_w (
     .a_i     (cmpw_a),
     .b_i     (cmpw_abs ? fabs(mul_y) : mul_y),
@@ -1555,6 +1665,19 @@ module tok_engine
       default: r_d.state = TokIdle;
     endcase
 
+    // The first cycle of a state that waits for the units' registers: everything holds.
+    if (fp_stall) begin
+      r_d       = r_q;
+      r_d.icyc  = r_q.icyc + 32'd1;
+      dm_we     = 1'b0;
+      vm_we     = 1'b0;
+      sm_we     = 1'b0;
+      qm_we     = 1'b0;
+      abuf_we_o = 1'b0;
+      done_o    = 1'b0;
+      err_o     = 1'b0;
+    end
+
     // A double-bit ECC error in the word just read: the instruction fails.
     if ((dm_rv_q && dm_double) || (pm_rv_q && pm_double)) begin
       r_d.ecode = ErrEccData;
@@ -1581,5 +1704,7 @@ module tok_engine
   `ASSERT_NEVER(LoadWhileRunning_A, ld_valid_i && r_q.state != TokIdle)
   `ASSERT_NEVER(StartWhileRunning_A, start_i && r_q.state != TokIdle)
   `ASSERT(VmemWrite_A, !vm_we || 32'(vm_waddr) < 32'(VmemWords))
+  // A state that waits for the units offers nothing on a handshake it could not take back.
+  `ASSERT_NEVER(StallHandshake_A, fp_stall && (m_valid_o || mv_valid_o))
 
 endmodule

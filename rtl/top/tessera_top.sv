@@ -23,6 +23,7 @@ module tessera_top
   parameter int unsigned ProgInstrs  = 1024,     // token engine program memory, instructions
   parameter int unsigned Context     = 256,      // largest KV-cache context of an instruction
   parameter int unsigned HeadDimMax  = 128,      // largest head_dim of ATTEND
+  parameter int unsigned FpStages    = 0,        // token engine: 1 registers its FP units inside
   parameter bit          TokEngine   = 1'b1,     // 0: no token engine (ENG_LOAD, TOKEN: ErrOpcode)
   // Weights in ROM (docs/architecture.md, "Weights in ROM"): every tile's weight memory is a ROM
   // whose image `tessera rom-image` wrote; WEIGHT_LOAD fails with ErrWeightRom; CFG_WEIGHT_ROM
@@ -342,7 +343,8 @@ module tessera_top
       .DmemWords   (DmemWords),
       .ProgInstrs  (ProgInstrs),
       .Context     (Context),
-      .HeadDimMax  (HeadDimMax)
+      .HeadDimMax  (HeadDimMax),
+      .FpStages    (FpStages)
     ) u_tok (
       .clk_i        (clk_i),
       .rst_ni       (core_rst_n),

@@ -23,10 +23,18 @@
 // the result is valid 22 (exp), 14 (recip) or 37 (silu) cycles after the request is taken,
 // and a new request is taken in the cycle the result is (so one result per 22 / 14 / 37
 // cycles). Ops: 0 exp, 1 recip, 2 silu (3 is taken as silu).
+//
+// Stages 1 registers the step's operands, the middle of the multiplier, the adder and the
+// integer-to-float conversion (their Stages parameter) and rint's integer: a step then takes
+// three cycles (operands, the units' first half, the result), rint four (operands, rint, the
+// conversion's first half, the result), so the result is valid 65 (exp), 40 (recip) or 110
+// (silu) cycles after the request is taken.
 
 `include "prim_assert.svh"
 
-module vec_fn (
+module vec_fn #(
+  parameter int unsigned Stages = 0  // registers inside the shared units: 0 or 1
+) (
   input  logic        clk_i,
   input  logic        rst_ni,
   // Request
@@ -100,7 +108,10 @@ module vec_fn (
     DstT
   } dst_e;
 
+  `ASSERT_STATIC(gen_stages_A, Stages <= 1, "vec_fn: Stages must be 0 or 1")
+
   // Registers.
+  logic [1:0]  ph_q, ph_d;      // Stages 1: cycle of the step (the last one takes the result)
   logic        busy_q, busy_d;
   logic        done_q, done_d;  // result valid
   logic [1:0]  op_q, op_d;
@@ -165,29 +176,70 @@ module vec_fn (
     endcase
   end
 
-  // Shared arithmetic.
+  // Shared arithmetic. With Stages 1 the units take the operands registered in the step's
+  // first cycle, and the integer-to-float conversion rint's integer registered in its second.
   logic [31:0] mul_y, add_y, rint_i, rint_f, scale_y;
+  logic [31:0] opa_u, opb_u, rint_u;
+  logic        sub_u;
+  logic [1:0]  ph_last;
 
-  vec_fp_mul u_mul (
-    .a_i   (opa),
-    .b_i   (opb),
+  if (Stages == 1) begin : gen_opnd_reg
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        opa_u  <= 32'd0;
+        opb_u  <= 32'd0;
+        sub_u  <= 1'b0;
+        rint_u <= 32'd0;
+      end else begin
+        opa_u  <= opa;
+        opb_u  <= opb;
+        sub_u  <= (kind == KindSub);
+        rint_u <= rint_i;
+      end
+    end
+    assign ph_last = (kind == KindRint) ? 2'd3 : 2'd2;
+  end else begin : gen_opnd_comb
+    assign opa_u   = opa;
+    assign opb_u   = opb;
+    assign sub_u   = (kind == KindSub);
+    assign rint_u  = rint_i;
+    assign ph_last = 2'd0;
+  end
+
+  vec_fp_mul #(
+    .Stages(Stages)
+  ) u_mul (
+    .clk_i (clk_i),
+    .rst_ni(rst_ni),
+    .a_i   (opa_u),
+    .b_i   (opb_u),
     .prod_o(mul_y)
   );
 
-  vec_fp_add u_add (
-    .a_i  (opa),
-    .b_i  (opb),
-    .sub_i(kind == KindSub),
+  vec_fp_add #(
+    .Stages(Stages)
+  ) u_add (
+    .clk_i(clk_i),
+    .rst_ni(rst_ni),
+    .a_i  (opa_u),
+    .b_i  (opb_u),
+    .sub_i(sub_u),
     .sum_o(add_y)
   );
 
   vec_f2i u_f2i (
-    .fp_i (opa),
+    .clk_i(clk_i),
+    .rst_ni(rst_ni),
+    .fp_i (opa_u),
     .int_o(rint_i)
   );
 
-  vec_i2f u_i2f (
-    .int_i(rint_i),
+  vec_i2f #(
+    .Stages(Stages)
+  ) u_i2f (
+    .clk_i(clk_i),
+    .rst_ni(rst_ni),
+    .int_i(rint_u),
     .fp_o (rint_f)
   );
 
@@ -240,6 +292,7 @@ module vec_fn (
   end
 
   always_comb begin
+    ph_d   = 2'd0;
     busy_d = busy_q;
     done_d = done_q && !give;
     op_d   = op_q;
@@ -268,11 +321,13 @@ module vec_fn (
       end else begin
         pc_d = PcExpMul;
       end
+    end else if (busy_q && ph_q != ph_last) begin
+      ph_d = ph_q + 2'd1;  // Stages 1: the step's registers fill
     end else if (busy_q) begin
       pc_d = pc_q + 6'd1;
       unique case (kind)
         KindRint: begin
-          n_d = rint_i[9:0];
+          n_d = rint_u[9:0];
           m_d = rint_f;
         end
         KindRcpSetup: begin
@@ -303,6 +358,7 @@ module vec_fn (
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
+      ph_q   <= 2'd0;
       busy_q <= 1'b0;
       done_q <= 1'b0;
       op_q   <= OpExp;
@@ -316,6 +372,7 @@ module vec_fn (
       n_q    <= 10'sd0;
       neg_q  <= 1'b0;
     end else begin
+      ph_q   <= ph_d;
       busy_q <= busy_d;
       done_q <= done_d;
       op_q   <= op_d;
@@ -331,14 +388,14 @@ module vec_fn (
     end
   end
 
-  // rint_i above 2^9 never occurs (|t| < 152 inside exp's input range).
+  // rint above 2^9 never occurs (|t| < 152 inside exp's input range).
   logic unused;
-  assign unused = ^{rint_i[31:10], d_mant[23], step[0]};
+  assign unused = ^{rint_u[31:10], d_mant[23], step[0]};
 
   `ASSERT_STREAM(ReqStream_A, req_valid_i, req_ready_o, {req_op_i, req_x_i})
   `ASSERT_STREAM(ResStream_A, res_valid_o, res_ready_i, res_y_o)
   `ASSERT_NEVER(BusyAndDone_A, busy_q && done_q)
-  `ASSERT(ExpPowerInRange_A, !(busy_q && pc_q == PcExpRint) ||
-          ($signed(rint_i) >= -32'sd160 && $signed(rint_i) <= 32'sd160))
+  `ASSERT(ExpPowerInRange_A, !(busy_q && pc_q == PcExpRint && ph_q == ph_last) ||
+          ($signed(rint_u) >= -32'sd160 && $signed(rint_u) <= 32'sd160))
 
 endmodule

@@ -7,13 +7,25 @@
 // one, otherwise the leading-zero normalizer shifts left (cancellation); vec_fp_round rounds
 // and applies the flush and overflow rules. DAZ on both inputs; an exact zero sum is +0 unless
 // both addends are -0; any NaN result is the canonical quiet NaN 0x7fc00000.
+//
+// Stages 0: one combinational path from the operands to sum_o (clk_i and rst_ni unused).
+// Stages 1: a register after the magnitude sum (the sum, the larger operand's sign and
+// exponent, the special-case result): sum_o is the sum of the operands of the cycle before.
 
-module vec_fp_add (
+`include "prim_assert.svh"
+
+module vec_fp_add #(
+  parameter int unsigned Stages = 0  // registers inside the unit: 0 or 1
+) (
+  input  logic        clk_i,
+  input  logic        rst_ni,
   input  logic [31:0] a_i,
   input  logic [31:0] b_i,
   input  logic        sub_i,
   output logic [31:0] sum_o
 );
+
+  `ASSERT_STATIC(gen_stages_A, Stages <= 1, "vec_fp_add: Stages must be 0 or 1")
 
   localparam logic [31:0] CanonicalNan = 32'h7fc0_0000;
 
@@ -78,6 +90,56 @@ module vec_fp_add (
   assign eff_sub = l_sign ^ s_sign;
   assign z       = eff_sub ? ({1'b0, x} - {1'b0, y}) : ({1'b0, x} + {1'b0, y});
 
+  // Special cases, decided on the operands.
+  logic        special;
+  logic [31:0] special_y;
+
+  always_comb begin
+    special   = 1'b1;
+    special_y = CanonicalNan;
+    if (a_nan || b_nan || (a_inf && b_inf && (a_sign != b_sign))) begin
+      special_y = CanonicalNan;
+    end else if (a_inf) begin
+      special_y = {a_sign, 8'hff, 23'd0};
+    end else if (b_inf) begin
+      special_y = {b_sign, 8'hff, 23'd0};
+    end else if (a_zero && b_zero) begin
+      special_y = {a_sign && b_sign, 31'd0};
+    end else if (b_zero) begin
+      special_y = a_i;
+    end else if (a_zero) begin
+      special_y = {b_sign, b_i[30:0]};
+    end else begin
+      special = 1'b0;
+    end
+  end
+
+  // The stage boundary.
+  typedef struct packed {
+    logic        special;
+    logic [31:0] special_y;
+    logic        l_sign;
+    logic [7:0]  l_exp;
+    logic [27:0] z;
+  } mid_t;
+
+  mid_t mid_d, mid_q;
+  assign mid_d = '{special: special, special_y: special_y, l_sign: l_sign, l_exp: l_exp, z: z};
+
+  if (Stages == 1) begin : gen_reg
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        mid_q <= '0;
+      end else begin
+        mid_q <= mid_d;
+      end
+    end
+  end else begin : gen_comb
+    assign mid_q = mid_d;
+    logic unused_clk;
+    assign unused_clk = clk_i ^ rst_ni;
+  end
+
   // Normalization: right by one on a carry, left by the leading-zero count otherwise.
   logic [26:0] z_norm;
   logic [4:0]  lz;
@@ -86,7 +148,7 @@ module vec_fp_add (
   vec_lzc_norm #(
     .Width(27)
   ) u_norm (
-    .x_i    (z[26:0]),
+    .x_i    (mid_q.z[26:0]),
     .norm_o (z_norm),
     .count_o(lz),
     .zero_o (z_zero)
@@ -98,13 +160,13 @@ module vec_fp_add (
   logic [31:0]       rounded;
 
   always_comb begin
-    if (z[27]) begin
-      r_exp    = $signed({2'b00, l_exp}) + 10'sd1;
-      r_mant   = z[27:4];
-      r_guard  = z[3];
-      r_sticky = |z[2:0];
+    if (mid_q.z[27]) begin
+      r_exp    = $signed({2'b00, mid_q.l_exp}) + 10'sd1;
+      r_mant   = mid_q.z[27:4];
+      r_guard  = mid_q.z[3];
+      r_sticky = |mid_q.z[2:0];
     end else begin
-      r_exp    = $signed({2'b00, l_exp}) - $signed({5'd0, lz});
+      r_exp    = $signed({2'b00, mid_q.l_exp}) - $signed({5'd0, lz});
       r_mant   = z_norm[26:3];
       r_guard  = z_norm[2];
       r_sticky = |z_norm[1:0];
@@ -112,7 +174,7 @@ module vec_fp_add (
   end
 
   vec_fp_round u_round (
-    .sign_i  (l_sign),
+    .sign_i  (mid_q.l_sign),
     .exp_i   (r_exp),
     .mant_i  (r_mant),
     .guard_i (r_guard),
@@ -121,19 +183,9 @@ module vec_fp_add (
   );
 
   always_comb begin
-    if (a_nan || b_nan || (a_inf && b_inf && (a_sign != b_sign))) begin
-      sum_o = CanonicalNan;
-    end else if (a_inf) begin
-      sum_o = {a_sign, 8'hff, 23'd0};
-    end else if (b_inf) begin
-      sum_o = {b_sign, 8'hff, 23'd0};
-    end else if (a_zero && b_zero) begin
-      sum_o = {a_sign && b_sign, 31'd0};
-    end else if (b_zero) begin
-      sum_o = a_i;
-    end else if (a_zero) begin
-      sum_o = {b_sign, b_i[30:0]};
-    end else if (!z[27] && z_zero) begin
+    if (mid_q.special) begin
+      sum_o = mid_q.special_y;
+    end else if (!mid_q.z[27] && z_zero) begin
       sum_o = 32'd0;  // exact cancellation: +0 under nearest-even
     end else begin
       sum_o = rounded;

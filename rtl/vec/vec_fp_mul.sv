@@ -5,12 +5,24 @@
 // place and rounded by vec_fp_round with the exponent sum unbounded, so a product just below
 // 2^-126 that rounds up to 2^-126 survives the flush. DAZ on both inputs; 0 * inf and any NaN
 // give the canonical quiet NaN 0x7fc00000; the sign of a zero or infinite product is the XOR.
+//
+// Stages 0: one combinational path from the operands to prod_o (clk_i and rst_ni unused).
+// Stages 1: a register after the significand product (the product, the exponent sum, the sign,
+// the special-case result): prod_o is the product of the operands of the cycle before.
 
-module vec_fp_mul (
+`include "prim_assert.svh"
+
+module vec_fp_mul #(
+  parameter int unsigned Stages = 0  // registers inside the unit: 0 or 1
+) (
+  input  logic        clk_i,
+  input  logic        rst_ni,
   input  logic [31:0] a_i,
   input  logic [31:0] b_i,
   output logic [31:0] prod_o
 );
+
+  `ASSERT_STATIC(gen_stages_A, Stages <= 1, "vec_fp_mul: Stages must be 0 or 1")
 
   localparam logic [31:0] CanonicalNan = 32'h7fc0_0000;
 
@@ -47,27 +59,71 @@ module vec_fp_mul (
   assign p       = {24'd0, a_mant} * {24'd0, b_mant};
   assign exp_sum = $signed({2'b00, a_exp}) + $signed({2'b00, b_exp}) - 10'sd127;
 
+  // Special cases, decided on the operands.
+  logic        special;
+  logic [31:0] special_y;
+
+  always_comb begin
+    special   = 1'b1;
+    special_y = CanonicalNan;
+    if (a_nan || b_nan || (a_inf && b_zero) || (a_zero && b_inf)) begin
+      special_y = CanonicalNan;
+    end else if (a_inf || b_inf) begin
+      special_y = {sign, 8'hff, 23'd0};
+    end else if (a_zero || b_zero) begin
+      special_y = {sign, 31'd0};
+    end else begin
+      special = 1'b0;
+    end
+  end
+
+  // The stage boundary.
+  typedef struct packed {
+    logic              special;
+    logic [31:0]       special_y;
+    logic              sign;
+    logic signed [9:0] exp_sum;
+    logic [47:0]       p;
+  } mid_t;
+
+  mid_t mid_d, mid_q;
+  assign mid_d = '{special: special, special_y: special_y, sign: sign, exp_sum: exp_sum, p: p};
+
+  if (Stages == 1) begin : gen_reg
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        mid_q <= '0;
+      end else begin
+        mid_q <= mid_d;
+      end
+    end
+  end else begin : gen_comb
+    assign mid_q = mid_d;
+    logic unused_clk;
+    assign unused_clk = clk_i ^ rst_ni;
+  end
+
   logic signed [9:0] r_exp;
   logic [23:0]       r_mant;
   logic              r_guard, r_sticky;
   logic [31:0]       rounded;
 
   always_comb begin
-    if (p[47]) begin
-      r_exp    = exp_sum + 10'sd1;
-      r_mant   = p[47:24];
-      r_guard  = p[23];
-      r_sticky = |p[22:0];
+    if (mid_q.p[47]) begin
+      r_exp    = mid_q.exp_sum + 10'sd1;
+      r_mant   = mid_q.p[47:24];
+      r_guard  = mid_q.p[23];
+      r_sticky = |mid_q.p[22:0];
     end else begin
-      r_exp    = exp_sum;
-      r_mant   = p[46:23];
-      r_guard  = p[22];
-      r_sticky = |p[21:0];
+      r_exp    = mid_q.exp_sum;
+      r_mant   = mid_q.p[46:23];
+      r_guard  = mid_q.p[22];
+      r_sticky = |mid_q.p[21:0];
     end
   end
 
   vec_fp_round u_round (
-    .sign_i  (sign),
+    .sign_i  (mid_q.sign),
     .exp_i   (r_exp),
     .mant_i  (r_mant),
     .guard_i (r_guard),
@@ -75,16 +131,6 @@ module vec_fp_mul (
     .result_o(rounded)
   );
 
-  always_comb begin
-    if (a_nan || b_nan || (a_inf && b_zero) || (a_zero && b_inf)) begin
-      prod_o = CanonicalNan;
-    end else if (a_inf || b_inf) begin
-      prod_o = {sign, 8'hff, 23'd0};
-    end else if (a_zero || b_zero) begin
-      prod_o = {sign, 31'd0};
-    end else begin
-      prod_o = rounded;
-    end
-  end
+  assign prod_o = mid_q.special ? mid_q.special_y : rounded;
 
 endmodule

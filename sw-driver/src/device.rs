@@ -181,6 +181,7 @@ pub fn discover(t: &mut dyn Transport) -> Result<(Version, ChipConfig)> {
         prog_instrs: 0,
         context: 0,
         head_dim_max: 0,
+        fp_stages: 0,
     };
     // The registers do not report the token engine's sizes: take them from the named
     // configuration whose nine reported parameters match, else from `tiny`'s.

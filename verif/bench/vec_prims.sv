@@ -27,6 +27,8 @@ module vec_prims (
 );
 
   vec_fp_add u_add (
+    .clk_i (clk_i),
+    .rst_ni(rst_ni),
     .a_i  (a_i),
     .b_i  (b_i),
     .sub_i(1'b0),
@@ -34,6 +36,8 @@ module vec_prims (
   );
 
   vec_fp_add u_sub (
+    .clk_i (clk_i),
+    .rst_ni(rst_ni),
     .a_i  (a_i),
     .b_i  (b_i),
     .sub_i(1'b1),
@@ -41,12 +45,16 @@ module vec_prims (
   );
 
   vec_fp_mul u_mul (
+    .clk_i (clk_i),
+    .rst_ni(rst_ni),
     .a_i   (a_i),
     .b_i   (b_i),
     .prod_o(mul_o)
   );
 
   vec_i2f u_i2f (
+    .clk_i (clk_i),
+    .rst_ni(rst_ni),
     .int_i(a_i),
     .fp_o (i2f_o)
   );
@@ -72,6 +80,8 @@ module vec_prims (
   );
 
   vec_f2i u_f2i (
+    .clk_i (clk_i),
+    .rst_ni(rst_ni),
     .fp_i (a_i),
     .int_o(f2i_o)
   );

@@ -42,6 +42,10 @@ pub struct ChipConfig {
     pub context: usize,
     /// Token engine: the largest head_dim of an ATTEND.
     pub head_dim_max: usize,
+    /// Token engine: registers inside its arithmetic units (`FpStages`, 0 or 1; optional in a
+    /// section, 0 when absent). With 1 a state that takes a unit's result runs two cycles and
+    /// the sequenced `vec_fn` two per step.
+    pub fp_stages: usize,
 }
 
 /// Largest `Lanes` and `KWidth` (`StreamWidth`: 32 times this).
@@ -59,8 +63,8 @@ const MAX_HEAD_DIM: usize = 4096;
 
 /// The keys of a chip configuration section, in the order of [`ChipConfig::params`]: the nine
 /// of the descriptor machine ([`CHIP_KEYS`] of them, which a chip reports in its `CFG_*`
-/// registers), then the five of the token engine.
-const KEYS: [&str; 14] = [
+/// registers), then the five of the token engine, then the optional [`FP_STAGES`].
+const KEYS: [&str; 15] = [
     "GridRows",
     "GridCols",
     "Lanes",
@@ -75,7 +79,12 @@ const KEYS: [&str; 14] = [
     "ProgInstrs",
     "Context",
     "HeadDimMax",
+    FP_STAGES,
 ];
+
+/// The optional key of the token engine's unit registers: 0 when a section leaves it out, and
+/// left out of [`ChipConfig::params`] when 0.
+const FP_STAGES: &str = "FpStages";
 
 /// How many of [`KEYS`] a chip reports in its `CFG_*` registers (the first ones).
 pub const CHIP_KEYS: usize = 9;
@@ -171,6 +180,11 @@ impl ChipConfig {
             prog_instrs: get("ProgInstrs")?,
             context: get("Context")?,
             head_dim_max: get("HeadDimMax")?,
+            fp_stages: if params.iter().any(|(k, _)| k == FP_STAGES) {
+                get(FP_STAGES)?
+            } else {
+                0
+            },
         };
         c.check()?;
         Ok(c)
@@ -193,6 +207,7 @@ impl ChipConfig {
         self.prog_instrs = other.prog_instrs;
         self.context = other.context;
         self.head_dim_max = other.head_dim_max;
+        self.fp_stages = other.fp_stages;
         self
     }
 
@@ -213,9 +228,11 @@ impl ChipConfig {
             self.prog_instrs,
             self.context,
             self.head_dim_max,
+            self.fp_stages,
         ];
         KEYS.iter()
             .zip(values)
+            .filter(|&(k, v)| *k != FP_STAGES || v != 0)
             .map(|(k, v)| (k.to_string(), v as u64))
             .collect()
     }
@@ -245,6 +262,7 @@ impl ChipConfig {
             ("ProgInstrs", self.prog_instrs, MAX_PROG_INSTRS),
             ("Context", self.context, MAX_CONTEXT),
             ("HeadDimMax", self.head_dim_max, MAX_HEAD_DIM),
+            (FP_STAGES, self.fp_stages, 1),
         ] {
             if v > max {
                 return bad(format!("{key} {v}: must be at most {max}"));
@@ -353,6 +371,12 @@ mod tests {
         let t1 = ChipConfig::named("t1-8b").unwrap();
         assert_eq!(t1.dmem_bytes(), 2 << 30);
         assert_eq!(t1.context, 4096);
+        // The unit registers: the board's engine only; 0 stays out of the -G parameters.
+        assert_eq!((tiny.fp_stages, sim.fp_stages, t1.fp_stages), (0, 0, 0));
+        let ulx3s = ChipConfig::named("ulx3s").unwrap();
+        assert_eq!(ulx3s.fp_stages, 1);
+        assert_eq!(ulx3s.params().last().unwrap(), &("FpStages".to_string(), 1));
+        assert!(tiny.params().iter().all(|(k, _)| k != "FpStages"));
     }
 
     #[test]
@@ -366,6 +390,7 @@ mod tests {
             prog_instrs: 0,
             context: 0,
             head_dim_max: 0,
+            fp_stages: 0,
             ..ulx3s.clone()
         };
         let m = blank.named_match().unwrap();
@@ -443,6 +468,10 @@ mod tests {
             (
                 good.replace("HeadDimMax = 8", "HeadDimMax = 4098"),
                 "HeadDimMax",
+            ),
+            (
+                good.replace("HeadDimMax = 8", "HeadDimMax = 8\nFpStages = 2"),
+                "FpStages",
             ),
             (
                 good.replace("DmemWords = 256", "DmemWords = 1073741824"),

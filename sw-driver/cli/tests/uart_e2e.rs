@@ -298,7 +298,8 @@ fn uart_e2e_run_small_llama_bit_exact() {
 
 /// `tessera run` on the token engine of the simulated board: token id in, next token id out,
 /// the program and the constants loaded by ENG_LOAD over the link, every token bit-exact with
-/// the reference interpreter (the board's bitstream leaves the engine out: docs/fpga.md).
+/// the reference interpreter (the simulated board's engine has its units registered inside,
+/// `FpStages = 1` of `ulx3s`; the bitstream still leaves the engine out: docs/fpga.md).
 #[test]
 fn uart_e2e_token_engine_small_llama_bit_exact() {
     let _g = serial();

@@ -63,12 +63,29 @@ fn requant(n: u64) -> u64 {
     2 * n + 2 * DIV + 1 + 4 * n
 }
 
+/// Whether the model describes the token engine of `cfg`: it counts the engine whose
+/// arithmetic units take one cycle (`FpStages` 0). With `FpStages` 1 (`ulx3s`) a state that
+/// takes a unit's result runs two cycles and `vec_fn` takes two per step, which the model does
+/// not count: an [`Error::UnsupportedConfig`] rather than wrong figures.
+pub fn modelled(cfg: &ChipConfig) -> Result<()> {
+    if cfg.fp_stages != 0 {
+        return Err(Error::UnsupportedConfig(format!(
+            "the token cycle model counts an engine with single-cycle arithmetic units \
+             (FpStages 0); configuration `{}` has FpStages {}",
+            cfg.name, cfg.fp_stages
+        )));
+    }
+    Ok(())
+}
+
 /// The exact cycles of an instruction that does not wait for the tile array (every opcode but
 /// MATVEC; DEQUANT without its wait for results, which [`token_cycles`] adds), at position
 /// `pos`, with the logits sent when `logits` (LOGITS sends `ceil(n / (StreamWidth/32))` beats,
 /// one cycle each on a stream that is ready). END counts its final beat; an instruction's trace
-/// beat is not counted. `None` for MATVEC.
-pub fn engine_cycles(i: &Instr, cfg: &ChipConfig, pos: u32, logits: bool) -> Option<u64> {
+/// beat is not counted. `None` for MATVEC; an error for an engine the model does not describe
+/// ([`modelled`]).
+pub fn engine_cycles(i: &Instr, cfg: &ChipConfig, pos: u32, logits: bool) -> Result<Option<u64>> {
+    modelled(cfg)?;
     let pos = u64::from(pos);
     let c = match *i {
         Instr::Nop => OVERHEAD,
@@ -87,7 +104,7 @@ pub fn engine_cycles(i: &Instr, cfg: &ChipConfig, pos: u32, logits: bool) -> Opt
             let (n, lim) = (u64::from(n), u64::from(chunks) * cfg.kwidth as u64);
             OVERHEAD + requant(n) + 2 * lim.saturating_sub(n)
         }
-        Instr::Matvec { .. } => return None,
+        Instr::Matvec { .. } => return Ok(None),
         // Without the wait: the wait state once, then 4 per row.
         Instr::Dequant { rows, .. } => OVERHEAD + 1 + 4 * u64::from(rows),
         // The table row address, then 9 per pair of elements.
@@ -131,7 +148,7 @@ pub fn engine_cycles(i: &Instr, cfg: &ChipConfig, pos: u32, logits: bool) -> Opt
         }
         Instr::Logits { .. } => OVERHEAD,
     };
-    Some(c)
+    Ok(Some(c))
 }
 
 /// Cycles of one instruction in the model of a token.
@@ -352,7 +369,8 @@ pub fn token_cycles(
     cfg: &ChipConfig,
     run: Run,
     lat: &LatencyModel,
-) -> TokenCycles {
+) -> Result<TokenCycles> {
+    modelled(cfg)?;
     let tiles = cfg.tiles();
     let stages = stages(program);
     let gap = u64::from(run.trace) as f64;
@@ -373,12 +391,12 @@ pub fn token_cycles(
                 (head + state + NEXT as f64, false)
             }
             Instr::Dequant { .. } => {
-                let base = engine_cycles(i, cfg, run.pos, run.logits).unwrap_or(0) as f64;
+                let base = engine_cycles(i, cfg, run.pos, run.logits)?.unwrap_or(0) as f64;
                 let wait = (prod.done - (t + head)).max(0.0);
                 (base + wait, wait == 0.0)
             }
             _ => (
-                engine_cycles(i, cfg, run.pos, run.logits).unwrap_or(0) as f64,
+                engine_cycles(i, cfg, run.pos, run.logits)?.unwrap_or(0) as f64,
                 true,
             ),
         };
@@ -395,7 +413,7 @@ pub fn token_cycles(
         }
         t += cycles + gap;
     }
-    TokenCycles { instrs }
+    Ok(TokenCycles { instrs })
 }
 
 /// The whole token at one context: the last token of a full context (`POS = context − 1`).
@@ -446,6 +464,7 @@ pub fn project_token(
             "clock {clock_hz} Hz: must be a finite number > 0"
         )));
     }
+    modelled(chip)?;
     let mut by_context = Vec::new();
     let mut instrs = 0;
     for &context in contexts {
@@ -458,20 +477,19 @@ pub fn project_token(
             logits: false,
             trace: false,
         };
-        let m = token_cycles(&plan.program, chip, run, lat);
+        let m = token_cycles(&plan.program, chip, run, lat)?;
         let cycles = m.total();
-        let product_cycles = m
-            .instrs
-            .iter()
-            .map(|i| match i.op {
+        let mut product_cycles = 0.0;
+        for i in &m.instrs {
+            product_cycles += match i.op {
                 TokOp::Matvec => i.cycles,
                 TokOp::Dequant => {
                     let at = &plan.program[i.pc];
-                    i.cycles - engine_cycles(at, chip, pos, false).unwrap_or(0) as f64
+                    i.cycles - engine_cycles(at, chip, pos, false)?.unwrap_or(0) as f64
                 }
                 _ => 0.0,
-            })
-            .sum();
+            };
+        }
         by_context.push(ContextPoint {
             context,
             pos,

@@ -146,7 +146,7 @@ fn engine_counts_equal_the_rtls_traces() {
     ];
     for (i, pos, logits, want) in cases {
         assert_eq!(
-            engine_cycles(&i, &cfg, pos, logits),
+            engine_cycles(&i, &cfg, pos, logits).unwrap(),
             Some(want),
             "{i:?} at {pos}"
         );
@@ -161,15 +161,28 @@ fn engine_counts_equal_the_rtls_traces() {
             cache: 0,
             context: 8,
         };
-        engine_cycles(&i, &cfg, pos, false).unwrap()
+        engine_cycles(&i, &cfg, pos, false).unwrap().unwrap()
     };
     // Traced at positions 0, 1, 2: each position adds heads·(4·head_dim + 35).
     assert_eq!([attend(0), attend(1), attend(2)], [1272, 1540, 1808]);
     assert_eq!(attend(3) - attend(2), 4 * (4 * 8 + 35));
-    assert_eq!(engine_cycles(&Instr::Nop, &cfg, 0, false), Some(OVERHEAD));
-    assert_eq!(engine_cycles(&Instr::End, &cfg, 0, false), Some(22));
-    let ulx3s = ChipConfig::named("ulx3s").unwrap();
-    assert_eq!(engine_cycles(&Instr::End, &ulx3s, 0, false), Some(23));
+    assert_eq!(
+        engine_cycles(&Instr::Nop, &cfg, 0, false).unwrap(),
+        Some(OVERHEAD)
+    );
+    assert_eq!(
+        engine_cycles(&Instr::End, &cfg, 0, false).unwrap(),
+        Some(22)
+    );
+    // A 32-bit stream: END's two beats (the board's stream, on single-cycle units).
+    let ulx3s = ChipConfig {
+        fp_stages: 0,
+        ..ChipConfig::named("ulx3s").unwrap()
+    };
+    assert_eq!(
+        engine_cycles(&Instr::End, &ulx3s, 0, false).unwrap(),
+        Some(23)
+    );
     let mv = Instr::Matvec {
         base: 0,
         groups: 1,
@@ -178,7 +191,7 @@ fn engine_counts_equal_the_rtls_traces() {
         input: 0,
         out: 0,
     };
-    assert_eq!(engine_cycles(&mv, &cfg, 0, false), None);
+    assert_eq!(engine_cycles(&mv, &cfg, 0, false).unwrap(), None);
 }
 
 #[test]
@@ -196,6 +209,7 @@ fn quant_pads_to_whole_chunks_two_states_a_byte() {
             0,
             false,
         )
+        .unwrap()
         .unwrap()
     };
     // 18 elements in 3 chunks of 8: 6 zero bytes, 2 cycles each.
@@ -245,7 +259,7 @@ fn products(cfg: &ChipConfig, g: u32, c: u32, lg_pk: u32, m: u32) -> Vec<Instr> 
 
 fn product_cycles(cfg: &ChipConfig, g: u32, c: u32, lg_pk: u32, m: u32) -> Vec<f64> {
     let p = products(cfg, g, c, lg_pk, m);
-    let t = token_cycles(&p, cfg, at(0), &LatencyModel::RTL);
+    let t = token_cycles(&p, cfg, at(0), &LatencyModel::RTL).unwrap();
     t.instrs[2..p.len() - 1].iter().map(|i| i.cycles).collect()
 }
 
@@ -286,7 +300,7 @@ fn products_follow_the_rtls_timeline() {
     );
     // Exactness: only the MATVECs and the waiting DEQUANT are modelled.
     let p = products(&tiny, 8, 16, 0, 1);
-    let t = token_cycles(&p, &tiny, at(0), &LatencyModel::RTL);
+    let t = token_cycles(&p, &tiny, at(0), &LatencyModel::RTL).unwrap();
     let flags: Vec<bool> = t.instrs.iter().map(|i| i.exact).collect();
     assert_eq!(flags, [true, true, false, false, true]);
 }
@@ -300,8 +314,8 @@ fn a_trace_beat_shortens_only_the_wait() {
         logits: false,
         trace,
     };
-    let traced = token_cycles(&p, &cfg, run(true), &LatencyModel::RTL);
-    let plain = token_cycles(&p, &cfg, run(false), &LatencyModel::RTL);
+    let traced = token_cycles(&p, &cfg, run(true), &LatencyModel::RTL).unwrap();
+    let plain = token_cycles(&p, &cfg, run(false), &LatencyModel::RTL).unwrap();
     // The trace beat after the MATVEC passes while the product runs.
     assert_eq!(plain.instrs[3].cycles, traced.instrs[3].cycles + 1.0);
     assert_eq!(plain.total(), traced.total() + 1.0);
@@ -334,7 +348,7 @@ fn stages_follow_the_compilers_layer_order() {
     assert_eq!(count(Stage::Norm, None), 1);
     assert_eq!(count(Stage::LmHead, None), 5);
     assert_eq!(count(Stage::Other, None), 2);
-    let t = token_cycles(&p.program, &cfg, at(5), &LatencyModel::RTL);
+    let t = token_cycles(&p.program, &cfg, at(5), &LatencyModel::RTL).unwrap();
     let whole: f64 = t.stages().iter().map(|s| s.1).sum();
     assert_eq!(whole, t.total());
     assert_eq!(t.instrs.len(), p.program.len());
@@ -380,4 +394,23 @@ fn llama_8b_on_t1_8b_is_bound_by_the_scalar_engine() {
             .to_string();
         assert!(e.contains("must be a finite number > 0"), "{e}");
     }
+}
+
+#[test]
+fn an_engine_with_registered_units_is_refused_not_mispredicted() {
+    // `ulx3s` registers the middle of its units (FpStages 1): the model does not count that
+    // engine, so every entry point says so.
+    let ulx3s = ChipConfig::named("ulx3s").unwrap();
+    assert_eq!(ulx3s.fp_stages, 1);
+    let e = modelled(&ulx3s).unwrap_err().to_string();
+    assert!(e.contains("FpStages 1") && e.contains("ulx3s"), "{e}");
+    assert!(engine_cycles(&Instr::Nop, &ulx3s, 0, false).is_err());
+    let run = Run {
+        pos: 0,
+        logits: false,
+        trace: false,
+    };
+    assert!(token_cycles(&[Instr::End], &ulx3s, run, &LatencyModel::RTL).is_err());
+    assert!(llama31_8b_on(&ulx3s, 25e6).is_err());
+    assert!(modelled(&tiny()).is_ok());
 }

@@ -15,7 +15,8 @@
 //! - [`noc`]: the networks alone under random traffic and backpressure
 //!   (`verif/bench/chip_noc_bench.sv`);
 //! - [`token`]: the token engine against the reference interpreter on random small models (and
-//!   on `ulx3s`'s 32-bit stream), its faults, a soft reset in the middle of a token, the
+//!   on `ulx3s`'s 32-bit stream and registered units, `FpStages = 1`), its faults and every
+//!   operand check (on `tiny` and `ulx3s`), a soft reset in the middle of a token, the
 //!   ENG_LOAD and TOKEN checks;
 //! - [`token_cycles`]: the whole-token cycle model against tokens traced in RTL, instruction
 //!   by instruction (calibration on 64 and 256 tiles ignored);

@@ -70,7 +70,7 @@ impl Row {
 /// Compares one traced token with the model; panics with the instruction on an exact
 /// mismatch or a product past its tolerance.
 fn compare(cfg: &ChipConfig, program: &[Instr], tr: &TracedToken, run: Run, what: &str) -> Row {
-    let m: TokenCycles = token_cycles(program, cfg, run, &LatencyModel::RTL);
+    let m: TokenCycles = token_cycles(program, cfg, run, &LatencyModel::RTL).unwrap();
     let end = program.iter().position(|i| *i == Instr::End).unwrap();
     assert_eq!(
         tr.cycles.len(),

@@ -729,6 +729,7 @@ mod tests {
             prog_instrs: 4096,
             context: 4096,
             head_dim_max: 128,
+            fp_stages: 0,
         };
         for n in PROJECTED_TILES {
             let c = regrid(&t1, n);
