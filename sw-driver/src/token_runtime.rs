@@ -335,6 +335,36 @@ impl<T: Transport> TokenRuntime<T> {
     /// a whole beat (the padding lands past `bytes`). Returns (descriptors, words, stream
     /// bytes).
     pub fn load_dmem(&mut self, at: u64, bytes: &[u8]) -> Result<(usize, usize, u64)> {
+        let (first, words) = self.dmem_words(at, bytes)?;
+        let bw = self.cfg.beat_words().max(1);
+        let chunk = DMEM_CHUNK_WORDS / bw * bw;
+        let mut out = (0usize, words.len(), 0u64);
+        for (k, part) in words.chunks(chunk.max(bw)).enumerate() {
+            let addr = first + (k * chunk.max(bw)) as u64;
+            let d = Descriptor::eng_load(EngSpace::Dmem, addr as u32, part);
+            out.2 += 4 * d.packet(&self.cfg).len() as u64;
+            out.0 += 1;
+            self.dev.send(&[d])?;
+        }
+        Ok(out)
+    }
+
+    /// Like [`TokenRuntime::load_dmem`], by the simulation backdoor: no descriptor, no stream
+    /// byte, no cycle. Returns (0, words, 0).
+    pub fn load_dmem_backdoor(&mut self, at: u64, bytes: &[u8]) -> Result<(usize, usize, u64)> {
+        let (first, words) = self.dmem_words(at, bytes)?;
+        let sim =
+            self.dev.transport().sim().ok_or_else(|| {
+                Error::Config("backdoor loading needs a simulator transport".into())
+            })?;
+        sim.dmem_backdoor_write(first as usize, &words)?;
+        Ok((0, words.len(), 0))
+    }
+
+    /// The words of a DMEM load of `bytes` at byte `at` (a whole beat), zero-padded to whole
+    /// beats, and its first word; an error when `at` is not a whole beat or the words do not
+    /// fit the data memory.
+    fn dmem_words(&self, at: u64, bytes: &[u8]) -> Result<(u64, Vec<u32>)> {
         let bw = self.cfg.beat_words().max(1);
         if at % (4 * bw as u64) != 0 {
             return Err(Error::Config(format!(
@@ -353,36 +383,7 @@ impl<T: Transport> TokenRuntime<T> {
                 self.cfg.dmem_words
             )));
         }
-        let chunk = DMEM_CHUNK_WORDS / bw * bw;
-        let mut out = (0usize, words.len(), 0u64);
-        for (k, part) in words.chunks(chunk.max(bw)).enumerate() {
-            let addr = first + (k * chunk.max(bw)) as u64;
-            let d = Descriptor::eng_load(EngSpace::Dmem, addr as u32, part);
-            out.2 += 4 * d.packet(&self.cfg).len() as u64;
-            out.0 += 1;
-            self.dev.send(&[d])?;
-        }
-        Ok(out)
-    }
-
-    /// Like [`TokenRuntime::load_dmem`], by the simulation backdoor: no descriptor, no stream
-    /// byte, no cycle. Returns (0, words, 0).
-    pub fn load_dmem_backdoor(&mut self, at: u64, bytes: &[u8]) -> Result<(usize, usize, u64)> {
-        let bw = self.cfg.beat_words().max(1);
-        if at % (4 * bw as u64) != 0 {
-            return Err(Error::Config(format!(
-                "DMEM load at byte {at}: not a whole beat ({} bytes)",
-                4 * bw
-            )));
-        }
-        let mut words = bytes_to_words(bytes);
-        words.resize(words.len().div_ceil(bw) * bw, 0);
-        let sim =
-            self.dev.transport().sim().ok_or_else(|| {
-                Error::Config("backdoor loading needs a simulator transport".into())
-            })?;
-        sim.dmem_backdoor_write((at / 4) as usize, &words)?;
-        Ok((0, words.len(), 0))
+        Ok((first, words))
     }
 
     /// Re-reads the program copy: the `n` of each LOGITS before the first END.
